@@ -1,0 +1,84 @@
+# msgd: make builds bin/, make test runs every test, make install installs.
+.POSIX:
+
+PREFIX = /usr/local
+BINDIR = $(PREFIX)/bin
+SBINDIR = $(PREFIX)/sbin
+MANPREFIX = $(PREFIX)/share/man
+DESTDIR =
+
+# A static musl binary is exec'd several times faster than a dynamic glibc
+# one, and exec is the whole per-connection cost: use musl where it exists.
+TOOLCHAIN != if command -v musl-gcc >/dev/null 2>&1; then echo musl; else echo cc; fi
+CC_musl = musl-gcc
+CC_cc = cc
+LDSTATIC_musl = -static
+LDSTATIC_cc =
+CC = $(CC_$(TOOLCHAIN))
+OPT = -O2
+CFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) \
+	-Wall -Wextra -Werror $(XCFLAGS)
+LDFLAGS = $(LDSTATIC_$(TOOLCHAIN)) $(XLDFLAGS)
+
+# where objects and programs go; the sanitizer and memcheck builds use others
+BUILD = build
+BIN = bin
+BATS = bats
+
+LIBOBJ = $(BUILD)/lib/util.o $(BUILD)/lib/addr.o $(BUILD)/lib/slog.o
+PROGS = $(BIN)/msgd-handler
+OBJS = $(LIBOBJ) $(BUILD)/handler/handler.o
+
+all: $(PROGS)
+
+$(BIN)/msgd-handler: $(BUILD)/handler/handler.o $(BUILD)/libmsgd.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/handler/handler.o $(BUILD)/libmsgd.a
+
+$(BUILD)/libmsgd.a: $(LIBOBJ)
+	rm -f $@
+	ar rcs $@ $(LIBOBJ)
+
+# -MMD writes each object's header dependencies next to it
+.SUFFIXES:
+$(OBJS):
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ilib -MMD -MP -c -o $@ $(@:$(BUILD)/%.o=%.c)
+$(BUILD)/lib/util.o: lib/util.c
+$(BUILD)/lib/addr.o: lib/addr.c
+$(BUILD)/lib/slog.o: lib/slog.c
+$(BUILD)/handler/handler.o: handler/handler.c
+-include $(OBJS:.o=.d)
+
+test: all
+	MSGD_BIN="$$PWD/$(BIN)" $(BATS) test
+
+# the whole suite again with AddressSanitizer and UBSan (glibc: no musl ASan)
+SANFLAGS = -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+sanitize:
+	$(MAKE) BUILD=build/san BIN=build/san/bin TOOLCHAIN=cc OPT=-O1 \
+		XCFLAGS="$(SANFLAGS)" XLDFLAGS="$(SANFLAGS)" all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	MSGD_BIN="$$PWD/build/san/bin" $(BATS) test
+
+# the handler tests with every handler under valgrind memcheck
+memcheck:
+	$(MAKE) BUILD=build/dbg BIN=build/dbg/bin TOOLCHAIN=cc OPT="-O1 -g" all
+	MSGD_BIN="$$PWD/build/dbg/bin" \
+	MSGD_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+	$(BATS) test/handler.bats
+
+install: all
+	mkdir -p $(DESTDIR)$(SBINDIR)
+	cp -f $(PROGS) $(DESTDIR)$(SBINDIR)/
+	cd $(DESTDIR)$(SBINDIR) && chmod 755 msgd-handler
+
+uninstall:
+	cd $(DESTDIR)$(SBINDIR) && rm -f msgd-handler
+
+clean:
+	rm -rf build bin
+
+.PHONY: all test sanitize memcheck install uninstall clean

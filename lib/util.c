@@ -1,0 +1,119 @@
+/* Diagnostics, full writes and bounded number parsing. */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "msgd.h"
+
+const char *progname = "msgd";
+static int to_syslog;
+
+void
+diag_syslog(int on)
+{
+	to_syslog = on;
+}
+
+static void
+vdiag(int prefix, const char *fmt, va_list ap)
+{
+	int saved = errno;
+	char msg[1024];
+	size_t n, fl = strlen(fmt);
+	int off = prefix ? snprintf(msg, sizeof msg, "%s: ", progname) : 0;
+
+	if (off < 0 || (size_t)off >= sizeof msg)
+		off = 0;
+	vsnprintf(msg + off, sizeof msg - off, fmt, ap);
+	n = strlen(msg);
+	if (fl > 0 && fmt[fl - 1] == ':')
+		snprintf(msg + n, sizeof msg - n, " %s", strerror(saved));
+	n = strlen(msg);
+	if (to_syslog) {
+		/* syslog adds the ident itself */
+		slog_send(SLOG_ERR, msg + off, n - off);
+	} else {
+		if (n == sizeof msg - 1)
+			n--;
+		msg[n++] = '\n';
+		writeall(2, msg, n);
+	}
+	errno = saved;
+}
+
+void
+warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag(1, fmt, ap);
+	va_end(ap);
+}
+
+void
+die(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag(1, fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+static void
+say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag(0, fmt, ap);
+	va_end(ap);
+}
+
+void
+usage_exit(const char *synopsis)
+{
+	say("usage: %s", synopsis);
+	exit(2);
+}
+
+int
+writeall(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+parse_num(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;	/* no sign, no space, not empty */
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
