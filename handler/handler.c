@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -281,6 +282,48 @@ count_lines(const char *p, size_t n)
 }
 
 /*
+ * Write whole records.  Into a regular file they go under an exclusive lock
+ * that every handler takes, so the write is one append however it is cut,
+ * and if it fails part-way (disk full, file size limit) the partial record
+ * is taken back out before anyone appends after it: the file never holds
+ * half a record.  Returns the bytes written; short means failed, errno set.
+ */
+static size_t
+rec_write(struct conn *c, const char *p, size_t len)
+{
+	size_t done = 0;
+	ssize_t n = 0;
+	int saved;
+
+	if (c->logreg && flock(c->logfd, LOCK_EX) < 0)
+		return 0;
+	while (done < len) {
+		n = write(c->logfd, p + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	saved = n == 0 ? ENOSPC : errno;
+	if (c->logreg && done < len && done > 0) {
+		const char *last = p + done;
+		off_t end = lseek(c->logfd, 0, SEEK_CUR);
+		struct stat st;
+
+		while (last > p && last[-1] != '\n')
+			last--;
+		if (last < p + done && end >= 0 &&
+		    fstat(c->logfd, &st) == 0 && st.st_size == end)
+			(void)!ftruncate(c->logfd, end - (p + done - last));
+	}
+	if (c->logreg)
+		flock(c->logfd, LOCK_UN);
+	errno = saved;
+	return done;
+}
+
+/*
  * Write the pending records.  A regular file gets them in one append, so
  * handlers sharing the file never interleave; a pipe or terminal gets whole
  * records in writes of at most PIPE_BUF; syslog one datagram each.
@@ -295,7 +338,7 @@ rec_flush(struct conn *c, size_t *done)
 	*done = 0;
 	while (p < e) {
 		const char *q = e;
-		ssize_t n;
+		size_t n;
 
 		if (c->sink == SINK_SYSLOG) {
 			q = memchr(p, '\n', (size_t)(e - p)) + 1;
@@ -320,17 +363,9 @@ rec_flush(struct conn *c, size_t *done)
 				q = r + 1;
 			}
 		}
-		n = write(c->logfd, p, (size_t)(q - p));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -1;
-			break;
-		}
-		*done += count_lines(p, (size_t)n);
-		if (n < q - p) {
-			/* a second write could land after another handler's */
-			errno = ENOSPC;
+		n = rec_write(c, p, (size_t)(q - p));
+		*done += count_lines(p, n);
+		if (n < (size_t)(q - p)) {
 			ret = -1;
 			break;
 		}
@@ -760,6 +795,7 @@ main(int argc, char **argv)
 
 	progname = "msgd-handler";
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);	/* a file size limit is a failed write */
 	slog_open(progname);
 	conn_on_stderr = stderr_is_conn();
 	diag_syslog(conn_on_stderr);
