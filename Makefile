@@ -26,14 +26,18 @@ BIN = bin
 BATS = bats
 
 LIBOBJ = $(BUILD)/lib/util.o $(BUILD)/lib/addr.o $(BUILD)/lib/slog.o
-PROGS = $(BIN)/msgd-handler
-OBJS = $(LIBOBJ) $(BUILD)/handler/handler.o
+PROGS = $(BIN)/msgd-handler $(BIN)/msgd-launcher
+OBJS = $(LIBOBJ) $(BUILD)/handler/handler.o $(BUILD)/launcher/launcher.o
 
 all: $(PROGS)
 
 $(BIN)/msgd-handler: $(BUILD)/handler/handler.o $(BUILD)/libmsgd.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $(BUILD)/handler/handler.o $(BUILD)/libmsgd.a
+
+$(BIN)/msgd-launcher: $(BUILD)/launcher/launcher.o $(BUILD)/libmsgd.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/launcher/launcher.o $(BUILD)/libmsgd.a
 
 $(BUILD)/libmsgd.a: $(LIBOBJ)
 	rm -f $@
@@ -48,7 +52,13 @@ $(BUILD)/lib/util.o: lib/util.c
 $(BUILD)/lib/addr.o: lib/addr.c
 $(BUILD)/lib/slog.o: lib/slog.c
 $(BUILD)/handler/handler.o: handler/handler.c
+$(BUILD)/launcher/launcher.o: launcher/launcher.c
 -include $(OBJS:.o=.d)
+
+# the load generator of bench/launcher.sh
+$(BUILD)/loadgen: bench/loadgen.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/loadgen.c
 
 test: all
 	MSGD_BIN="$$PWD/$(BIN)" $(BATS) test

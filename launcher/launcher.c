@@ -1,0 +1,747 @@
+/* msgd-launcher: a minimal super-server.  Listen, accept, spawn PROGRAM with
+ * the connection on fds 0 and 1, reap, repeat; with limits and a log. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "msgd.h"
+
+extern char **environ;
+
+#define SYNOPSIS "msgd-launcher [-46vq1f] [-c MAX] [-C PERSOURCE] " \
+	"[-b BACKLOG] [-u USER] [-g GROUP] [-k GRACE] [-i PIDFILE] " \
+	"HOST PORT PROGRAM [ARG...]"
+
+enum { QUIET, NORMAL, VERBOSE };
+
+struct opts {
+	int family;		/* AF_UNSPEC, or AF_INET / AF_INET6 by -4 / -6 */
+	int verbosity;
+	int print_port;
+	int daemon;
+	long maxconn, persource, backlog, grace;
+	const char *user, *group, *pidfile;
+	const char *host, *port;
+	char **argv;		/* PROGRAM [ARG...] */
+};
+
+struct child {
+	pid_t pid;
+	unsigned char addr[16];	/* the source, for the per-source limit */
+};
+
+static struct opts o;
+static struct child *children;
+static long nchildren;
+
+/* signals arrive through a pipe, so the loop only ever waits in poll(2) */
+static int sigpipe_fd[2];
+static volatile sig_atomic_t got_term;
+
+/* the environment of every child: ours less UCSPI variables, plus these */
+enum { E_PROTO, E_LOCALIP, E_LOCALPORT, E_REMOTEIP, E_REMOTEPORT, E_N };
+static char **child_env;
+static char envbuf[E_N][ADDR_IPLEN + 16];
+static int local_fixed;	/* bound to one address: TCPLOCAL* never change */
+
+static posix_spawnattr_t spawnattr;
+
+static void usage(void) __attribute__((noreturn));
+
+static void
+usage(void)
+{
+	usage_exit(SYNOPSIS);
+}
+
+static void
+num_opt(int opt, const char *arg, long min, long max, long *out)
+{
+	if (parse_num(arg, min, max, out) < 0) {
+		warn("-%c: bad value '%s' (a number from %ld to %ld)", opt, arg,
+		    min, max);
+		usage();
+	}
+}
+
+static void
+parse_opts(int argc, char **argv)
+{
+	int ch;
+
+	o.family = AF_UNSPEC;
+	o.verbosity = NORMAL;
+	o.maxconn = 40;
+	o.backlog = 64;
+	o.grace = 10;
+	while ((ch = getopt(argc, argv, "+:46vq1fc:C:b:u:g:k:i:")) != -1) {
+		switch (ch) {
+		case '4': o.family = AF_INET; break;
+		case '6': o.family = AF_INET6; break;
+		case 'v': o.verbosity = VERBOSE; break;
+		case 'q': o.verbosity = QUIET; break;
+		case '1': o.print_port = 1; break;
+		case 'f': o.daemon = 1; break;
+		case 'c': num_opt(ch, optarg, 1, 65536, &o.maxconn); break;
+		case 'C': num_opt(ch, optarg, 0, 65536, &o.persource); break;
+		case 'b': num_opt(ch, optarg, 1, 65535, &o.backlog); break;
+		case 'k': num_opt(ch, optarg, 0, 86400, &o.grace); break;
+		case 'u': o.user = optarg; break;
+		case 'g': o.group = optarg; break;
+		case 'i': o.pidfile = optarg; break;
+		case ':':
+			warn("-%c needs a value", optopt);
+			usage();
+		default:
+			warn("unknown option -%c", optopt);
+			usage();
+		}
+	}
+	if (argc - optind < 3) {
+		warn(argc - optind == 0 ? "HOST PORT PROGRAM missing" :
+		    argc - optind == 1 ? "PORT PROGRAM missing" :
+		    "PROGRAM missing");
+		usage();
+	}
+	o.host = argv[optind];
+	o.port = argv[optind + 1];
+	o.argv = argv + optind + 2;
+}
+
+/* ---- privileges ---- */
+
+struct ids {
+	uid_t uid;
+	gid_t gid;
+	int set_uid, set_gid;
+};
+
+/* resolve -u and -g before anything is bound: a typo is a usage error */
+static void
+resolve_ids(struct ids *id)
+{
+	long n;
+
+	memset(id, 0, sizeof *id);
+	if (o.user) {
+		struct passwd *pw = getpwnam(o.user);
+
+		if (pw) {
+			id->uid = pw->pw_uid;
+			id->gid = pw->pw_gid;	/* the user's group by default */
+			id->set_gid = 1;
+		} else if (parse_num(o.user, 0, 2147483647L, &n) == 0)
+			id->uid = (uid_t)n;
+		else {
+			warn("-u: no such user '%s'", o.user);
+			usage();
+		}
+		id->set_uid = 1;
+	}
+	if (o.group) {
+		struct group *gr = getgrnam(o.group);
+
+		if (gr)
+			id->gid = gr->gr_gid;
+		else if (parse_num(o.group, 0, 2147483647L, &n) == 0)
+			id->gid = (gid_t)n;
+		else {
+			warn("-g: no such group '%s'", o.group);
+			usage();
+		}
+		id->set_gid = 1;
+	}
+}
+
+static int
+drop_privileges(const struct ids *id)
+{
+	if (!id->set_uid && !id->set_gid)
+		return 0;
+	if (setgroups(0, NULL) < 0) {
+		warn("cannot clear supplementary groups:");
+		return -1;
+	}
+	if (id->set_gid && setgid(id->gid) < 0) {
+		warn("cannot set group %ld:", (long)id->gid);
+		return -1;
+	}
+	if (id->set_uid && setuid(id->uid) < 0) {
+		warn("cannot set user %ld:", (long)id->uid);
+		return -1;
+	}
+	/* make sure there is no way back */
+	if (id->set_uid && id->uid != 0 && setuid(0) == 0) {
+		warn("dropped to user %ld, but could become root again",
+		    (long)id->uid);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the listening socket ---- */
+
+static int
+listen_on(void)
+{
+	struct addrinfo hints, *res, *ai;
+	const char *host = o.host;
+	int fd = -1, err, saved = 0, one = 1, zero = 0;
+	char ip[ADDR_IPLEN];
+	unsigned port;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = o.family;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (strcmp(host, "0") == 0)
+		host = "0.0.0.0";
+	/* a number is never looked up; a name is, since the user gave one */
+	if (strspn(o.port, "0123456789") != strlen(o.port))
+		hints.ai_flags &= ~AI_NUMERICSERV;
+	err = getaddrinfo(host, o.port, &hints, &res);
+	if (err) {
+		warn("cannot use %s port %s: %s", o.host, o.port,
+		    err == EAI_SYSTEM ? strerror(errno) : gai_strerror(err));
+		return -1;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, 0);
+		if (fd < 0) {
+			saved = errno;
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		/* "::" serves IPv4 too, whatever the system default */
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
+			    sizeof zero);
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, (int)o.backlog) == 0)
+			break;
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
+		errno = saved;
+		warn("cannot listen on %s port %s:", o.host, o.port);
+	} else {
+		local_fixed = addr_ip_port(ai->ai_addr, ip, &port) == 0 &&
+		    strcmp(ip, "0.0.0.0") != 0 && strcmp(ip, "::") != 0;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* the address and port actually bound (port 0 lets the kernel choose) */
+static int
+local_addr(int fd, char *ip, unsigned *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	return addr_ip_port((struct sockaddr *)&ss, ip, port);
+}
+
+/* ---- start-up ---- */
+
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+	char c = (char)sig;
+
+	if (sig == SIGTERM || sig == SIGINT)
+		got_term++;
+	(void)!write(sigpipe_fd[1], &c, 1);
+	errno = saved;
+}
+
+static int
+signals_init(void)
+{
+	struct sigaction sa;
+	sigset_t reset;
+	int sig;
+
+	if (pipe(sigpipe_fd) < 0)
+		return -1;
+	for (sig = 0; sig < 2; sig++)
+		fcntl(sigpipe_fd[sig], F_SETFL, O_NONBLOCK),
+		fcntl(sigpipe_fd[sig], F_SETFD, FD_CLOEXEC);
+	/* signals we inherited as ignored stay ignored across exec: the child
+	 * must get them back at their defaults; caught ones reset by exec */
+	sigemptyset(&reset);
+	for (sig = 1; sig < NSIG; sig++) {
+		struct sigaction old;
+
+		if (sig != SIGKILL && sig != SIGSTOP &&
+		    sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			sigaddset(&reset, sig);
+	}
+	sigaddset(&reset, SIGPIPE);
+	signal(SIGPIPE, SIG_IGN);
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGHUP, SIG_IGN);	/* no re-reading; don't die on a hangup */
+	sigaddset(&reset, SIGHUP);
+
+	posix_spawnattr_init(&spawnattr);
+	posix_spawnattr_setsigdefault(&spawnattr, &reset);
+	sigemptyset(&reset);
+	posix_spawnattr_setsigmask(&spawnattr, &reset);
+	posix_spawnattr_setflags(&spawnattr,
+	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	sigprocmask(SIG_SETMASK, &reset, NULL);
+	return 0;
+}
+
+static int
+is_ucspi(const char *e)
+{
+	static const char *const names[] = { "PROTO=", "TCPLOCALIP=",
+	    "TCPLOCALPORT=", "TCPLOCALHOST=", "TCPREMOTEIP=", "TCPREMOTEPORT=",
+	    "TCPREMOTEHOST=", "TCPREMOTEINFO=", NULL };
+	int i;
+
+	for (i = 0; names[i]; i++)
+		if (strncmp(e, names[i], strlen(names[i])) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+env_init(void)
+{
+	size_t n = 0, i, k = 0;
+
+	while (environ[n])
+		n++;
+	child_env = calloc(n + E_N + 1, sizeof *child_env);
+	if (child_env == NULL)
+		die(1, "out of memory");
+	for (i = 0; i < n; i++)
+		if (!is_ucspi(environ[i]))
+			child_env[k++] = environ[i];
+	for (i = 0; i < E_N; i++)
+		child_env[k++] = envbuf[i];
+	strcpy(envbuf[E_PROTO], "PROTO=TCP");
+}
+
+/* descriptors we inherited must not reach the children, nor a closed
+ * 0, 1 or 2 be taken by a socket that a child would then see there */
+static void
+fds_init(void)
+{
+	struct rlimit rl;
+	int fd, max = 1024;
+
+	for (fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			die(1, "cannot open /dev/null:");
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+	    && rl.rlim_cur < 65536)
+		max = (int)rl.rlim_cur;
+	for (fd = 3; fd < max; fd++)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+static int
+daemonize(void)
+{
+	int fd;
+
+	switch (fork()) {
+	case -1:
+		warn("cannot fork:");
+		return -1;
+	case 0:
+		break;
+	default:
+		_exit(0);
+	}
+	setsid();
+	if (chdir("/") < 0)
+		warn("cannot change to /:");
+	fd = open("/dev/null", O_RDWR);
+	if (fd < 0) {
+		warn("cannot open /dev/null:");
+		return -1;
+	}
+	dup2(fd, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	if (fd > 2)
+		close(fd);
+	diag_syslog(1);
+	return 0;
+}
+
+static int
+write_pidfile(void)
+{
+	char buf[32];
+	int fd, n;
+
+	fd = open(o.pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		warn("cannot write pid file %s:", o.pidfile);
+		return -1;
+	}
+	n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+	if (writeall(fd, buf, (size_t)n) < 0 || close(fd) < 0) {
+		warn("cannot write pid file %s:", o.pidfile);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- children ---- */
+
+static void
+log_status(void)
+{
+	if (o.verbosity == VERBOSE)
+		warn("status: %ld/%ld", nchildren, o.maxconn);
+}
+
+static void
+reap(void)
+{
+	int st;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		long i;
+
+		for (i = 0; i < nchildren && children[i].pid != pid; i++)
+			;
+		if (i == nchildren)
+			continue;	/* not one of ours */
+		children[i] = children[--nchildren];
+		if (WIFSIGNALED(st))
+			warn("end %ld signal %d", (long)pid, WTERMSIG(st));
+		else if (o.verbosity == VERBOSE ||
+		    (o.verbosity == NORMAL && WEXITSTATUS(st) != 0))
+			warn("end %ld status %d", (long)pid, WEXITSTATUS(st));
+		log_status();
+	}
+}
+
+static long
+from_source(const unsigned char *addr)
+{
+	long i, n = 0;
+
+	for (i = 0; i < nchildren; i++)
+		n += memcmp(children[i].addr, addr, 16) == 0;
+	return n;
+}
+
+/* the source address as 16 bytes, IPv4 as mapped IPv6, for comparing */
+static void
+source_key(const struct sockaddr *sa, unsigned char *key)
+{
+	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (sa->sa_family == AF_INET) {
+		memcpy(key, mapped, 12);
+		memcpy(key + 12, &((const struct sockaddr_in *)(const void *)sa)
+		    ->sin_addr, 4);
+	} else
+		memcpy(key, &((const struct sockaddr_in6 *)(const void *)sa)
+		    ->sin6_addr, 16);
+}
+
+static void
+deny(int fd, const char *ip)
+{
+	static const char msg[] = "error too many connections\n";
+
+	(void)!send(fd, msg, sizeof msg - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	shutdown(fd, SHUT_WR);
+	close(fd);
+	if (o.verbosity != QUIET)
+		warn("deny %s per-source limit", ip);
+}
+
+static void
+set_env_addr(int slot, const char *name, const char *ip, unsigned port)
+{
+	snprintf(envbuf[slot], sizeof envbuf[slot], "%sIP=%s", name, ip);
+	snprintf(envbuf[slot + 1], sizeof envbuf[slot + 1], "%sPORT=%u", name,
+	    port);
+}
+
+static void
+serve(int lfd, int cfd, const struct sockaddr *peer)
+{
+	posix_spawn_file_actions_t fa;
+	char ip[ADDR_IPLEN];
+	unsigned port;
+	pid_t pid;
+	int err;
+
+	addr_ip_port(peer, ip, &port);
+	if (o.persource) {
+		source_key(peer, children[nchildren].addr);
+		if (from_source(children[nchildren].addr) >= o.persource) {
+			deny(cfd, ip);
+			return;
+		}
+	}
+	set_env_addr(E_REMOTEIP, "TCPREMOTE", ip, port);
+	if (!local_fixed) {
+		char lip[ADDR_IPLEN];
+		unsigned lport;
+
+		if (local_addr(cfd, lip, &lport) == 0)
+			set_env_addr(E_LOCALIP, "TCPLOCAL", lip, lport);
+	}
+	(void)lfd;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, cfd, 0);
+	posix_spawn_file_actions_adddup2(&fa, cfd, 1);
+	err = posix_spawn(&pid, o.argv[0], &fa, &spawnattr, o.argv, child_env);
+	posix_spawn_file_actions_destroy(&fa);
+	close(cfd);
+	if (err) {
+		errno = err;
+		warn("cannot run %s:", o.argv[0]);
+		return;
+	}
+	children[nchildren++].pid = pid;
+	if (o.verbosity == VERBOSE) {
+		warn("pid %ld from %s port %u", (long)pid, ip, port);
+		log_status();
+	}
+}
+
+/* a PROGRAM without a slash is looked up in PATH once, not per connection */
+static const char *
+find_program(const char *name)
+{
+	static char path[4096];
+	const char *p = getenv("PATH");
+
+	if (strchr(name, '/'))
+		return name;
+	if (p == NULL)
+		p = "/usr/local/bin:/bin:/usr/bin";
+	while (*p) {
+		size_t n = strcspn(p, ":");
+
+		if (snprintf(path, sizeof path, "%.*s%s%s", (int)n, p,
+		    n ? "/" : "", name) < (int)sizeof path &&
+		    access(path, X_OK) == 0)
+			return path;
+		p += n + (p[n] == ':');
+	}
+	return name;	/* not found now: posix_spawnp says why later */
+}
+
+/* ---- the loop ---- */
+
+static long
+ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000 +
+	    (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+static int
+accept_error_is_resources(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM;
+}
+
+/*
+ * Accept what is waiting, up to the limit.  Returns the back-off in ms
+ * when the system is out of descriptors or memory, else 0.
+ */
+static int
+accept_some(int lfd, int *starved)
+{
+	int i;
+
+	for (i = 0; i < 64 && nchildren < o.maxconn; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		int cfd = accept4(lfd, (struct sockaddr *)&ss, &len,
+		    SOCK_CLOEXEC);
+
+		if (cfd < 0) {
+			if (accept_error_is_resources(errno)) {
+				/* said once per episode, then a calm retry */
+				if (!*starved)
+					warn("cannot accept (will retry):");
+				*starved = *starved ? *starved * 2 : 50;
+				if (*starved > 1000)
+					*starved = 1000;
+				return *starved;
+			}
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED &&
+			    errno != EPROTO && errno != EPERM)
+				warn("cannot accept:");
+			return 0;
+		}
+		if (*starved && o.verbosity != QUIET)
+			warn("accepting again");
+		*starved = 0;
+		serve(lfd, cfd, (struct sockaddr *)&ss);
+	}
+	return 0;
+}
+
+static void
+drain_signals(void)
+{
+	char buf[64];
+
+	while (read(sigpipe_fd[0], buf, sizeof buf) > 0)
+		;
+}
+
+static void
+term_children(int sig)
+{
+	long i;
+
+	for (i = 0; i < nchildren; i++)
+		kill(children[i].pid, sig);
+}
+
+/* SIGTERM: no new connections; the running ones get GRACE seconds */
+static void
+shutdown_gracefully(void)
+{
+	struct timespec start;
+	long left = o.grace * 1000;
+	int extra = 0;
+	int seen = got_term;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	if (o.verbosity != QUIET)
+		warn("stopping: %ld running, grace %ld s", nchildren, o.grace);
+	while (nchildren > 0) {
+		struct pollfd pfd = { .fd = sigpipe_fd[0], .events = POLLIN };
+
+		left = (extra ? 1000 : o.grace * 1000) - ms_since(&start);
+		if (got_term != seen || left <= 0) {
+			if (extra)
+				break;	/* they had their SIGTERM and a second */
+			/* grace over, or asked twice: end them now */
+			term_children(SIGTERM);
+			clock_gettime(CLOCK_MONOTONIC, &start);
+			extra = 1;
+			seen = got_term;
+			continue;
+		}
+		poll(&pfd, 1, (int)left);
+		drain_signals();
+		reap();
+	}
+}
+
+static void
+loop(int lfd)
+{
+	int starved = 0, backoff = 0;
+
+	while (!got_term) {
+		struct pollfd pfd[2] = {
+			{ .fd = sigpipe_fd[0], .events = POLLIN },
+			{ .fd = lfd, .events = POLLIN },
+		};
+		/* at the limit, or starved: leave them in the backlog */
+		int n = nchildren < o.maxconn && !backoff ? 2 : 1;
+		int r = poll(pfd, (nfds_t)n, backoff ? backoff : -1);
+
+		if (r < 0 && errno != EINTR) {
+			warn("poll:");
+			return;
+		}
+		backoff = 0;
+		if (pfd[0].revents) {
+			drain_signals();
+			reap();
+		}
+		if (r == 0 || (n == 2 && pfd[1].revents))
+			backoff = accept_some(lfd, &starved);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ids id;
+	char ip[ADDR_IPLEN], line[32];
+	unsigned port;
+	int lfd;
+
+	progname = "msgd-launcher";
+	parse_opts(argc, argv);
+	resolve_ids(&id);
+	fds_init();
+	children = calloc((size_t)o.maxconn + 1, sizeof *children);
+	if (children == NULL)
+		die(1, "out of memory");
+
+	lfd = listen_on();
+	if (lfd < 0)
+		return 1;
+	if (local_addr(lfd, ip, &port) < 0)
+		die(1, "cannot read the bound address:");
+	if (o.print_port) {
+		int n = snprintf(line, sizeof line, "%u\n", port);
+
+		writeall(1, line, (size_t)n);
+	}
+	if (local_fixed)
+		set_env_addr(E_LOCALIP, "TCPLOCAL", ip, port);
+	if ((o.daemon && daemonize() < 0) || (o.pidfile && write_pidfile() < 0)
+	    || drop_privileges(&id) < 0 || signals_init() < 0)
+		return 1;
+	env_init();
+	o.argv[0] = (char *)find_program(o.argv[0]);
+	if (o.verbosity != QUIET)
+		warn("listening on %s port %u, at most %ld at once", ip, port,
+		    o.maxconn);
+
+	loop(lfd);
+	close(lfd);
+	shutdown_gracefully();
+	if (o.pidfile)
+		unlink(o.pidfile);
+	return 0;
+}
