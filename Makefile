@@ -60,6 +60,12 @@ $(BUILD)/loadgen: bench/loadgen.c
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/loadgen.c
 
+# the service in the foreground: records and launcher log on this terminal
+HOST = 127.0.0.1
+PORT = 9100
+run: all
+	$(BIN)/msgd-launcher $(HOST) $(PORT) $(BIN)/msgd-handler -l -
+
 test: all
 	MSGD_BIN="$$PWD/$(BIN)" $(BATS) test
 
@@ -83,12 +89,12 @@ memcheck:
 install: all
 	mkdir -p $(DESTDIR)$(SBINDIR)
 	cp -f $(PROGS) $(DESTDIR)$(SBINDIR)/
-	cd $(DESTDIR)$(SBINDIR) && chmod 755 msgd-handler
+	cd $(DESTDIR)$(SBINDIR) && chmod 755 msgd-handler msgd-launcher
 
 uninstall:
-	cd $(DESTDIR)$(SBINDIR) && rm -f msgd-handler
+	cd $(DESTDIR)$(SBINDIR) && rm -f msgd-handler msgd-launcher
 
 clean:
 	rm -rf build bin
 
-.PHONY: all test sanitize memcheck install uninstall clean
+.PHONY: all run test sanitize memcheck install uninstall clean

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -141,15 +142,23 @@ resolve_ids(struct ids *id)
 	if (o.user) {
 		struct passwd *pw = getpwnam(o.user);
 
+		if (pw == NULL && parse_num(o.user, 0, 2147483647L, &n) == 0) {
+			id->uid = (uid_t)n;
+			pw = getpwuid(id->uid);
+			if (pw == NULL && o.group == NULL) {
+				/* never run a user's children with root's group */
+				warn("-u: uid %ld has no passwd entry: give -g too",
+				    n);
+				usage();
+			}
+		} else if (pw == NULL) {
+			warn("-u: no such user '%s'", o.user);
+			usage();
+		}
 		if (pw) {
 			id->uid = pw->pw_uid;
 			id->gid = pw->pw_gid;	/* the user's group by default */
 			id->set_gid = 1;
-		} else if (parse_num(o.user, 0, 2147483647L, &n) == 0)
-			id->uid = (uid_t)n;
-		else {
-			warn("-u: no such user '%s'", o.user);
-			usage();
 		}
 		id->set_uid = 1;
 	}
@@ -371,11 +380,22 @@ fds_init(void)
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
+/*
+ * Detach.  The parent stays until the daemon says it is ready, so that a
+ * failure after the fork (pid file, privileges) is still its exit status
+ * and its message still reaches the terminal.  Returns the pipe to report
+ * readiness on, or -1.
+ */
 static int
 daemonize(void)
 {
-	int fd;
+	int ready[2];
+	char c;
 
+	if (pipe(ready) < 0) {
+		warn("cannot make a pipe:");
+		return -1;
+	}
 	switch (fork()) {
 	case -1:
 		warn("cannot fork:");
@@ -383,23 +403,35 @@ daemonize(void)
 	case 0:
 		break;
 	default:
-		_exit(0);
+		close(ready[1]);
+		while (read(ready[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(c == 'r' ? 0 : 1);	/* nothing read: it failed */
 	}
+	close(ready[0]);
+	fcntl(ready[1], F_SETFD, FD_CLOEXEC);
 	setsid();
+	return ready[1];
+}
+
+/* ready to serve: stdio to /dev/null, diagnostics to syslog, parent off */
+static void
+daemon_ready(int ready)
+{
+	int fd = open("/dev/null", O_RDWR);
+
 	if (chdir("/") < 0)
 		warn("cannot change to /:");
-	fd = open("/dev/null", O_RDWR);
-	if (fd < 0) {
-		warn("cannot open /dev/null:");
-		return -1;
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
 	}
-	dup2(fd, 0);
-	dup2(fd, 1);
-	dup2(fd, 2);
-	if (fd > 2)
-		close(fd);
 	diag_syslog(1);
-	return 0;
+	(void)!write(ready, "r", 1);
+	close(ready);
 }
 
 static int
@@ -498,10 +530,28 @@ set_env_addr(int slot, const char *name, const char *ip, unsigned port)
 	    port);
 }
 
-static void
-serve(int lfd, int cfd, const struct sockaddr *peer)
+/* the socket on fds 0 and 1; accept() hands out the same number nearly
+ * every time, so the actions are built once per number, not per child */
+static posix_spawn_file_actions_t *
+file_actions(int cfd)
 {
-	posix_spawn_file_actions_t fa;
+	static posix_spawn_file_actions_t fa;
+	static int built = -1;
+
+	if (built != cfd) {
+		if (built >= 0)
+			posix_spawn_file_actions_destroy(&fa);
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_adddup2(&fa, cfd, 0);
+		posix_spawn_file_actions_adddup2(&fa, cfd, 1);
+		built = cfd;
+	}
+	return &fa;
+}
+
+static void
+serve(int cfd, const struct sockaddr *peer)
+{
 	char ip[ADDR_IPLEN];
 	unsigned port;
 	pid_t pid;
@@ -523,12 +573,8 @@ serve(int lfd, int cfd, const struct sockaddr *peer)
 		if (local_addr(cfd, lip, &lport) == 0)
 			set_env_addr(E_LOCALIP, "TCPLOCAL", lip, lport);
 	}
-	(void)lfd;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, cfd, 0);
-	posix_spawn_file_actions_adddup2(&fa, cfd, 1);
-	err = posix_spawn(&pid, o.argv[0], &fa, &spawnattr, o.argv, child_env);
-	posix_spawn_file_actions_destroy(&fa);
+	err = (strchr(o.argv[0], '/') ? posix_spawn : posix_spawnp)(&pid,
+	    o.argv[0], file_actions(cfd), &spawnattr, o.argv, child_env);
 	close(cfd);
 	if (err) {
 		errno = err;
@@ -542,15 +588,17 @@ serve(int lfd, int cfd, const struct sockaddr *peer)
 	}
 }
 
-/* a PROGRAM without a slash is looked up in PATH once, not per connection */
+/* a PROGRAM without a slash is looked up in PATH once, not per connection;
+ * a relative one must survive the daemon's move to / */
 static const char *
 find_program(const char *name)
 {
-	static char path[4096];
+	static char path[PATH_MAX];
 	const char *p = getenv("PATH");
 
 	if (strchr(name, '/'))
-		return name;
+		return o.daemon && name[0] != '/' && realpath(name, path) ?
+		    path : name;
 	if (p == NULL)
 		p = "/usr/local/bin:/bin:/usr/bin";
 	while (*p) {
@@ -618,7 +666,7 @@ accept_some(int lfd, int *starved)
 		if (*starved && o.verbosity != QUIET)
 			warn("accepting again");
 		*starved = 0;
-		serve(lfd, cfd, (struct sockaddr *)&ss);
+		serve(cfd, (struct sockaddr *)&ss);
 	}
 	return 0;
 }
@@ -673,7 +721,7 @@ shutdown_gracefully(void)
 	}
 }
 
-static void
+static int
 loop(int lfd)
 {
 	int starved = 0, backoff = 0;
@@ -689,7 +737,7 @@ loop(int lfd)
 
 		if (r < 0 && errno != EINTR) {
 			warn("poll:");
-			return;
+			return -1;
 		}
 		backoff = 0;
 		if (pfd[0].revents) {
@@ -699,6 +747,7 @@ loop(int lfd)
 		if (r == 0 || (n == 2 && pfd[1].revents))
 			backoff = accept_some(lfd, &starved);
 	}
+	return 0;
 }
 
 int
@@ -707,7 +756,7 @@ main(int argc, char **argv)
 	struct ids id;
 	char ip[ADDR_IPLEN], line[32];
 	unsigned port;
-	int lfd;
+	int lfd, ready = -1, status;
 
 	progname = "msgd-launcher";
 	parse_opts(argc, argv);
@@ -729,19 +778,22 @@ main(int argc, char **argv)
 	}
 	if (local_fixed)
 		set_env_addr(E_LOCALIP, "TCPLOCAL", ip, port);
-	if ((o.daemon && daemonize() < 0) || (o.pidfile && write_pidfile() < 0)
-	    || drop_privileges(&id) < 0 || signals_init() < 0)
+	if ((o.daemon && (ready = daemonize()) < 0) ||
+	    (o.pidfile && write_pidfile() < 0) || drop_privileges(&id) < 0 ||
+	    signals_init() < 0)
 		return 1;
 	env_init();
 	o.argv[0] = (char *)find_program(o.argv[0]);
 	if (o.verbosity != QUIET)
 		warn("listening on %s port %u, at most %ld at once", ip, port,
 		    o.maxconn);
+	if (ready >= 0)
+		daemon_ready(ready);
 
-	loop(lfd);
+	status = loop(lfd) < 0 ? 1 : 0;
 	close(lfd);
 	shutdown_gracefully();
 	if (o.pidfile)
 		unlink(o.pidfile);
-	return 0;
+	return status;
 }
