@@ -172,8 +172,8 @@ word_escapes(unsigned long long w)
 	if (w & HIGHS)
 		return 1;	/* not ASCII: needs a UTF-8 check */
 	/* some byte below 0x20, equal to 0x7f, or a backslash */
-	return (((w - 0x20 * ONES) & ~w) | ((w + ONES) & HIGHS) |
-	    (((w ^ 0x5c * ONES) - ONES) & ~(w ^ 0x5c * ONES))) & HIGHS;
+	return ((((w - 0x20 * ONES) & ~w) | ((w + ONES) & HIGHS) |
+	    (((w ^ 0x5c * ONES) - ONES) & ~(w ^ 0x5c * ONES))) & HIGHS) != 0;
 }
 
 /* escape n bytes of s into d, which has room for 4 * n; returns the end */
@@ -372,8 +372,11 @@ rec_flush(struct conn *c, size_t *done)
 		p = q;
 	}
 	c->rec.len = 0;
-	if (ret == 0 && c->sync && c->logreg && fsync(c->logfd) < 0)
+	/* with -S a record counts only once it is on the disk */
+	if (ret == 0 && c->sync && c->logreg && fsync(c->logfd) < 0) {
+		*done = 0;
 		ret = -1;
+	}
 	return ret;
 }
 

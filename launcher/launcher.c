@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,6 +84,7 @@ num_opt(int opt, const char *arg, long min, long max, long *out)
 static void
 parse_opts(int argc, char **argv)
 {
+	long port;
 	int ch;
 
 	o.family = AF_UNSPEC;
@@ -121,6 +123,12 @@ parse_opts(int argc, char **argv)
 	}
 	o.host = argv[optind];
 	o.port = argv[optind + 1];
+	if (o.port[0] >= '0' && o.port[0] <= '9' &&
+	    parse_num(o.port, 0, 65535, &port) < 0) {
+		warn("bad port '%s' (a number from 0 to 65535, or a service "
+		    "name)", o.port);
+		usage();
+	}
 	o.argv = argv + optind + 2;
 }
 
@@ -362,22 +370,39 @@ env_init(void)
 	strcpy(envbuf[E_PROTO], "PROTO=TCP");
 }
 
+/* mark every descriptor from `from` on close-on-exec, or close it */
+static void
+fds_from(int from, int keep1, int keep2, int do_close)
+{
+	struct rlimit rl;
+	int fd, max = 1 << 20;
+
+#ifdef SYS_close_range
+	if (!do_close && syscall(SYS_close_range, from, ~0U, 4 /* CLOEXEC */) == 0)
+		return;
+#endif
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)max)
+		max = (int)rl.rlim_cur;
+	for (fd = from; fd < max; fd++)
+		if (fd != keep1 && fd != keep2) {
+			if (do_close)
+				close(fd);
+			else
+				fcntl(fd, F_SETFD, FD_CLOEXEC);
+		}
+}
+
 /* descriptors we inherited must not reach the children, nor a closed
  * 0, 1 or 2 be taken by a socket that a child would then see there */
 static void
 fds_init(void)
 {
-	struct rlimit rl;
-	int fd, max = 1024;
+	int fd;
 
 	for (fd = 0; fd < 3; fd++)
 		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
 			die(1, "cannot open /dev/null:");
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-	    && rl.rlim_cur < 65536)
-		max = (int)rl.rlim_cur;
-	for (fd = 3; fd < max; fd++)
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
+	fds_from(3, -1, -1, 0);
 }
 
 /*
@@ -387,10 +412,10 @@ fds_init(void)
  * readiness on, or -1.
  */
 static int
-daemonize(void)
+daemonize(int lfd)
 {
 	int ready[2];
-	char c;
+	char c = 0;
 
 	if (pipe(ready) < 0) {
 		warn("cannot make a pipe:");
@@ -410,6 +435,8 @@ daemonize(void)
 	}
 	close(ready[0]);
 	fcntl(ready[1], F_SETFD, FD_CLOEXEC);
+	/* a daemon holds nothing of its caller's: no files, no locks */
+	fds_from(3, lfd, ready[1], 1);
 	setsid();
 	return ready[1];
 }
@@ -432,6 +459,23 @@ daemon_ready(int ready)
 	diag_syslog(1);
 	(void)!write(ready, "r", 1);
 	close(ready);
+}
+
+/* the daemon moves to /: a relative pid file must still be found to
+ * remove it at exit */
+static void
+pidfile_absolute(void)
+{
+	static char path[PATH_MAX];
+	char cwd[PATH_MAX];
+
+	if (o.pidfile == NULL || o.pidfile[0] == '/')
+		return;
+	if (getcwd(cwd, sizeof cwd) == NULL ||
+	    snprintf(path, sizeof path, "%s/%s", cwd, o.pidfile) >=
+	    (int)sizeof path)
+		die(1, "cannot find the full path of pid file %s", o.pidfile);
+	o.pidfile = path;
 }
 
 static int
@@ -459,7 +503,7 @@ static void
 log_status(void)
 {
 	if (o.verbosity == VERBOSE)
-		warn("status: %ld/%ld", nchildren, o.maxconn);
+		note("status: %ld/%ld", nchildren, o.maxconn);
 }
 
 static void
@@ -477,10 +521,10 @@ reap(void)
 			continue;	/* not one of ours */
 		children[i] = children[--nchildren];
 		if (WIFSIGNALED(st))
-			warn("end %ld signal %d", (long)pid, WTERMSIG(st));
+			note("end %ld signal %d", (long)pid, WTERMSIG(st));
 		else if (o.verbosity == VERBOSE ||
 		    (o.verbosity == NORMAL && WEXITSTATUS(st) != 0))
-			warn("end %ld status %d", (long)pid, WEXITSTATUS(st));
+			note("end %ld status %d", (long)pid, WEXITSTATUS(st));
 		log_status();
 	}
 }
@@ -519,7 +563,7 @@ deny(int fd, const char *ip)
 	shutdown(fd, SHUT_WR);
 	close(fd);
 	if (o.verbosity != QUIET)
-		warn("deny %s per-source limit", ip);
+		note("deny %s per-source limit", ip);
 }
 
 static void
@@ -583,7 +627,7 @@ serve(int cfd, const struct sockaddr *peer)
 	}
 	children[nchildren++].pid = pid;
 	if (o.verbosity == VERBOSE) {
-		warn("pid %ld from %s port %u", (long)pid, ip, port);
+		note("pid %ld from %s port %u", (long)pid, ip, port);
 		log_status();
 	}
 }
@@ -664,7 +708,7 @@ accept_some(int lfd, int *starved)
 			return 0;
 		}
 		if (*starved && o.verbosity != QUIET)
-			warn("accepting again");
+			note("accepting again");
 		*starved = 0;
 		serve(cfd, (struct sockaddr *)&ss);
 	}
@@ -700,7 +744,7 @@ shutdown_gracefully(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	if (o.verbosity != QUIET)
-		warn("stopping: %ld running, grace %ld s", nchildren, o.grace);
+		note("stopping: %ld running, grace %ld s", nchildren, o.grace);
 	while (nchildren > 0) {
 		struct pollfd pfd = { .fd = sigpipe_fd[0], .events = POLLIN };
 
@@ -759,8 +803,10 @@ main(int argc, char **argv)
 	int lfd, ready = -1, status;
 
 	progname = "msgd-launcher";
+	slog_open(progname);
 	parse_opts(argc, argv);
 	resolve_ids(&id);
+	pidfile_absolute();
 	fds_init();
 	children = calloc((size_t)o.maxconn + 1, sizeof *children);
 	if (children == NULL)
@@ -778,14 +824,14 @@ main(int argc, char **argv)
 	}
 	if (local_fixed)
 		set_env_addr(E_LOCALIP, "TCPLOCAL", ip, port);
-	if ((o.daemon && (ready = daemonize()) < 0) ||
+	if ((o.daemon && (ready = daemonize(lfd)) < 0) ||
 	    (o.pidfile && write_pidfile() < 0) || drop_privileges(&id) < 0 ||
 	    signals_init() < 0)
 		return 1;
 	env_init();
 	o.argv[0] = (char *)find_program(o.argv[0]);
 	if (o.verbosity != QUIET)
-		warn("listening on %s port %u, at most %ld at once", ip, port,
+		note("listening on %s port %u, at most %ld at once", ip, port,
 		    o.maxconn);
 	if (ready >= 0)
 		daemon_ready(ready);

@@ -13,6 +13,8 @@
  * A format ending in ':' gets ": strerror(errno)" appended. */
 extern const char *progname;
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* the same for events, not errors: syslog severity info instead of err */
+void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void die(int status, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 void diag_syslog(int on);

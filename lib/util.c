@@ -19,7 +19,7 @@ diag_syslog(int on)
 }
 
 static void
-vdiag(int prefix, const char *fmt, va_list ap)
+vdiag(int prefix, int severity, const char *fmt, va_list ap)
 {
 	int saved = errno;
 	char msg[1024];
@@ -35,7 +35,7 @@ vdiag(int prefix, const char *fmt, va_list ap)
 	n = strlen(msg);
 	if (to_syslog) {
 		/* syslog adds the ident itself */
-		slog_send(SLOG_ERR, msg + off, n - off);
+		slog_send(severity, msg + off, n - off);
 	} else {
 		if (n == sizeof msg - 1)
 			n--;
@@ -51,7 +51,17 @@ warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vdiag(1, fmt, ap);
+	vdiag(1, SLOG_ERR, fmt, ap);
+	va_end(ap);
+}
+
+void
+note(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag(1, SLOG_INFO, fmt, ap);
 	va_end(ap);
 }
 
@@ -61,7 +71,7 @@ die(int status, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vdiag(1, fmt, ap);
+	vdiag(1, SLOG_ERR, fmt, ap);
 	va_end(ap);
 	exit(status);
 }
@@ -72,7 +82,7 @@ say(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vdiag(0, fmt, ap);
+	vdiag(0, SLOG_ERR, fmt, ap);
 	va_end(ap);
 }
 

@@ -61,3 +61,97 @@ record_count() {
 # a record's fixed part: time, ident and pid
 TS_RE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z msgd-handler\[[0-9]+\]: '
 export TS_RE
+
+# the handler as words, for a program that execs it (timeout, strace,
+# tcp.py serve-once): "${HANDLER_CMD[@]}" ARGS...
+# shellcheck disable=SC2034,SC2206 # used by the .bats files; MSGD_WRAP is a command line
+HANDLER_CMD=($MSGD_WRAP "$MSGD_BIN/msgd-handler")
+# the python test peer (see its docstring)
+# shellcheck disable=SC2034 # used by the .bats files
+TCP_PY=$BATS_TEST_DIRNAME/tcp.py
+
+# converse IN ARGS...: run the handler (at most 20 s) with ARGS, stdin from
+# the file IN, stdout to $T/out and stderr to $T/err; its exit status in
+# $status
+# shellcheck disable=SC2034 # status is for the caller, as with run
+converse() {
+	local in=$1
+	shift
+	status=0
+	timeout 20 "${HANDLER_CMD[@]}" "$@" <"$in" >"$T/out" 2>"$T/err" ||
+		status=$?
+}
+
+# file_is FILE TEXT: FILE holds exactly the bytes of TEXT (printf %b
+# escapes: \n, \r, \xHH); if not, show both
+file_is() {
+	if ! printf '%b' "$2" | cmp -s - "$1"; then
+		echo "$1 holds:"
+		od -c "$1" | head -n 20
+		echo "expected:"
+		printf '%b' "$2" | od -c | head -n 20
+		return 1
+	fi
+}
+
+# records FILE: FILE's records without the time and ident (TS_RE), one a
+# line; a line without them comes out as "BAD: LINE"
+records() {
+	sed -E "/^$TS_RE/!s/^/BAD: /; s/^$TS_RE//" "$1"
+}
+
+# records_are FILE RECORD...: FILE holds exactly these records, each a
+# whole line after TS_RE, all from one pid; if not, show the difference
+records_are() {
+	local f=$1 pids
+	shift
+	diff -a -u <(printf '%s\n' "$@") <(records "$f") || return 1
+	[ ! -s "$f" ] || [ "$(tail -c 1 "$f" | od -An -tx1)" = " 0a" ] ||
+		{ echo "$f: the last record has no newline"; return 1; }
+	pids=$(grep -oE '^[^ ]+ msgd-handler\[[0-9]+\]' "$f" | sed 's/.*\[//' |
+		sort -u | wc -l)
+	[ "$pids" -le 1 ] || { echo "$f: records from $pids pids"; return 1; }
+}
+
+# the head of a datagram to /dev/log: <PRI>, syslog(3)'s time, ident[pid]
+SYSLOG_RE='^<([0-9]+)>[A-Z][a-z]{2} [ 1-3][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} msgd-handler\[[0-9]+\]: '
+
+# syslog_records FILE: the datagrams that `tcp.py syslog` printed (its
+# lines after the first, but syslog_drain's marker) as "<PRI> TEXT", time
+# stamp and ident taken off; any other line as "BAD: LINE"
+syslog_records() {
+	sed -E "1d; /^--end--$/d; /$SYSLOG_RE/!s/^/BAD: /; s/$SYSLOG_RE/<\\1> /" "$1"
+}
+
+# need_mount_ns: skip unless we may make a private mount namespace (root)
+need_mount_ns() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for a private mount namespace"
+	command -v unshare >/dev/null || skip "needs unshare (util-linux)"
+	unshare -m true 2>/dev/null || skip "unshare -m is not permitted here"
+}
+
+# with_dev DIR CMD...: run CMD in a private mount namespace where /dev is
+# DIR plus the real /dev/null: a /dev/log of the test's making, or none
+with_dev() {
+	local dir=$1
+	shift
+	: >"$dir/null"
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	unshare -m --propagation private sh -c 'mount --bind /dev/null "$1/null" &&
+		mount --rbind "$1" /dev && shift && exec "$@"' sh "$dir" "$@"
+}
+
+# syslog_drain SOCK FILE: after the handler has ended, send a marker
+# datagram to SOCK and wait (at most 10 s) until the `tcp.py syslog` writing
+# FILE has printed it: then FILE holds every datagram sent before
+syslog_drain() {
+	local i
+	python3 -c 'import socket, sys
+socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"--end--", sys.argv[1])' "$1"
+	for ((i = 0; i < 200; i++)); do
+		[ "$(tail -n 1 "$2")" = "--end--" ] && return 0
+		sleep 0.05
+	done
+	echo "no marker in $2 after 10 s" >&2
+	return 1
+}

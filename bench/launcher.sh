@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# Connection-rate benchmark: msgd-launcher against tcpserver (ucspi-tcp), both
+# serving the same msgd-handler on 127.0.0.1, loaded by bench/loadgen.
+#
+#   bench/launcher.sh [-r ROUNDS] [-d SECS]    (or ROUNDS=5 SECS=3 bench/launcher.sh)
+#
+# Starts both servers once, then runs loadgen at each concurrency against each
+# server, alternating them, ROUNDS times (default 3) for SECS seconds (default 5);
+# prints the medians, the ratio msgd/tcpserver, the CPU each server spent per
+# connection, both servers' peak RSS and the targets as PASS/MISS. Exits 0 when a
+# target is missed (it is a benchmark), 1 when tcpserver is missing or a step
+# fails, 2 on bad usage. MSGD_BIN: directory of the msgd programs (default: bin/
+# of this repo). See bench/README.md.
+set -uo pipefail
+export LC_ALL=C
+
+readonly CONCS="16 64" MAXCONN=200 BACKLOG=1024 WARMUP=200
+readonly T_RATIO=2.0 T_RSS_KB=1024
+
+me=${0##*/}
+die() { printf '%s: %s\n' "$me" "$*" >&2; exit 1; }
+usage() { printf 'usage: %s [-r ROUNDS] [-d SECS]\n' "$0" >&2; exit 2; }
+
+rounds=${ROUNDS:-3} secs=${SECS:-5}
+while getopts r:d: opt; do
+	case $opt in
+	r) rounds=$OPTARG ;;
+	d) secs=$OPTARG ;;
+	*) usage ;;
+	esac
+done
+shift $((OPTIND - 1))
+(($# == 0)) || usage
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { printf '%s: ROUNDS must be a positive integer, not "%s"\n' "$me" "$rounds" >&2; exit 2; }
+[[ $secs =~ ^[1-9][0-9]*$ ]] || { printf '%s: SECS must be a positive integer, not "%s"\n' "$me" "$secs" >&2; exit 2; }
+
+command -v tcpserver >/dev/null 2>&1 ||
+	die "tcpserver is not installed (Debian: apt-get install ucspi-tcp); nothing to compare with"
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) || die "cannot find the script's directory"
+repo=$(dirname "$here")
+cd "$repo" || die "cannot cd to $repo"
+bindir=${MSGD_BIN:-$repo/bin}
+[[ $bindir == /* ]] || bindir=$repo/$bindir
+if [[ -z ${MSGD_BIN:-} ]]; then
+	make -s all build/loadgen || die "make failed"
+else
+	make -s build/loadgen || die "make failed"
+fi
+launcher=$bindir/msgd-launcher handler=$bindir/msgd-handler loadgen=$repo/build/loadgen
+for f in "$launcher" "$handler" "$loadgen"; do
+	[[ -x $f ]] || die "$f is missing"
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/msgd-bench.XXXXXX") || die "mktemp -d failed"
+declare -A pid=() port=()
+
+# shellcheck disable=SC2317  # stop and cleanup run from the EXIT trap
+# stop one server by its PID: SIGTERM, a bounded wait, then SIGKILL
+stop() {
+	local p=$1 i
+	kill -TERM "$p" 2>/dev/null || { wait "$p" 2>/dev/null; return 0; }
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+	return 0
+}
+# shellcheck disable=SC2317
+cleanup() {
+	local s
+	for s in "${!pid[@]}"; do
+		stop "${pid[$s]}"
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# start NAME COMMAND...: in the background, fd 3 closed; reads the port that
+# the server prints (-1) on its first line, waiting at most 5 s for it
+start() {
+	local name=$1 i line=
+	shift
+	"$@" >"$tmp/$name.port" 2>"$tmp/$name.err" 3>&- &
+	pid[$name]=$!
+	for ((i = 0; i < 100; i++)); do
+		{ IFS= read -r line <"$tmp/$name.port"; } 2>/dev/null && [[ $line =~ ^[0-9]+$ ]] && break
+		kill -0 "${pid[$name]}" 2>/dev/null || break
+		sleep 0.05
+	done
+	[[ $line =~ ^[1-9][0-9]*$ ]] || die "$name did not print its port: $(cat "$tmp/$name.err")"
+	port[$name]=$line
+}
+
+# cpu PID: user+system ticks of the process itself, and of its reaped children
+cpu() {
+	local st fields
+	st=$(<"/proc/$1/stat") || return 1
+	read -ra fields <<<"${st##*) }"	# from field 3 (state) on
+	printf '%d %d\n' $((fields[11] + fields[12])) $((fields[13] + fields[14]))
+}
+# host CPU: busy and total ticks, all CPUs
+host_cpu() {
+	local _cpu user nice sys idle iowait rest
+	read -r _cpu user nice sys idle iowait rest </proc/stat
+	local irq softirq steal
+	read -r irq softirq steal _ <<<"$rest"
+	printf '%d %d\n' $((user + nice + sys + irq + softirq + steal)) \
+		$((user + nice + sys + idle + iowait + irq + softirq + steal))
+}
+# sched PID: ns on a CPU and ns runnable but waiting for one (0 0 without schedstat)
+sched() {
+	local a=0 b=0
+	{ read -r a b _ <"/proc/$1/schedstat"; } 2>/dev/null
+	printf '%d %d\n' "$a" "$b"
+}
+usecs() { local t=$EPOCHREALTIME; printf '%d\n' "$((10#${t/./}))"; }
+hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+field() { local kv; for kv in $2; do [[ ${kv%%=*} == "$1" ]] && { printf '%s\n' "${kv#*=}"; return; }; done; echo NA; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "NA"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+start msgd "$launcher" -q -c "$MAXCONN" -b "$BACKLOG" -1 127.0.0.1 0 \
+	"$handler" -l "$tmp/rec-msgd"
+# -q: tcpserver logs four lines per connection by default; msgd-launcher runs -q too
+start tcpserver tcpserver -q -HRl0 -c "$MAXCONN" -b "$BACKLOG" -1 127.0.0.1 0 \
+	"$handler" -l "$tmp/rec-tcpserver"
+
+ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')
+printf 'msgd-launcher (pid %s, port %s) and tcpserver (pid %s, port %s), -c %s -b %s, %s CPUs\n' \
+	"${pid[msgd]}" "${port[msgd]}" "${pid[tcpserver]}" "${port[tcpserver]}" "$MAXCONN" "$BACKLOG" "$ncpu"
+printf 'loadgen: %s rounds of %s s at concurrency %s, servers alternating, warm-up %s connections\n' \
+	"$rounds" "$secs" "${CONCS// /, }" "$WARMUP"
+# other work on the machine skews everything: say how busy it was before
+read -r load1 _ </proc/loadavg
+printf 'load average (1 min) before the runs: %s\n\n' "$load1"
+
+declare -A cpu0=()
+for s in msgd tcpserver; do
+	cpu0[$s]=$(cpu "${pid[$s]}") || die "$s is gone"
+done
+read -r hbusy0 htotal0 < <(host_cpu)
+declare -A wall=([msgd]=0 [tcpserver]=0) oncpu=([msgd]=0 [tcpserver]=0) runq=([msgd]=0 [tcpserver]=0)
+
+results=$tmp/results
+: >"$results"
+for ((r = 1; r <= rounds; r++)); do
+	for c in $CONCS; do
+		order="msgd tcpserver"
+		((r % 2 == 0)) && order="tcpserver msgd"	# neither always goes first
+		for s in $order; do
+			kill -0 "${pid[$s]}" 2>/dev/null || die "$s died: $(cat "$tmp/$s.err")"
+			read -r b0 t0 < <(host_cpu)
+			read -r a0 q0 < <(sched "${pid[$s]}")
+			w0=$(usecs)
+			line=$("$loadgen" -c "$c" -d "$secs" -w "$WARMUP" 127.0.0.1 "${port[$s]}" 2>"$tmp/lg.err")
+			[[ $line == conns=* ]] || die "loadgen failed: $(cat "$tmp/lg.err")"
+			w1=$(usecs)
+			read -r a1 q1 < <(sched "${pid[$s]}")
+			read -r b1 t1 < <(host_cpu)
+			wall[$s]=$((wall[$s] + w1 - w0))
+			oncpu[$s]=$((oncpu[$s] + (a1 - a0) / 1000))
+			runq[$s]=$((runq[$s] + (q1 - q0) / 1000))
+			printf 'round %d  %-9s c=%-3s %s host_busy=%d%%\n' "$r" "$s" "$c" "$line" \
+				$(((b1 - b0) * 100 / (t1 > t0 ? t1 - t0 : 1)))
+			[[ -s $tmp/lg.err ]] && sed 's/^/          /' "$tmp/lg.err"
+			printf '%s %s %s\n' "$s" "$c" "$line" >>"$results"
+		done
+	done
+done
+
+read -r hbusy1 htotal1 < <(host_cpu)
+declare -A selfus=() kidsus=() rss=() served=()
+for s in msgd tcpserver; do
+	kill -0 "${pid[$s]}" 2>/dev/null || die "$s died: $(cat "$tmp/$s.err")"
+	read -r self0 kids0 <<<"${cpu0[$s]}"
+	read -r self1 kids1 < <(cpu "${pid[$s]}")
+	served[$s]=$(grep -c ' connect$' "$tmp/rec-$s")
+	tck=$(getconf CLK_TCK)
+	selfus[$s]=$(awk -v t="$((self1 - self0))" -v n="${served[$s]}" -v hz="$tck" 'BEGIN { printf "%.0f", n ? t * 1e6 / hz / n : 0 }')
+	kidsus[$s]=$(awk -v t="$((kids1 - kids0))" -v n="${served[$s]}" -v hz="$tck" 'BEGIN { printf "%.0f", n ? t * 1e6 / hz / n : 0 }')
+	rss[$s]=$(hwm_kb "${pid[$s]}")
+done
+
+# agg SERVER CONC KEY: the median of KEY over the rounds; errors: the sum
+agg() {
+	local s=$1 c=$2 key=$3 name conc rest
+	while read -r name conc rest; do
+		[[ $name == "$s" && $conc == "$c" ]] && field "$key" "$rest"
+	done <"$results" | if [[ $key == errors ]]; then awk '{ n += $1 } END { print n + 0 }'; else median; fi
+}
+
+printf '\nmedians of %d rounds of %d s (errors: the sum)\n' "$rounds" "$secs"
+printf '%-10s %5s %10s %9s %9s %7s\n' server conc conns/s p50_ms p99_ms errors
+declare -A rate=() p99=() errs=()
+for c in $CONCS; do
+	for s in msgd tcpserver; do
+		rate[$s$c]=$(agg "$s" "$c" rate)
+		p99[$s$c]=$(agg "$s" "$c" p99_ms)
+		errs[$s$c]=$(agg "$s" "$c" errors)
+		printf '%-10s %5s %10s %9s %9s %7s\n' "$s" "$c" "${rate[$s$c]}" \
+			"$(agg "$s" "$c" p50_ms)" "${p99[$s$c]}" "${errs[$s$c]}"
+	done
+done
+declare -A ratio=()
+for c in $CONCS; do
+	ratio[$c]=$(awk -v a="${rate[msgd$c]}" -v b="${rate[tcpserver$c]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+	printf 'ratio msgd/tcpserver conns/s at c=%s: %s\n' "$c" "${ratio[$c]}"
+done
+
+printf '\nCPU per connection served (utime+stime from /proc/PID/stat over all runs)\n'
+printf '%-10s %11s %10s %12s %14s\n' server connections 'self us' 'handlers us' 'peak RSS kB'
+for s in msgd tcpserver; do
+	printf '%-10s %11s %10s %12s %14s\n' "$s" "${served[$s]}" "${selfus[$s]}" "${kidsus[$s]}" "${rss[$s]}"
+done
+if [[ -r /proc/${pid[msgd]}/schedstat ]]; then
+	printf '\nthe server process during the runs, per connection served (/proc/PID/schedstat)\n'
+	printf '%-10s %8s %9s %18s %18s\n' server 'wall us' 'on CPU us' 'waiting for CPU us' 'blocked/asleep us'
+	for s in msgd tcpserver; do
+		awk -v s="$s" -v n="${served[$s]}" -v w="${wall[$s]}" -v a="${oncpu[$s]}" -v q="${runq[$s]}" \
+			'BEGIN { if (n) printf "%-10s %8.0f %9.0f %18.0f %18.0f\n", s, w / n, a / n, q / n, (w - a - q) / n }'
+	done
+fi
+awk -v b="$((hbusy1 - hbusy0))" -v t="$((htotal1 - htotal0))" -v n="$ncpu" \
+	'BEGIN { printf "host CPU busy during the runs: %.0f%% of %s CPUs (loadgen included)\n", t ? 100 * b / t : 0, n }'
+
+for s in msgd tcpserver; do
+	[[ -s $tmp/$s.err ]] && { printf '\n%s said on stderr:\n' "$s"; head -20 "$tmp/$s.err"; }
+done
+
+verdict() { if [[ $1 == 1 ]]; then printf 'PASS  %s\n' "$2"; else printf 'MISS  %s\n' "$2"; fi; }
+printf '\ntargets\n'
+for c in $CONCS; do
+	ok=$(awk -v r="${ratio[$c]}" -v t="$T_RATIO" 'BEGIN { print (r >= t) }')
+	verdict "$ok" "conns/s msgd/tcpserver >= $T_RATIO at c=$c (${ratio[$c]})"
+done
+for c in $CONCS; do
+	ok=$(awk -v a="${p99[msgd$c]}" -v b="${p99[tcpserver$c]}" 'BEGIN { print (a + 0 <= b + 0) }')
+	verdict "$ok" "p99 msgd <= tcpserver at c=$c (${p99[msgd$c]} vs ${p99[tcpserver$c]} ms)"
+done
+total_errs=0 msgd_errs=0
+for c in $CONCS; do
+	msgd_errs=$((msgd_errs + ${errs[msgd$c]}))
+	total_errs=$((total_errs + ${errs[msgd$c]} + ${errs[tcpserver$c]}))
+done
+verdict $((total_errs == 0)) "zero errors (msgd $msgd_errs, tcpserver $((total_errs - msgd_errs)))"
+verdict $((rss[msgd] <= T_RSS_KB)) "msgd-launcher peak RSS <= 1 MiB (${rss[msgd]} kB; tcpserver ${rss[tcpserver]} kB)"
+exit 0

@@ -1,0 +1,989 @@
+#!/usr/bin/env bats
+# msgd-handler: the protocol, the records and where they go, the limits, the
+# peer address, and what ends a connection.  Every test checks the bytes the
+# client gets, the exit status and the records.
+
+load helpers
+
+# the peer must come from the test, never from the caller's environment
+unset TCPREMOTEIP TCPREMOTEPORT REMOTE_ADDR REMOTE_PORT
+
+USAGE='usage: msgd-handler [-sS] [-g TEXT] [-l FILE] [-m BYTES] [-t SECS]'
+# LeakSanitizer cannot run under ptrace: off for the handlers strace runs
+LSAN_OFF=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+
+# usage_error WHAT ARGS...: the handler with ARGS is a usage error: status
+# 2, nothing for the client, and on stderr the line WHAT and the usage
+usage_error() {
+	local what=$1
+	shift
+	: >"$T/empty"
+	converse "$T/empty" "$@"
+	[ "$status" -eq 2 ] || { echo "status $status for: $*"; return 1; }
+	file_is "$T/out" ''
+	file_is "$T/err" "msgd-handler: $what\n$USAGE\n"
+}
+
+# peer_is PEER [NAME=VALUE...]: on a pipe, with only this environment for
+# the address, the handler's records name PEER
+peer_is() {
+	local want=$1
+	shift
+	: >"$T/empty"
+	rm -f "$T/P"
+	env "$@" timeout 20 "${HANDLER_CMD[@]}" -l "$T/P" <"$T/empty" \
+		>"$T/out" 2>"$T/err"
+	file_is "$T/out" 'hello\nbye 0\n'
+	records_are "$T/P" "$want connect" \
+		"$want disconnect: 0 messages, 0 bytes, eof"
+}
+
+# n_bytes N CHAR: N times CHAR, no newline
+n_bytes() {
+	head -c "$1" /dev/zero | tr '\0' "$2"
+}
+
+# now_ms: the time in milliseconds
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+# ---- the exchange ----
+
+@test "a client that says two lines gets hello, ok 1, ok 2, bye 2 and four records" {
+	printf 'hi\nthere\n' >"$T/in"
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
+	file_is "$T/err" ''
+	records_are "$T/F" 'local connect' \
+		'local #1 receive message: hi' \
+		'local #2 receive message: there' \
+		'local disconnect: 2 messages, 7 bytes, eof'
+}
+
+@test "the record file is created with mode 0640 and later handlers append to it" {
+	umask 022
+	printf 'first\n' >"$T/in"
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	[ "$(stat -c %a "$T/F")" = 640 ]
+	printf 'second\n' >"$T/in"
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	[ "$(stat -c %a "$T/F")" = 640 ]
+	# two handlers, two pids: compare without the pid check
+	diff -u <(records "$T/F") <(printf '%s\n' 'local connect' \
+		'local #1 receive message: first' \
+		'local disconnect: 1 messages, 5 bytes, eof' \
+		'local connect' \
+		'local #1 receive message: second' \
+		'local disconnect: 1 messages, 6 bytes, eof')
+}
+
+@test "a client that sends nothing gets hello and bye 0" {
+	: >"$T/in"
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nbye 0\n'
+	records_are "$T/F" 'local connect' \
+		'local disconnect: 0 messages, 0 bytes, eof'
+}
+
+@test "-g changes the greeting" {
+	printf 'hi\n' >"$T/in"
+	converse "$T/in" -g 'welcome to msgd, 你好' -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'welcome to msgd, 你好\nok 1\nbye 1\n'
+	records_are "$T/F" 'local connect' 'local #1 receive message: hi' \
+		'local disconnect: 1 messages, 2 bytes, eof'
+}
+
+@test "a greeting with a CR or an LF in it is a usage error" {
+	usage_error '-g: the greeting must be one line' -g $'two\nlines'
+	usage_error '-g: the greeting must be one line' -g $'carriage\rreturn'
+	usage_error '-g: the greeting must be one line' -g $'hello\n'
+}
+
+# ---- framing ----
+
+@test "a CR before the LF is dropped and a CR anywhere else is kept as \\x0d" {
+	printf 'a\r\nb\rc\r\nd\r\r\n\r\n' >"$T/in"
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nok 2\nok 3\nok 4\nbye 4\n'
+	records_are "$T/F" 'local connect' \
+		'local #1 receive message: a' \
+		'local #2 receive message: b\x0dc' \
+		'local #3 receive message: d\x0d' \
+		'local #4 receive message: ' \
+		'local disconnect: 4 messages, 6 bytes, eof'
+	[ "$(grep -c $'\r' "$T/F")" -eq 0 ]
+}
+
+@test "a last line without LF is a message, and a CR at its end is kept" {
+	printf 'one\ntwo' >"$T/in"
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
+	records_are "$T/F" 'local connect' \
+		'local #1 receive message: one' \
+		'local #2 receive message: two' \
+		'local disconnect: 2 messages, 6 bytes, eof'
+
+	printf 'a\r' >"$T/in"
+	converse "$T/in" -l "$T/G"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	records_are "$T/G" 'local connect' \
+		'local #1 receive message: a\x0d' \
+		'local disconnect: 1 messages, 2 bytes, eof'
+}
+
+@test "empty lines are messages" {
+	printf '\n\n' >"$T/in"
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
+	records_are "$T/F" 'local connect' \
+		'local #1 receive message: ' \
+		'local #2 receive message: ' \
+		'local disconnect: 2 messages, 0 bytes, eof'
+}
+
+# ---- escaping ----
+
+@test "backslashes and control bytes are escaped in the record" {
+	{
+		printf 'back\\slash\n'
+		printf '\\x41 is not A\n'
+		printf '\t\001\033\037\177 ~\n'
+		printf 'a\000b\n'
+		# escapes past the first eight bytes, where words are scanned
+		printf 'abcdefgh\\ijklmnop\177qrstuvwx\037yz0123456\n'
+	} >"$T/in"
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nok 2\nok 3\nok 4\nok 5\nbye 5\n'
+	records_are "$T/F" 'local connect' \
+		'local #1 receive message: back\\slash' \
+		'local #2 receive message: \\x41 is not A' \
+		'local #3 receive message: \x09\x01\x1b\x1f\x7f ~' \
+		'local #4 receive message: a\x00b' \
+		'local #5 receive message: abcdefgh\\ijklmnop\x7fqrstuvwx\x1fyz0123456' \
+		'local disconnect: 5 messages, 69 bytes, eof'
+}
+
+# shellcheck disable=SC1003 # '\\' is a backslash, no quote escaped
+@test "a byte to escape is escaped wherever it sits in a long line" {
+	# what is sent (printf %b) and what the record must say
+	local sent=('\\' '\x00' '\x01' '\x0d' '\x1f' '\x7f' '\xff')
+	local said=('\\' '\x00' '\x01' '\x0d' '\x1f' '\x7f' '\xff')
+	local want=('local connect') b pos n=0 a=aaaaaaaaaaaaaaaa z=zzzzzzzzzzzzzzzz
+	for b in "${!sent[@]}"; do
+		for ((pos = 0; pos < 16; pos++)); do
+			printf '%s%b%s\n' "${a:0:pos}" "${sent[b]}" "${z:pos}"
+			n=$((n + 1))
+			want+=("local #$n receive message: ${a:0:pos}${said[b]}${z:pos}")
+		done
+	done >"$T/in"
+	want+=("local disconnect: $n messages, $((n * 17)) bytes, eof")
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	diff -u <(echo hello; seq -f 'ok %g' 1 "$n"; echo "bye $n") "$T/out"
+	records_are "$T/F" "${want[@]}"
+}
+
+@test "invalid UTF-8 is escaped byte by byte" {
+	{
+		printf '\377\n'                 # never in UTF-8
+		printf '\300\257\n'             # overlong /
+		printf '\340\200\257\n'         # overlong, three bytes
+		printf '\360\217\277\277\n'     # overlong, four bytes
+		printf '\355\240\200\n'         # surrogate U+D800
+		printf '\364\220\200\200\n'     # above U+10FFFF
+		printf '\365\200\200\200\n'     # lead byte past f4
+		printf '\200 alone\n'           # continuation without a lead
+		printf '\302A\n'                # lead byte, then ASCII
+		printf 'x\344\275y\n'           # cut short inside the line
+		printf 'abc\344\275\n'          # cut short at the end of the line
+		printf 'end\344'                # cut short at EOF
+	} >"$T/in"
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" "hello\n$(seq -f 'ok %g\n' 1 12 | tr -d '\n')bye 12\n"
+	records_are "$T/F" 'local connect' \
+		'local #1 receive message: \xff' \
+		'local #2 receive message: \xc0\xaf' \
+		'local #3 receive message: \xe0\x80\xaf' \
+		'local #4 receive message: \xf0\x8f\xbf\xbf' \
+		'local #5 receive message: \xed\xa0\x80' \
+		'local #6 receive message: \xf4\x90\x80\x80' \
+		'local #7 receive message: \xf5\x80\x80\x80' \
+		'local #8 receive message: \x80 alone' \
+		'local #9 receive message: \xc2A' \
+		'local #10 receive message: x\xe4\xbdy' \
+		'local #11 receive message: abc\xe4\xbd' \
+		'local #12 receive message: end\xe4' \
+		'local disconnect: 12 messages, 43 bytes, eof'
+}
+
+@test "valid UTF-8, Chinese and emoji included, passes unchanged" {
+	{
+		printf '你好 world\n'
+		printf '\360\237\230\200 grin\n'
+		# the first and last code points of each length and around
+		# the surrogates: U+80 U+7FF U+800 U+D7FF U+E000 U+FFFF
+		# U+10000 U+10FFFF
+		printf '\302\200 \337\277 \340\240\200 \355\237\277 \356\200\200 \357\277\277 \360\220\200\200 \364\217\277\277\n'
+	} >"$T/in"
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nok 2\nok 3\nbye 3\n'
+	records_are "$T/F" 'local connect' \
+		'local #1 receive message: 你好 world' \
+		"local #2 receive message: $(printf '\360\237\230\200') grin" \
+		"local #3 receive message: $(printf '\302\200 \337\277 \340\240\200 \355\237\277 \356\200\200 \357\277\277 \360\220\200\200 \364\217\277\277')" \
+		'local disconnect: 3 messages, 52 bytes, eof'
+}
+
+@test "every byte value but LF can be recovered from the record" {
+	python3 - "$T/in" <<'EOF'
+import random, sys
+every = bytes(b for b in range(256) if b != 0x0a)
+rng = random.Random(7)
+lines = [every, every[::-1], "你好 😀 \\x41 \\".encode() + every]
+for _ in range(5):
+    mixed = list(every) + list("你好😀é".encode())
+    rng.shuffle(mixed)
+    lines.append(bytes(mixed) + b".")  # never a CR right before the LF
+open(sys.argv[1], "wb").write(b"".join(l + b"\n" for l in lines))
+EOF
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nok 2\nok 3\nok 4\nok 5\nok 6\nok 7\nok 8\nbye 8\n'
+	run python3 - "$T/in" "$T/F" <<'EOF'
+import re, sys
+want = open(sys.argv[1], "rb").read().split(b"\n")[:-1]
+recs = open(sys.argv[2], "rb").read().split(b"\n")
+assert recs[-1] == b"", "no newline at the end"
+recs = recs[1:-2]  # the messages, without connect and disconnect
+assert len(recs) == len(want), "%d records" % len(recs)
+for n, (rec, orig) in enumerate(zip(recs, want), 1):
+    text = rec.split(b" #%d receive message: " % n, 1)[1]
+    text.decode("utf-8")  # a record is valid UTF-8 ...
+    assert not re.search(rb"[\x00-\x1f\x7f]", text), "control byte"
+    out, i = bytearray(), 0
+    while i < len(text):  # ... and decodes back to the bytes sent
+        if text[i:i + 2] == b"\\\\":
+            out.append(0x5c)
+            i += 2
+        elif re.match(rb"\\x[0-9a-f]{2}", text[i:i + 4]):
+            out.append(int(text[i + 2:i + 4], 16))
+            i += 4
+        else:
+            assert text[i] != 0x5c, "a lone backslash at %d" % i
+            out.append(text[i])
+            i += 1
+    assert bytes(out) == orig, "line %d differs" % n
+print("%d lines recovered" % len(recs))
+EOF
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[ "$output" = "8 lines recovered" ]
+}
+
+# ---- the line limit ----
+
+@test "a 4096-byte line is accepted with LF or CRLF and recorded whole" {
+	{
+		n_bytes 4096 a
+		printf '\n'
+		n_bytes 4096 b
+		printf '\r\n'
+	} >"$T/in"
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
+	records_are "$T/F" 'local connect' \
+		"local #1 receive message: $(n_bytes 4096 a)" \
+		"local #2 receive message: $(n_bytes 4096 b)" \
+		'local disconnect: 2 messages, 8192 bytes, eof'
+}
+
+@test "a line over the limit gets an error and the connection goes on" {
+	{
+		n_bytes 4097 a
+		printf '\n'
+		n_bytes 4097 b	# 4097 bytes and a CR
+		printf '\r\n'
+		printf 'next\n'
+		n_bytes 5000 c	# too long, and EOF before its LF
+	} >"$T/in"
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nerror line too long (max 4096 bytes)\nerror line too long (max 4096 bytes)\nok 1\nerror line too long (max 4096 bytes)\nbye 1\n'
+	records_are "$T/F" 'local connect' \
+		'local #1 receive message: next' \
+		'local disconnect: 1 messages, 4 bytes, eof'
+}
+
+@test "with -m 1048576 a 1 MiB line is recorded whole and one byte more is refused" {
+	local mib
+	mib=$(yes 0123456789abcdef | head -n 65536 | tr -d '\n')
+	[ "${#mib}" -eq 1048576 ]
+	printf '%s\n%sX\nend\n' "$mib" "$mib" >"$T/in"
+	converse "$T/in" -m 1048576 -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nerror line too long (max 1048576 bytes)\nok 2\nbye 2\n'
+	[ "$(wc -l <"$T/F")" -eq 4 ]
+	[ "$(sed -n 2p "$T/F" | cut -d ' ' -f 3-6)" = 'local #1 receive message:' ]
+	[ "$(sed -n 2p "$T/F" | cut -d ' ' -f 7-)" = "$mib" ]
+	sed 2d "$T/F" >"$T/F2"
+	records_are "$T/F2" 'local connect' \
+		'local #2 receive message: end' \
+		'local disconnect: 2 messages, 1048579 bytes, eof'
+}
+
+@test "a 1 MiB line with the default limit gets one error and the connection goes on" {
+	{
+		n_bytes 1048576 x
+		printf '\nafter\n'
+	} >"$T/in"
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nerror line too long (max 4096 bytes)\nok 1\nbye 1\n'
+	records_are "$T/F" 'local connect' \
+		'local #1 receive message: after' \
+		'local disconnect: 1 messages, 5 bytes, eof'
+}
+
+@test "a line at the limit is judged whole when it arrives in pieces" {
+	status=0
+	timeout 20 "${HANDLER_CMD[@]}" -m 4 -l "$T/F" < <(
+		printf 'abcd\r'	# at the limit, and its CR: may still end well
+		sleep 0.2
+		printf '\nabcd'
+		sleep 0.2
+		printf 'e\nabcde'	# one byte over, in two pieces
+		sleep 0.2
+		printf '\r\nok\n'
+	) >"$T/out" 2>"$T/err" || status=$?
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nerror line too long (max 4 bytes)\nerror line too long (max 4 bytes)\nok 2\nbye 2\n'
+	records_are "$T/F" 'local connect' 'local #1 receive message: abcd' \
+		'local #2 receive message: ok' \
+		'local disconnect: 2 messages, 6 bytes, eof'
+}
+
+@test "-m 1 accepts one-byte lines and refuses longer ones" {
+	printf 'a\nbb\n\nc\r\n' >"$T/in"
+	converse "$T/in" -m 1 -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nerror line too long (max 1 bytes)\nok 2\nok 3\nbye 3\n'
+	records_are "$T/F" 'local connect' \
+		'local #1 receive message: a' \
+		'local #2 receive message: ' \
+		'local #3 receive message: c' \
+		'local disconnect: 3 messages, 2 bytes, eof'
+}
+
+@test "-m takes a number from 1 to 1048576 and names a bad value" {
+	local v
+	for v in 0 1048577 -1 abc '' 1.5 ' 1' +1 99999999999999999999; do
+		usage_error "-m: bad value '$v' (a number from 1 to 1048576)" \
+			-m "$v" -l "$T/F"
+	done
+	[ ! -e "$T/F" ]
+}
+
+# ---- the idle timeout ----
+
+@test "with -t 1 a silent client gets error idle timeout after a second" {
+	local start ms limit=4000
+	[ -z "$MSGD_WRAP" ] || limit=8000
+	start=$(now_ms)
+	status=0
+	timeout 20 "${HANDLER_CMD[@]}" -t 1 -l "$T/F" \
+		< <(exec sleep 5 3>&-) >"$T/out" 2>"$T/err" || status=$?
+	ms=$(($(now_ms) - start))
+	kill "$!" 2>/dev/null || true
+	[ "$status" -eq 1 ]
+	[ "$ms" -ge 900 ] && [ "$ms" -lt "$limit" ] || { echo "$ms ms"; false; }
+	file_is "$T/out" 'hello\nerror idle timeout\n'
+	file_is "$T/err" ''
+	records_are "$T/F" 'local connect' \
+		'local disconnect: 0 messages, 0 bytes, timeout'
+}
+
+@test "the idle timeout counts from the last input, and -t 0 never times out" {
+	status=0
+	timeout 20 "${HANDLER_CMD[@]}" -t 1 -l "$T/F" \
+		< <(printf 'a\n'; sleep 0.6; printf 'b\n'; sleep 0.6; printf 'c\n') \
+		>"$T/out" 2>"$T/err" || status=$?
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nok 2\nok 3\nbye 3\n'
+	records_are "$T/F" 'local connect' 'local #1 receive message: a' \
+		'local #2 receive message: b' 'local #3 receive message: c' \
+		'local disconnect: 3 messages, 3 bytes, eof'
+
+	status=0
+	timeout 20 "${HANDLER_CMD[@]}" -t 0 -l "$T/G" \
+		< <(sleep 1.3; printf 'late\n') >"$T/out" 2>"$T/err" || status=$?
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	records_are "$T/G" 'local connect' 'local #1 receive message: late' \
+		'local disconnect: 1 messages, 4 bytes, eof'
+}
+
+@test "-t takes a number from 0 to 2000000 and names a bad value" {
+	local v
+	for v in -1 abc '' 2000001 1.5 ' 1' 1s; do
+		usage_error "-t: bad value '$v' (a number from 0 to 2000000)" \
+			-t "$v"
+	done
+}
+
+# ---- usage ----
+
+@test "an unknown option is a usage error" {
+	usage_error 'unknown option -x' -x
+	usage_error 'unknown option -?' -l "$T/F" '-?'
+	[ ! -e "$T/F" ]
+}
+
+@test "an option without its value is a usage error" {
+	local o
+	for o in g l m t; do
+		usage_error "-$o needs a value" "-$o"
+	done
+}
+
+@test "an extra argument is a usage error and touches no record file" {
+	usage_error "unexpected argument 'extra'" -l "$T/F" extra
+	[ ! -e "$T/F" ]
+}
+
+@test "-l and -s together are a usage error" {
+	usage_error '-l and -s both say where records go: pick one' \
+		-l "$T/F" -s
+	usage_error '-l and -s both say where records go: pick one' \
+		-s -l "$T/F"
+	[ ! -e "$T/F" ]
+}
+
+# ---- input in pieces and in bulk ----
+
+@test "a message trickled a byte at a time through a pipe is one message" {
+	local LC_ALL=C msg=$'slow \xe4\xbd\xa0\xe5\xa5\xbd\\ line\n' i
+	status=0
+	timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" < <(
+		for ((i = 0; i < ${#msg}; i++)); do
+			printf '%s' "${msg:i:1}"
+			sleep 0.02
+		done
+	) >"$T/out" 2>"$T/err" || status=$?
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	records_are "$T/F" 'local connect' \
+		'local #1 receive message: slow 你好\\ line' \
+		'local disconnect: 1 messages, 17 bytes, eof'
+}
+
+@test "10,000 messages in one write get ok 1 to ok 10000 in order and 10,002 records" {
+	local want=()
+	seq -f 'm%g' 1 10000 >"$T/in"
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	diff -u <(echo hello; seq -f 'ok %g' 1 10000; echo 'bye 10000') "$T/out"
+	mapfile -t want < <(echo 'local connect'
+		seq 1 10000 | sed 's/.*/local #& receive message: m&/'
+		echo 'local disconnect: 10000 messages, 48894 bytes, eof')
+	[ "${#want[@]}" -eq 10002 ]
+	records_are "$T/F" "${want[@]}"
+}
+
+# ---- records that cannot be written ----
+
+@test "a record sink on a full disk gets the client error cannot record message and exit 1" {
+	printf 'hi\n' >"$T/in"
+	converse "$T/in" -l /dev/full
+	[ "$status" -eq 1 ]
+	file_is "$T/out" 'error cannot record message\n'
+	file_is "$T/err" 'msgd-handler: cannot write record to /dev/full: No space left on device\n'
+}
+
+@test "a record file that cannot be opened gets the client error cannot record message and exit 1" {
+	printf 'hi\n' >"$T/in"
+	converse "$T/in" -l "$T/missing/F"
+	[ "$status" -eq 1 ]
+	file_is "$T/out" 'error cannot record message\n'
+	file_is "$T/err" "msgd-handler: cannot open record file $T/missing/F: No such file or directory\n"
+
+	: >"$T/file"	# a path under a regular file: ENOTDIR, even for root
+	converse "$T/in" -l "$T/file/F"
+	[ "$status" -eq 1 ]
+	file_is "$T/out" 'error cannot record message\n'
+	file_is "$T/err" "msgd-handler: cannot open record file $T/file/F: Not a directory\n"
+	[ ! -s "$T/file" ]
+}
+
+@test "a record file that fills up mid-stream acknowledges exactly the messages it recorded" {
+	local k want=()
+	seq -f 'message %03g, padded to make the record file fill up' 1 300 \
+		>"$T/in"
+	status=0
+	(
+		ulimit -f 4	# 4 KiB
+		exec timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" \
+			>"$T/out" 2>"$T/err"
+	) || status=$?
+	[ "$status" -eq 1 ]
+	# hello, ok 1 .. ok K, the error and nothing after it
+	k=$(($(wc -l <"$T/out") - 2))
+	[ "$k" -gt 0 ] && [ "$k" -lt 300 ]
+	diff -u <(echo hello; seq -f 'ok %g' 1 "$k"
+		echo 'error cannot record message') "$T/out"
+	# every acknowledged message has its record, and no other does
+	mapfile -t want < <(echo 'local connect'
+		head -n "$k" "$T/in" | awk '{ print "local #" NR " receive message: " $0 }')
+	records_are "$T/F" "${want[@]}"
+	file_is "$T/err" "msgd-handler: cannot write record to $T/F: File too large\n"
+}
+
+@test "with -S a failed fsync acknowledges nothing" {
+	command -v strace >/dev/null || skip "needs strace"
+	printf 'hi\n' >"$T/in"
+	status=0
+	# the first fsync is the connect record's, the second the message's
+	ASAN_OPTIONS=$LSAN_OFF timeout 20 strace -f -qq -o /dev/null -e trace=fsync \
+		-e inject=fsync:error=EIO:when=2 \
+		"${HANDLER_CMD[@]}" -S -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" ||
+		status=$?
+	[ "$status" -eq 1 ]
+	file_is "$T/out" 'hello\nerror cannot record message\n'
+	# glibc and musl word EIO differently
+	file_is "$T/err" "msgd-handler: cannot write record to $T/F: Input/output error\n" ||
+		file_is "$T/err" "msgd-handler: cannot write record to $T/F: I/O error\n"
+}
+
+# ---- where records go ----
+
+@test "-l - writes the records on stderr" {
+	printf 'hi\n' >"$T/in"
+	converse "$T/in" -l -
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	records_are "$T/err" 'local connect' 'local #1 receive message: hi' \
+		'local disconnect: 1 messages, 2 bytes, eof'
+	[ ! -e ./- ] && [ ! -e "$T/-" ]
+}
+
+@test "with no -l and an ordinary stderr the records go to stderr" {
+	printf 'hi\n' >"$T/in"
+	converse "$T/in"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	records_are "$T/err" 'local connect' 'local #1 receive message: hi' \
+		'local disconnect: 1 messages, 2 bytes, eof'
+}
+
+@test "with -S the record is fsynced after it is written and before ok is sent" {
+	command -v strace >/dev/null || skip "needs strace"
+	local fd order
+	printf 'hi\n' >"$T/in"
+	status=0
+	ASAN_OPTIONS=$LSAN_OFF timeout 20 strace -f -qq -s 256 -o "$T/trace" \
+		-e trace=open,openat,write,fsync,fdatasync \
+		"${HANDLER_CMD[@]}" -S -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" ||
+		status=$?
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	records_are "$T/F" 'local connect' 'local #1 receive message: hi' \
+		'local disconnect: 1 messages, 2 bytes, eof'
+	fd=$(awk -v f="\"$T/F\"" 'index($0, f) && /open(at)?\(/ {
+		sub(/.*= /, ""); print; exit }' "$T/trace")
+	[ -n "$fd" ]
+	# the line numbers of the record's write, the next fsync, the ok
+	order=$(awk -v fd="$fd" '
+		!rec && index($0, "write(" fd ", \"") &&
+		    index($0, " #1 receive message: hi\\n\"") { rec = NR }
+		rec && !sync && (index($0, "fsync(" fd ")") ||
+		    index($0, "fdatasync(" fd ")")) { sync = NR }
+		!ok && index($0, "write(1, \"ok 1\\n\"") { ok = NR }
+		END { print (rec && sync && ok && rec < sync && sync < ok) }
+		' "$T/trace")
+	[ "$order" = 1 ] || { cat "$T/trace"; false; }
+
+	# and without -S there is no fsync at all
+	ASAN_OPTIONS=$LSAN_OFF timeout 20 strace -f -qq -o "$T/trace2" -e trace=fsync,fdatasync \
+		"${HANDLER_CMD[@]}" -l "$T/G" <"$T/in" >"$T/out" 2>"$T/err"
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	[ "$(grep -cE 'f(data)?sync\(' "$T/trace2")" -eq 0 ]
+}
+
+# ---- the peer ----
+
+@test "on a pipe with no address in the environment the peer is local" {
+	peer_is local
+}
+
+@test "the peer comes from TCPREMOTEIP and TCPREMOTEPORT when fd 0 is not a socket" {
+	peer_is 192.0.2.7:4321 TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=4321
+	peer_is '[2001:db8::1]:4321' TCPREMOTEIP=2001:db8::1 TCPREMOTEPORT=4321
+}
+
+@test "REMOTE_ADDR and REMOTE_PORT (systemd) give the peer when the UCSPI variables are absent" {
+	peer_is 198.51.100.9:80 REMOTE_ADDR=198.51.100.9 REMOTE_PORT=80
+	peer_is '[2001:db8::2]:8080' REMOTE_ADDR=2001:db8::2 REMOTE_PORT=8080
+}
+
+@test "TCPREMOTEIP wins over REMOTE_ADDR when both are set" {
+	peer_is 192.0.2.7:4321 REMOTE_ADDR=198.51.100.9 REMOTE_PORT=80 \
+		TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=4321
+}
+
+@test "an address or port in the environment that is not valid is ignored" {
+	peer_is local TCPREMOTEIP=not-an-ip TCPREMOTEPORT=4321
+	peer_is local TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=70000
+	peer_is local TCPREMOTEIP=$'192.0.2.7\n' TCPREMOTEPORT=4321
+	peer_is local TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=$'4321\n'
+	peer_is local TCPREMOTEIP='192.0.2.7 x' TCPREMOTEPORT=4321
+	peer_is local TCPREMOTEIP='[2001:db8::1]' TCPREMOTEPORT=4321
+	peer_is local TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=
+	peer_is local TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=-1
+	peer_is local TCPREMOTEIP=192.0.2.7
+	peer_is local REMOTE_ADDR=$'10.0.0.1\r' REMOTE_PORT=80
+	# a bad UCSPI address falls through to the systemd one
+	peer_is 198.51.100.9:80 TCPREMOTEIP=999.1.1.1 TCPREMOTEPORT=4321 \
+		REMOTE_ADDR=198.51.100.9 REMOTE_PORT=80
+	peer_is 198.51.100.9:80 TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=70000 \
+		REMOTE_ADDR=198.51.100.9 REMOTE_PORT=80
+}
+
+# serve_and_talk [-6] IN [SERVE-ONCE OPTIONS...] -- HANDLER ARGS...: serve
+# one TCP connection with the handler, send the file IN from a client and
+# leave what it got in $T/out, its port in $cport, the handler's status in
+# $status and its stderr in $T/port.err
+serve_and_talk() {
+	local host=127.0.0.1 six=() in opts=() port
+	if [ "$1" = -6 ]; then
+		host=::1 six=(-6)
+		shift
+	fi
+	in=$1
+	shift
+	while [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	shift
+	start_server "$T/port" python3 "$TCP_PY" serve-once "${six[@]}" \
+		"${opts[@]}" "${HANDLER_CMD[@]}" "$@"
+	port=$(wait_line "$T/port")
+	timeout 20 python3 "$TCP_PY" client "$host" "$port" \
+		--port-file "$T/cport" <"$in" >"$T/out"
+	cport=$(cat "$T/cport")
+	status=0
+	wait "${SERVER_PIDS[-1]}" || status=$?
+}
+
+@test "over TCP the client gets the whole exchange and the records name its address and port" {
+	printf 'hi\nthere\n' >"$T/in"
+	serve_and_talk "$T/in" --env TCPREMOTEIP=192.0.2.7 \
+		--env TCPREMOTEPORT=4321 --env REMOTE_ADDR=198.51.100.9 \
+		--env REMOTE_PORT=80 -- -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
+	file_is "$T/port.err" ''
+	records_are "$T/F" "127.0.0.1:$cport connect" \
+		"127.0.0.1:$cport #1 receive message: hi" \
+		"127.0.0.1:$cport #2 receive message: there" \
+		"127.0.0.1:$cport disconnect: 2 messages, 7 bytes, eof"
+}
+
+@test "over TCP on ::1 the records name the client as [::1]:PORT" {
+	python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' \
+		2>/dev/null || skip "no IPv6 loopback"
+	printf 'hi\n' >"$T/in"
+	serve_and_talk -6 "$T/in" --env TCPREMOTEIP=192.0.2.7 \
+		--env TCPREMOTEPORT=4321 -- -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	records_are "$T/F" "[::1]:$cport connect" \
+		"[::1]:$cport #1 receive message: hi" \
+		"[::1]:$cport disconnect: 1 messages, 2 bytes, eof"
+}
+
+@test "a message trickled a byte at a time over TCP is one message" {
+	local port
+	printf 'one slow message\n' >"$T/in"
+	start_server "$T/port" python3 "$TCP_PY" serve-once \
+		"${HANDLER_CMD[@]}" -l "$T/F"
+	port=$(wait_line "$T/port")
+	timeout 20 python3 "$TCP_PY" client 127.0.0.1 "$port" --trickle \
+		--port-file "$T/cport" <"$T/in" >"$T/out"
+	status=0
+	wait "${SERVER_PIDS[0]}" || status=$?
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	records_are "$T/F" "127.0.0.1:$(cat "$T/cport") connect" \
+		"127.0.0.1:$(cat "$T/cport") #1 receive message: one slow message" \
+		"127.0.0.1:$(cat "$T/cport") disconnect: 1 messages, 16 bytes, eof"
+}
+
+# ---- clients that go away ----
+
+@test "a client that resets after its answers ends the handler quietly with a reset record" {
+	local port
+	printf 'one\ntwo\n' >"$T/in"
+	start_server "$T/port" python3 "$TCP_PY" serve-once \
+		"${HANDLER_CMD[@]}" -l "$T/F"
+	port=$(wait_line "$T/port")
+	# no FIN: the handler can only see the RST
+	timeout 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
+		--reset-after-send --wait-lines 3 --port-file "$T/cport" \
+		<"$T/in" >"$T/out"
+	status=0
+	wait "${SERVER_PIDS[0]}" || status=$?
+	[ "$status" -eq 1 ]
+	file_is "$T/out" 'hello\nok 1\nok 2\n'
+	file_is "$T/port.err" ''
+	records_are "$T/F" "127.0.0.1:$(cat "$T/cport") connect" \
+		"127.0.0.1:$(cat "$T/cport") #1 receive message: one" \
+		"127.0.0.1:$(cat "$T/cport") #2 receive message: two" \
+		"127.0.0.1:$(cat "$T/cport") disconnect: 2 messages, 6 bytes, reset"
+}
+
+@test "a client that resets without reading ends the handler with status 1 and a reset record" {
+	local port k want=()
+	seq -f 'line %g' 1 2000 >"$T/in"
+	start_server "$T/port" python3 "$TCP_PY" serve-once \
+		"${HANDLER_CMD[@]}" -l "$T/F"
+	port=$(wait_line "$T/port")
+	# all 2000 lines, then only the greeting read (so the handler is up
+	# and knows its peer), then an RST with the acks unread
+	timeout 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
+		--reset-after-send --wait-lines 1 --port-file "$T/cport" \
+		<"$T/in" >"$T/out"
+	status=0
+	wait "${SERVER_PIDS[0]}" || status=$?
+	# 1, not 141: SIGPIPE (restored to its default by tcp.py) did not kill it
+	[ "$status" -eq 1 ]
+	file_is "$T/port.err" ''
+	[ "$(head -n 1 "$T/out")" = hello ]
+	# however far it got, the records are whole and say reset
+	k=$(($(wc -l <"$T/F") - 2))
+	mapfile -t want < <(echo "127.0.0.1:$(cat "$T/cport") connect"
+		head -n "$k" "$T/in" | awk -v p="127.0.0.1:$(cat "$T/cport")" \
+			'{ print p " #" NR " receive message: " $0 }')
+	sed '$d' "$T/F" >"$T/F2"
+	records_are "$T/F2" "${want[@]}"
+	tail -n 1 "$T/F" | grep -qE "^${TS_RE}127\.0\.0\.1:[0-9]+ disconnect: $k messages, [0-9]+ bytes, reset$"
+}
+
+@test "a reader that has gone away ends the handler with status 1, not SIGPIPE" {
+	local rw w
+	printf 'hi\n' >"$T/in"
+	mkfifo "$T/pipe"
+	# a pipe whose only reader is closed: every write gets SIGPIPE/EPIPE
+	exec {rw}<>"$T/pipe"
+	exec {w}>"$T/pipe"
+	exec {rw}<&-
+	status=0
+	(trap - PIPE && exec timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" \
+		<"$T/in" 1>&"$w" 2>"$T/err") || status=$?
+	exec {w}>&-
+	[ "$status" -eq 1 ]
+	file_is "$T/err" ''
+	records_are "$T/F" 'local connect' \
+		'local disconnect: 0 messages, 0 bytes, reset'
+}
+
+# ---- syslog, and the connection on fd 2 (xinetd) ----
+
+@test "with -s the records go to /dev/log as daemon.info datagrams" {
+	need_mount_ns
+	mkdir "$T/dev"
+	start_server "$T/syslog" python3 "$TCP_PY" syslog "$T/dev/log"
+	wait_line "$T/syslog"
+	printf 'hi\nthere\n' >"$T/in"
+	status=0
+	with_dev "$T/dev" timeout 20 "${HANDLER_CMD[@]}" -s <"$T/in" \
+		>"$T/out" 2>"$T/err" || status=$?
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
+	file_is "$T/err" ''
+	syslog_drain "$T/dev/log" "$T/syslog"
+	# no ISO time stamp: syslog has its own
+	diff -u <(printf '%s\n' '<30> local connect' \
+		'<30> local #1 receive message: hi' \
+		'<30> local #2 receive message: there' \
+		'<30> local disconnect: 2 messages, 7 bytes, eof') \
+		<(syslog_records "$T/syslog")
+	[ "$(grep -oE 'msgd-handler\[[0-9]+\]' "$T/syslog" | sort -u | wc -l)" -eq 1 ]
+}
+
+@test "with the connection on fds 0, 1 and 2 and no -l the client hears only the protocol and the records go to syslog" {
+	need_mount_ns
+	local port cport
+	mkdir "$T/dev"
+	start_server "$T/syslog" python3 "$TCP_PY" syslog "$T/dev/log"
+	wait_line "$T/syslog"
+	start_server "$T/port" with_dev "$T/dev" python3 "$TCP_PY" \
+		serve-once --fd2 "${HANDLER_CMD[@]}"
+	port=$(wait_line "$T/port")
+	printf 'hi\nthere\n' | timeout 20 python3 "$TCP_PY" client 127.0.0.1 \
+		"$port" --port-file "$T/cport" >"$T/out"
+	cport=$(cat "$T/cport")
+	status=0
+	wait "${SERVER_PIDS[1]}" || status=$?
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
+	file_is "$T/port.err" ''
+	syslog_drain "$T/dev/log" "$T/syslog"
+	diff -u <(printf '%s\n' "<30> 127.0.0.1:$cport connect" \
+		"<30> 127.0.0.1:$cport #1 receive message: hi" \
+		"<30> 127.0.0.1:$cport #2 receive message: there" \
+		"<30> 127.0.0.1:$cport disconnect: 2 messages, 7 bytes, eof") \
+		<(syslog_records "$T/syslog")
+}
+
+@test "with the connection on fd 2 a usage error goes to syslog, not to the client" {
+	need_mount_ns
+	local port
+	mkdir "$T/dev"
+	start_server "$T/syslog" python3 "$TCP_PY" syslog "$T/dev/log"
+	wait_line "$T/syslog"
+	start_server "$T/port" with_dev "$T/dev" python3 "$TCP_PY" \
+		serve-once --fd2 "${HANDLER_CMD[@]}" -x
+	port=$(wait_line "$T/port")
+	timeout 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
+		--port-file "$T/cport" </dev/null >"$T/out"
+	status=0
+	wait "${SERVER_PIDS[1]}" || status=$?
+	[ "$status" -eq 2 ]
+	file_is "$T/out" ''
+	syslog_drain "$T/dev/log" "$T/syslog"
+	# daemon.err
+	diff -u <(printf '%s\n' '<27> unknown option -x' "<27> $USAGE") \
+		<(syslog_records "$T/syslog")
+}
+
+@test "with -s and no /dev/log the client gets error cannot record message and exit 1" {
+	need_mount_ns
+	mkdir "$T/dev"
+	printf 'hi\n' >"$T/in"
+	status=0
+	with_dev "$T/dev" timeout 20 "${HANDLER_CMD[@]}" -s <"$T/in" \
+		>"$T/out" 2>"$T/err" || status=$?
+	[ "$status" -eq 1 ]
+	file_is "$T/out" 'error cannot record message\n'
+	file_is "$T/err" 'msgd-handler: cannot write record to syslog: No such file or directory\n'
+}
+
+@test "with the connection on fds 0, 1 and 2 and no /dev/log the client gets only error cannot record message" {
+	need_mount_ns
+	local port
+	mkdir "$T/dev"
+	start_server "$T/port" with_dev "$T/dev" python3 "$TCP_PY" \
+		serve-once --fd2 "${HANDLER_CMD[@]}"
+	port=$(wait_line "$T/port")
+	# nothing sent: input left unread would turn the close into an RST
+	timeout 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
+		--port-file "$T/cport" </dev/null >"$T/out"
+	status=0
+	wait "${SERVER_PIDS[0]}" || status=$?
+	[ "$status" -eq 1 ]
+	file_is "$T/out" 'error cannot record message\n'
+	file_is "$T/port.err" ''
+}
+
+# ---- many handlers, one file ----
+
+# all_in_order FILE N COUNT: FILE holds the records of N handlers that got
+# COUNT lines "handler I line K" each: every line a whole record, and for
+# each pid connect, its own lines 1..COUNT in order, disconnect
+all_in_order() {
+	local check
+	[ "$(wc -l <"$1")" -eq $(($2 * ($3 + 2))) ]
+	[ "$(grep -cvE "^${TS_RE}local (connect|#[0-9]+ receive message: handler [0-9]+ line [0-9]+|disconnect: $3 messages, [0-9]+ bytes, eof)$" "$1")" -eq 0 ]
+	check=$(awk -v count="$3" '
+		function bad(why) { print "line " NR ": " why; exit 1 }
+		$4 == "connect" {
+			if ($2 in seen) bad("second connect")
+			seen[$2] = 0
+			next
+		}
+		$4 == "disconnect:" {
+			if (seen[$2] != count) bad("early disconnect")
+			done++
+			next
+		}
+		{
+			num = substr($4, 2)
+			if (!($2 in seen) || seen[$2] != num - 1 || $10 != num)
+				bad("out of order")
+			if (num == 1) {
+				if ($8 in who) bad("two pids for handler " $8)
+				who[$8] = $2
+				mine[$2] = $8
+				inputs++
+			} else if ($8 != mine[$2])
+				bad("another handler'\''s line")
+			seen[$2] = num
+		}
+		END { print done " handlers, " inputs " inputs" }
+		' "$1")
+	[ "$check" = "$2 handlers, $2 inputs" ] || { echo "$check"; false; }
+}
+
+@test "20 handlers appending to one file at once never interleave their records" {
+	local n=20 count=5000 i pids=() failed=0
+	# under valgrind twenty handlers take too long: fewer, shorter
+	if [ -n "$MSGD_WRAP" ]; then
+		n=4 count=1000
+	fi
+	for ((i = 1; i <= n; i++)); do
+		seq -f "handler $i line %g" 1 "$count" >"$T/in$i"
+	done
+	{ echo hello; seq -f 'ok %g' 1 "$count"; echo "bye $count"; } >"$T/want"
+	for ((i = 1; i <= n; i++)); do
+		timeout 20 "${HANDLER_CMD[@]}" -l "$T/shared" <"$T/in$i" \
+			>"$T/out$i" 2>"$T/err$i" 3>&- &
+		pids+=("$!")
+	done
+	for ((i = 1; i <= n; i++)); do
+		wait "${pids[i - 1]}" || failed=$((failed + 1))
+		cmp "$T/want" "$T/out$i"
+		file_is "$T/err$i" ''
+	done
+	[ "$failed" -eq 0 ]
+	# every line a whole record
+	all_in_order "$T/shared" "$n" "$count"
+}
+
+@test "handlers sharing one pipe for their records never interleave them" {
+	local n=8 count=3000 i pids=() failed=0 reader
+	if [ -n "$MSGD_WRAP" ]; then
+		n=3 count=1000
+	fi
+	for ((i = 1; i <= n; i++)); do
+		seq -f "handler $i line %g" 1 "$count" >"$T/in$i"
+	done
+	mkfifo "$T/pipe"
+	timeout 20 cat <"$T/pipe" >"$T/shared" 3>&- &
+	reader=$!
+	# one writer end for all: the reader sees EOF when the last one ends
+	for ((i = 1; i <= n; i++)); do
+		timeout 20 "${HANDLER_CMD[@]}" -l - <"$T/in$i" >"$T/out$i" \
+			2>"$T/pipe" 3>&- &
+		pids+=("$!")
+	done
+	for ((i = 1; i <= n; i++)); do
+		wait "${pids[i - 1]}" || failed=$((failed + 1))
+		[ "$(tail -n 1 "$T/out$i")" = "bye $count" ]
+	done
+	wait "$reader"
+	[ "$failed" -eq 0 ]
+	all_in_order "$T/shared" "$n" "$count"
+}

@@ -1,0 +1,723 @@
+#!/usr/bin/env bats
+# msgd-launcher: what a client, the child program and the operator see.
+# Every launcher listens on port 0 with -1 and is stopped by PID; clients
+# are test/client.py, whose steps are listed at its top.
+
+load helpers
+
+L=$MSGD_BIN/msgd-launcher
+H=$MSGD_BIN/msgd-handler
+CLIENT=("${PYTHON:-python3}" "$BATS_TEST_DIRNAME/client.py")
+# commands put before the launcher (env, a wrapper that execs it)
+PRE=()
+
+# launch NAME ARG...: start "msgd-launcher -1 ARG..." with its stdout in
+# $T/NAME and its log in $T/NAME.err; set PID and PORT.  Unless ARG starts
+# with -q, also wait for the "listening" line: by then SIGTERM is handled.
+launch() {
+	local name=$1
+	shift
+	start_server "$T/$name" "${PRE[@]}" "$L" -1 "$@"
+	PID=${SERVER_PIDS[-1]}
+	PORT=$(wait_line "$T/$name") || return 1
+	[[ $PORT =~ ^[0-9]+$ ]] || return 1
+	if [ "$1" != -q ]; then
+		wait_grep "$T/$name.err" '^msgd-launcher: listening on ' || return 1
+	fi
+}
+
+# client_bg NAME ARG...: run test/client.py ARG... in the background with
+# its output in $T/NAME; sets CPID (stopped in teardown)
+client_bg() {
+	local name=$1
+	shift
+	start_server "$T/$name" "${CLIENT[@]}" "$@"
+	CPID=${SERVER_PIDS[-1]}
+}
+
+# wait_grep FILE ERE [SECS]: wait (at most SECS, default 10) until a line of
+# FILE matches ERE
+wait_grep() {
+	local i n=$((${3:-10} * 50))
+	for ((i = 0; i < n; i++)); do
+		grep -qE -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.02
+	done
+	echo "no line matching '$2' in $1 after ${3:-10} s:" >&2
+	cat "$1" >&2
+	return 1
+}
+
+# proc_state PID: the state letter of PID (R, S, Z...), empty when gone
+proc_state() {
+	sed 's/.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null || true
+}
+
+# wait_exit PID [SECS]: wait (at most SECS, default 10) until PID has ended;
+# EXIT is then its exit status when it is a child of this shell
+wait_exit() {
+	local i n=$((${2:-10} * 50))
+	for ((i = 0; i < n; i++)); do
+		case $(proc_state "$1") in
+		'' | Z)
+			EXIT=0
+			wait "$1" 2>/dev/null || EXIT=$?
+			return 0
+			;;
+		esac
+		sleep 0.02
+	done
+	echo "pid $1 still running after ${2:-10} s" >&2
+	return 1
+}
+
+# children PID: the PIDs of PID's children, zombies included, one a line
+children() {
+	ps --ppid "$1" -o pid= | tr -d ' '
+}
+
+# wait_no_children PID: wait (at most 10 s) until PID has no child left
+wait_no_children() {
+	local i
+	for ((i = 0; i < 500; i++)); do
+		[ -z "$(children "$1")" ] && return 0
+		sleep 0.02
+	done
+	echo "children of $1 after 10 s:" >&2
+	ps --ppid "$1" -o pid=,stat=,args= >&2
+	return 1
+}
+
+# stop PID: SIGTERM, then wait (bounded) for the end; EXIT is its status
+stop() {
+	kill -TERM "$1"
+	wait_exit "$1"
+}
+
+# cpu_ticks PID: user + system CPU time of PID, in clock ticks
+cpu_ticks() {
+	sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+# the UCSPI part of an environment listing on stdin, sorted
+ucspi() {
+	grep -E '^(PROTO|TCP[A-Z]*)=' | LC_ALL=C sort
+}
+
+has_ipv6() {
+	grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null
+}
+
+# usage_error MESSAGE ARG...: the launcher with ARG... exits 2 with
+# "msgd-launcher: MESSAGE" and the usage line, and nothing else
+usage_error() {
+	local msg=$1
+	shift
+	run timeout 10 "$L" "$@" 3>&-
+	echo "args: $* -> status $status: $output" >&2
+	[ "$status" -eq 2 ]
+	[ "${#lines[@]}" -eq 2 ]
+	[ "${lines[0]}" = "msgd-launcher: $msg" ]
+	[[ ${lines[1]} == 'usage: msgd-launcher ['*' HOST PORT PROGRAM [ARG...]' ]]
+}
+
+# daemon ARG...: "msgd-launcher -f -1 ARG..." from $T, in the foreground;
+# DSTATUS is its status, DPORT the port it printed
+daemon() {
+	DSTATUS=0
+	cd "$T" || return 1
+	timeout 10 "${PRE[@]}" "$L" -f -1 "$@" >"$T/d" 2>"$T/d.err" 3>&- ||
+		DSTATUS=$?
+	DPORT=$(cat "$T/d")
+}
+
+# daemon_pid FILE: the pid in the pid file FILE, remembered for teardown
+daemon_pid() {
+	local pid
+	pid=$(cat "$1")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	SERVER_PIDS+=("$pid")
+	DPID=$pid
+}
+
+# ---- serving ----
+
+@test "a client of the handler behind the launcher gets hello, ok 1, bye 1 and is recorded by its own address" {
+	launch l 127.0.0.1 0 "$H" -l "$T/rec"
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" port send:'hi\n' shut eof
+	[ "$status" -eq 0 ]
+	cport=${lines[0]}
+	[[ $cport =~ ^[0-9]+$ ]]
+	[ "$output" = "$cport"$'\nhello\nok 1\nbye 1' ]
+	mapfile -t rec <"$T/rec"
+	[ "${#rec[@]}" -eq 3 ]
+	[[ ${rec[0]} =~ ^${TS_RE}127\.0\.0\.1:$cport\ connect$ ]]
+	[[ ${rec[1]} =~ ^${TS_RE}127\.0\.0\.1:$cport\ #1\ receive\ message:\ hi$ ]]
+	[[ ${rec[2]} =~ ^${TS_RE}127\.0\.0\.1:$cport\ disconnect:\ 1\ messages,\ 2\ bytes,\ eof$ ]]
+}
+
+@test "cat behind the launcher is an echo service: the same bytes come back after a half-close" {
+	head -c 65536 /dev/urandom >"$T/want"
+	launch l 127.0.0.1 0 cat
+	"${CLIENT[@]}" 127.0.0.1 "$PORT" file:"$T/want" shut eof >"$T/got"
+	cmp "$T/want" "$T/got"
+}
+
+@test "a shell script the launcher has never seen gets the addresses in its environment" {
+	# shellcheck disable=SC2016 # the script expands them
+	printf '#!/bin/sh\necho "remote $TCPREMOTEIP:$TCPREMOTEPORT local $TCPLOCALIP:$TCPLOCALPORT"\n' >"$T/addr.sh"
+	chmod +x "$T/addr.sh"
+	launch l 127.0.0.1 0 "$T/addr.sh"
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" port eof
+	[ "$status" -eq 0 ]
+	[ "$output" = "${lines[0]}"$'\n'"remote 127.0.0.1:${lines[0]} local 127.0.0.1:$PORT" ]
+}
+
+# ---- the child's environment, descriptors and signals ----
+
+@test "the child sees PROTO=TCP and both addresses, and no UCSPI variable of the launcher's own" {
+	PRE=(env PROTO=UDP TCPREMOTEHOST=evil.example TCPREMOTEINFO=evil
+		TCPLOCALHOST=evil.example TCPREMOTEIP=6.6.6.6 MSGD_KEPT=yes)
+	launch l 127.0.0.1 0 env
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" port eof
+	[ "$status" -eq 0 ]
+	cport=${lines[0]}
+	[ "$(printf '%s\n' "${lines[@]}" | ucspi)" = "PROTO=TCP
+TCPLOCALIP=127.0.0.1
+TCPLOCALPORT=$PORT
+TCPREMOTEIP=127.0.0.1
+TCPREMOTEPORT=$cport" ]
+	[ "$(printf '%s\n' "${lines[@]}" | grep -c '^MSGD_KEPT=yes$')" -eq 1 ]
+}
+
+@test "on a wildcard listener TCPLOCALIP is the address each client connected to" {
+	launch l 0 0 env
+	run "${CLIENT[@]}" -s 127.0.0.3 127.0.0.2 "$PORT" port eof
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "${lines[@]}" | ucspi)" = "PROTO=TCP
+TCPLOCALIP=127.0.0.2
+TCPLOCALPORT=$PORT
+TCPREMOTEIP=127.0.0.3
+TCPREMOTEPORT=${lines[0]}" ]
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" port eof
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "${lines[@]}" | ucspi)" = "PROTO=TCP
+TCPLOCALIP=127.0.0.1
+TCPLOCALPORT=$PORT
+TCPREMOTEIP=127.0.0.1
+TCPREMOTEPORT=${lines[0]}" ]
+}
+
+@test "an IPv6 client of ::1 is TCPREMOTEIP=::1 and is recorded as [::1]:PORT" {
+	has_ipv6 || skip "no IPv6 loopback"
+	launch l ::1 0 env
+	run "${CLIENT[@]}" ::1 "$PORT" port eof
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "${lines[@]}" | ucspi)" = "PROTO=TCP
+TCPLOCALIP=::1
+TCPLOCALPORT=$PORT
+TCPREMOTEIP=::1
+TCPREMOTEPORT=${lines[0]}" ]
+	launch h ::1 0 "$H" -l "$T/rec"
+	run "${CLIENT[@]}" ::1 "$PORT" port send:'six\n' shut eof
+	[ "$status" -eq 0 ]
+	[ "$output" = "${lines[0]}"$'\nhello\nok 1\nbye 1' ]
+	[[ $(head -n 1 "$T/rec") =~ ^${TS_RE}\[::1\]:${lines[0]}\ connect$ ]]
+}
+
+@test "a dual-stack :: listener shows an IPv4 client as 127.0.0.1, not ::ffff:127.0.0.1" {
+	has_ipv6 || skip "no IPv6 loopback"
+	launch l :: 0 env
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" port eof
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "${lines[@]}" | ucspi)" = "PROTO=TCP
+TCPLOCALIP=127.0.0.1
+TCPLOCALPORT=$PORT
+TCPREMOTEIP=127.0.0.1
+TCPREMOTEPORT=${lines[0]}" ]
+	run "${CLIENT[@]}" ::1 "$PORT" port eof
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "${lines[@]}" | ucspi)" = "PROTO=TCP
+TCPLOCALIP=::1
+TCPLOCALPORT=$PORT
+TCPREMOTEIP=::1
+TCPREMOTEPORT=${lines[0]}" ]
+}
+
+# The shell lists its own descriptors with ls, a separate process, so the
+# directory ls opens is not in the list; sh -c runs no script file either.
+FDS='ls /proc/$$/fd; readlink /proc/$$/fd/0 /proc/$$/fd/1 /proc/$$/fd/2'
+
+@test "the child has the socket on 0 and 1, the launcher's stderr on 2, and no other descriptor" {
+	echo x >"$T/in"
+	launch l 127.0.0.1 0 /bin/sh -c "$FDS" 4>"$T/out" 7<"$T/in" 9>>"$T/log"
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 6 ]
+	[ "${lines[0]} ${lines[1]} ${lines[2]}" = "0 1 2" ]
+	[[ ${lines[3]} =~ ^socket:\[[0-9]+\]$ ]]
+	[ "${lines[4]}" = "${lines[3]}" ]
+	[ "${lines[5]}" = "$T/l.err" ]
+}
+
+@test "a descriptor above 1024 does not reach the child when the descriptor limit is high" {
+	# many systems (Docker's default among them) run with 1048576
+	ulimit -n 100000 2>/dev/null || skip "cannot raise the descriptor limit"
+	# shellcheck disable=SC2016 # that bash expands them
+	PRE=(bash -c 'exec 1500>"$0" && exec "$@"' "$T/extra")
+	launch l 127.0.0.1 0 /bin/sh -c "$FDS"
+	[ -e "/proc/$PID/fd/1500" ]
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 6 ]
+	[ "${lines[0]} ${lines[1]} ${lines[2]}" = "0 1 2" ]
+}
+
+@test "the child starts with no signal ignored or blocked, whatever the launcher inherited" {
+	# shellcheck disable=SC2016 # python code
+	PRE=("${CLIENT[0]}" -c 'import os, signal as s, sys
+for n in (s.SIGINT, s.SIGHUP, s.SIGQUIT, s.SIGUSR1, s.SIGPIPE, s.SIGCHLD, s.SIGTSTP):
+    s.signal(n, s.SIG_IGN)
+s.pthread_sigmask(s.SIG_BLOCK, {s.SIGUSR2, s.SIGALRM, s.SIGWINCH})
+os.execv(sys.argv[1], sys.argv[1:])')
+	launch l 127.0.0.1 0 grep -E '^(SigBlk|SigIgn):' /proc/self/status
+	grep -E '^SigIgn:\s+0*[1-9a-f]' "/proc/$PID/status" # the wrapper worked
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
+	[ "$status" -eq 0 ]
+	# glibc's posix_spawn leaves its own SIGCANCEL and SIGSETXID (32, 33)
+	# ignored in every child it starts; nothing else may be
+	[[ $output == $'SigBlk:\t0000000000000000\nSigIgn:\t'@(0000000000000000|0000000180000000) ]]
+}
+
+# ---- limits ----
+
+@test "with -c 1 a second client waits in the backlog and is served when the first leaves" {
+	launch l -c 1 127.0.0.1 0 "$H" -l "$T/rec"
+	client_bg a 127.0.0.1 "$PORT" line wait:"$T/go" send:'from a\n' shut eof
+	a=$CPID
+	wait_grep "$T/a" '^hello$'
+	t0=$(cpu_ticks "$PID")
+	client_bg b 127.0.0.1 "$PORT" quiet:1 send:'from b\n' shut eof
+	b=$CPID
+	wait_grep "$T/b" '^quiet$'
+	# waiting at the limit is not a busy loop
+	t1=$(cpu_ticks "$PID")
+	[ $((t1 - t0)) -lt $(($(getconf CLK_TCK) / 4)) ]
+	touch "$T/go"
+	wait_exit "$a"
+	[ "$EXIT" -eq 0 ]
+	wait_exit "$b"
+	[ "$EXIT" -eq 0 ]
+	[ "$(cat "$T/a")" = $'hello\nok 1\nbye 1' ]
+	[ "$(cat "$T/b")" = $'quiet\nhello\nok 1\nbye 1' ]
+	[ "$(grep -c 'receive message: from [ab]$' "$T/rec")" -eq 2 ]
+	stop "$PID"
+	[ "$EXIT" -eq 0 ]
+	[ "$(cat "$T/l.err")" = "msgd-launcher: listening on 127.0.0.1 port $PORT, at most 1 at once
+msgd-launcher: stopping: 0 running, grace 10 s" ]
+}
+
+@test "with -C 2 a third connection from one address is told too many connections while another address is served" {
+	launch l -v -C 2 127.0.0.1 0 "$H" -l "$T/rec"
+	client_bg a1 -s 127.0.0.2 127.0.0.1 "$PORT" line wait:"$T/go" send:'a1\n' shut eof
+	a1=$CPID
+	client_bg a2 -s 127.0.0.2 127.0.0.1 "$PORT" line wait:"$T/go" send:'a2\n' shut eof
+	a2=$CPID
+	wait_grep "$T/a1" '^hello$'
+	wait_grep "$T/a2" '^hello$'
+	"${CLIENT[@]}" -s 127.0.0.2 127.0.0.1 "$PORT" eof >"$T/a3"
+	printf 'error too many connections\n' | cmp - "$T/a3"
+	"${CLIENT[@]}" -s 127.0.0.3 127.0.0.1 "$PORT" send:'b\n' shut eof >"$T/b"
+	printf 'hello\nok 1\nbye 1\n' | cmp - "$T/b"
+	touch "$T/go"
+	wait_exit "$a1"
+	wait_exit "$a2"
+	printf 'hello\nok 1\nbye 1\n' | cmp - "$T/a1"
+	printf 'hello\nok 1\nbye 1\n' | cmp - "$T/a2"
+	[ "$(grep -c '^msgd-launcher: deny' "$T/l.err")" -eq 1 ]
+	grep -qx 'msgd-launcher: deny 127.0.0.2 per-source limit' "$T/l.err"
+	# once they are gone, 127.0.0.2 is welcome again
+	wait_grep "$T/l.err" '^msgd-launcher: status: 0/40$'
+	"${CLIENT[@]}" -s 127.0.0.2 127.0.0.1 "$PORT" send:'a4\n' shut eof >"$T/a4"
+	printf 'hello\nok 1\nbye 1\n' | cmp - "$T/a4"
+	[ "$(grep -c '^msgd-launcher: deny' "$T/l.err")" -eq 1 ]
+}
+
+@test "500 connections leave no zombie: every child is reaped and its end logged" {
+	launch l -v 127.0.0.1 0 true
+	run "${CLIENT[@]}" loop 127.0.0.1 "$PORT" 500
+	[ "$status" -eq 0 ]
+	[ "$output" = "500 connections, 1 replies
+500 b''" ]
+	wait_no_children "$PID"
+	wait_grep "$T/l.err" '^msgd-launcher: status: 0/40$'
+	[ "$(grep -cE '^msgd-launcher: end [0-9]+ status 0$' "$T/l.err")" -eq 500 ]
+	[ "$(grep -cE '^msgd-launcher: pid [0-9]+ from 127\.0\.0\.1 port [0-9]+$' "$T/l.err")" -eq 500 ]
+	[[ $(proc_state "$PID") == [RS] ]]
+}
+
+@test "when out of descriptors the launcher logs it once, backs off without spinning, and recovers" {
+	command -v prlimit >/dev/null || skip "needs prlimit (util-linux)"
+	launch l 127.0.0.1 0 "$H" -l "$T/rec"
+	"${CLIENT[@]}" 127.0.0.1 "$PORT" send:'before\n' shut eof >"$T/c1"
+	printf 'hello\nok 1\nbye 1\n' | cmp - "$T/c1"
+	# the soft limit at the lowest free descriptor: accept() gets EMFILE
+	free=0
+	while [ -e "/proc/$PID/fd/$free" ]; do free=$((free + 1)); done
+	prlimit --pid "$PID" --nofile="$free:"
+	client_bg flood flood 127.0.0.1 "$PORT" 50 "$T/release"
+	flood=$CPID
+	wait_grep "$T/flood" '^50 open$'
+	wait_grep "$T/l.err" '^msgd-launcher: cannot accept'
+	t0=$(cpu_ticks "$PID")
+	sleep 2
+	t1=$(cpu_ticks "$PID")
+	hz=$(getconf CLK_TCK)
+	echo "cpu: $((t1 - t0)) ticks of $hz a second in 2 s" >&2
+	[ $((t1 - t0)) -lt $((hz / 4)) ]
+	[ "$(grep -c 'cannot accept' "$T/l.err")" -eq 1 ]
+	cat "$T/l.err" >&2
+	# EMFILE as glibc and musl say it
+	grep -qxE 'msgd-launcher: cannot accept \(will retry\): (Too many open files|No file descriptors available)' "$T/l.err"
+	[[ $(proc_state "$PID") == [RS] ]]
+	# the flood goes away and descriptors are back: served again
+	touch "$T/release"
+	wait_exit "$flood"
+	prlimit --pid "$PID" --nofile=1024:
+	"${CLIENT[@]}" 127.0.0.1 "$PORT" send:'after\n' shut eof >"$T/c2"
+	printf 'hello\nok 1\nbye 1\n' | cmp - "$T/c2"
+	[ "$(grep -c '^msgd-launcher: accepting again$' "$T/l.err")" -eq 1 ]
+}
+
+# ---- programs that fail ----
+
+@test "a PROGRAM that cannot be run is logged by name, the client gets EOF and the launcher goes on" {
+	launch l 127.0.0.1 0 /nonexistent/prog
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	[[ $(proc_state "$PID") == [RS] ]]
+	[ "$(cat "$T/l.err")" = "msgd-launcher: listening on 127.0.0.1 port $PORT, at most 40 at once
+msgd-launcher: cannot run /nonexistent/prog: No such file or directory
+msgd-launcher: cannot run /nonexistent/prog: No such file or directory" ]
+	[ -z "$(children "$PID")" ]
+}
+
+@test "a PROGRAM not in PATH or not executable is logged with the reason" {
+	launch l 127.0.0.1 0 no-such-program-xyz
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	wait_grep "$T/l.err" '^msgd-launcher: cannot run no-such-program-xyz: No such file or directory$'
+	printf '#!/bin/sh\necho hi\n' >"$T/noexec"
+	chmod 644 "$T/noexec"
+	launch n 127.0.0.1 0 "$T/noexec"
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	wait_grep "$T/n.err" "^msgd-launcher: cannot run $T/noexec: Permission denied\$"
+}
+
+@test "a PROGRAM that appears later is run without restarting the launcher" {
+	launch l 127.0.0.1 0 "$T/later"
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	printf '#!/bin/sh\necho here now\n' >"$T/later"
+	chmod +x "$T/later"
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
+	[ "$status" -eq 0 ]
+	[ "$output" = "here now" ]
+}
+
+# ---- logging ----
+
+@test "-v logs each child's pid and source, the count, and every end" {
+	# shellcheck disable=SC2016 # $$ is the child's
+	launch l -v 127.0.0.1 0 /bin/sh -c 'echo $$'
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" port eof
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 2 ]
+	cport=${lines[0]} child=${lines[1]}
+	wait_grep "$T/l.err" '^msgd-launcher: status: 0/40$'
+	stop "$PID"
+	[ "$EXIT" -eq 0 ]
+	[ "$(cat "$T/l.err")" = "msgd-launcher: listening on 127.0.0.1 port $PORT, at most 40 at once
+msgd-launcher: pid $child from 127.0.0.1 port $cport
+msgd-launcher: status: 1/40
+msgd-launcher: end $child status 0
+msgd-launcher: status: 0/40
+msgd-launcher: stopping: 0 running, grace 10 s" ]
+}
+
+@test "-q logs nothing for a normal connection, from start to stop" {
+	launch l -q 127.0.0.1 0 "$H" -l "$T/rec"
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" send:'quiet\n' shut eof
+	[ "$status" -eq 0 ]
+	[ "$output" = $'hello\nok 1\nbye 1' ]
+	wait_no_children "$PID"
+	stop "$PID"
+	[ "$EXIT" -eq 0 ]
+	[ ! -s "$T/l.err" ]
+}
+
+@test "by default a non-zero status and a killing signal are logged, a zero status is not" {
+	# shellcheck disable=SC2016 # the child's shell expands these
+	launch l 127.0.0.1 0 /bin/sh -c 'read -r c; echo $$; [ "$c" != k ] || kill -9 $$; exit "$c"'
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" send:'0\n' eof
+	[ "$status" -eq 0 ]
+	zero=$output
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" send:'3\n' eof
+	[ "$status" -eq 0 ]
+	three=$output
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" send:'k\n' eof
+	[ "$status" -eq 0 ]
+	killed=$output
+	wait_grep "$T/l.err" "^msgd-launcher: end $killed signal 9\$"
+	wait_no_children "$PID"
+	stop "$PID"
+	[ "$EXIT" -eq 0 ]
+	[[ $zero =~ ^[0-9]+$ ]]
+	[ "$(cat "$T/l.err")" = "msgd-launcher: listening on 127.0.0.1 port $PORT, at most 40 at once
+msgd-launcher: end $three status 3
+msgd-launcher: end $killed signal 9
+msgd-launcher: stopping: 0 running, grace 10 s" ]
+}
+
+# ---- stopping ----
+
+@test "SIGTERM refuses new connections at once, lets a running one finish, and exits 0" {
+	launch l 127.0.0.1 0 "$H" -l "$T/rec"
+	client_bg a 127.0.0.1 "$PORT" line wait:"$T/go" send:'late\n' shut eof
+	a=$CPID
+	wait_grep "$T/a" '^hello$'
+	kill -TERM "$PID"
+	wait_grep "$T/l.err" '^msgd-launcher: stopping: 1 running, grace 10 s$' 2
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
+	[ "$status" -eq 1 ]
+	[ "$output" = "connect: Connection refused" ]
+	[[ $(proc_state "$PID") == [RS] ]]
+	touch "$T/go"
+	wait_exit "$a"
+	[ "$EXIT" -eq 0 ]
+	[ "$(cat "$T/a")" = $'hello\nok 1\nbye 1' ]
+	wait_exit "$PID" 5
+	[ "$EXIT" -eq 0 ]
+	[ "$(grep -c '#1 receive message: late$' "$T/rec")" -eq 1 ]
+	[ "$(cat "$T/l.err")" = "msgd-launcher: listening on 127.0.0.1 port $PORT, at most 40 at once
+msgd-launcher: stopping: 1 running, grace 10 s" ]
+}
+
+@test "SIGINT stops the launcher like SIGTERM" {
+	# started as a background job, it inherited SIGINT ignored from bash
+	launch l 127.0.0.1 0 true
+	kill -INT "$PID"
+	wait_exit "$PID" 5
+	[ "$EXIT" -eq 0 ]
+	[ "$(cat "$T/l.err")" = "msgd-launcher: listening on 127.0.0.1 port $PORT, at most 40 at once
+msgd-launcher: stopping: 0 running, grace 10 s" ]
+}
+
+@test "after the -k grace a child that does not end gets SIGTERM and the launcher exits 0" {
+	launch l -k 1 127.0.0.1 0 sleep 30
+	client_bg a 127.0.0.1 "$PORT" eof
+	a=$CPID
+	for ((i = 0; i < 250; i++)); do
+		child=$(children "$PID")
+		[ -z "$child" ] || break
+		sleep 0.02
+	done
+	[[ $child =~ ^[0-9]+$ ]]
+	start=$(date +%s%N)
+	kill -TERM "$PID"
+	wait_exit "$PID" 10
+	ms=$((($(date +%s%N) - start) / 1000000))
+	echo "stopped after $ms ms" >&2
+	[ "$EXIT" -eq 0 ]
+	[ "$ms" -ge 900 ]
+	[ "$ms" -lt 5000 ]
+	wait_exit "$a"
+	[ "$EXIT" -eq 0 ]
+	[ ! -s "$T/a" ]
+	[ "$(cat "$T/l.err")" = "msgd-launcher: listening on 127.0.0.1 port $PORT, at most 40 at once
+msgd-launcher: stopping: 1 running, grace 1 s
+msgd-launcher: end $child signal 15" ]
+}
+
+# ---- privileges ----
+
+@test "-u nobody runs the launcher and its children as nobody with only nobody's group" {
+	[ "$(id -u)" -eq 0 ] || skip "not root"
+	uid=$(id -u nobody) gid=$(id -g nobody)
+	launch l -u nobody 127.0.0.1 0 /bin/sh -c 'id -u; id -g; id -G'
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
+	[ "$status" -eq 0 ]
+	[ "$output" = "$uid
+$gid
+$gid" ]
+	grep -qxP "Uid:\t$uid\t$uid\t$uid\t$uid" "/proc/$PID/status"
+	grep -qxP "Gid:\t$gid\t$gid\t$gid\t$gid" "/proc/$PID/status"
+	grep -qxP 'Groups:\s*' "/proc/$PID/status"
+}
+
+@test "-u with the number of a user takes that user's group too" {
+	[ "$(id -u)" -eq 0 ] || skip "not root"
+	uid=$(id -u nobody) gid=$(id -g nobody)
+	launch l -u "$uid" 127.0.0.1 0 /bin/sh -c 'id -u; id -G'
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
+	[ "$status" -eq 0 ]
+	[ "$output" = "$uid
+$gid" ]
+}
+
+@test "-g sets the group of the children, alone or with -u" {
+	[ "$(id -u)" -eq 0 ] || skip "not root"
+	uid=$(id -u nobody)
+	gid=$(getent group daemon | cut -d: -f3)
+	[ -n "$gid" ] || skip "no group daemon"
+	launch l -u nobody -g daemon 127.0.0.1 0 /bin/sh -c 'id -u; id -G'
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
+	[ "$status" -eq 0 ]
+	[ "$output" = "$uid
+$gid" ]
+	launch g -g "$gid" 127.0.0.1 0 /bin/sh -c 'id -u; id -G'
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
+	[ "$status" -eq 0 ]
+	[ "$output" = "0
+$gid" ]
+}
+
+# ---- bad usage and runtime failures ----
+
+@test "a bad option value or a missing operand is a usage error naming it" {
+	usage_error "-c: bad value '0' (a number from 1 to 65536)" -c 0 127.0.0.1 0 true
+	usage_error "-c: bad value 'abc' (a number from 1 to 65536)" -c abc 127.0.0.1 0 true
+	usage_error "-b: bad value '0' (a number from 1 to 65535)" -b 0 127.0.0.1 0 true
+	usage_error "-k: bad value '-1' (a number from 0 to 86400)" -k -1 127.0.0.1 0 true
+	usage_error "-C: bad value '-1' (a number from 0 to 65536)" -C -1 127.0.0.1 0 true
+	usage_error "-c needs a value" -c
+	usage_error "unknown option -x" -x 127.0.0.1 0 true
+	usage_error "HOST PORT PROGRAM missing"
+	usage_error "PORT PROGRAM missing" 127.0.0.1
+	usage_error "PROGRAM missing" 127.0.0.1 0
+	usage_error "-u: no such user 'no_such_user_xyz'" -u no_such_user_xyz 127.0.0.1 0 true
+	usage_error "-g: no such group 'no_such_group_xyz'" -g no_such_group_xyz 127.0.0.1 0 true
+}
+
+@test "a port number over 65535 is a usage error, not another port" {
+	run timeout 3 "$L" -1 127.0.0.1 99999 true 3>&-
+	echo "status $status: $output" >&2
+	[ "$status" -eq 2 ]
+	[[ ${lines[0]} == "msgd-launcher: "*99999* ]]
+	[[ ${lines[-1]} == 'usage: msgd-launcher '* ]]
+}
+
+@test "a port already in use ends the launcher with status 1 and says so" {
+	launch l 127.0.0.1 0 true
+	run timeout 10 "$L" 127.0.0.1 "$PORT" true 3>&-
+	[ "$status" -eq 1 ]
+	# EADDRINUSE as glibc and musl say it
+	[[ $output =~ ^msgd-launcher:\ cannot\ listen\ on\ 127\.0\.0\.1\ port\ $PORT:\ (Address already in use|Address in use)$ ]]
+}
+
+@test "an address, port name or family that cannot be used ends the launcher with status 1" {
+	run timeout 10 "$L" -6 127.0.0.1 0 true 3>&-
+	[ "$status" -eq 1 ]
+	[[ $output =~ ^msgd-launcher:\ cannot\ use\ 127\.0\.0\.1\ port\ 0:\ (Name does not resolve|Address family for hostname not supported)$ ]]
+	run timeout 10 "$L" 127.0.0.1 no-such-service-xyz true 3>&-
+	[ "$status" -eq 1 ]
+	[[ $output =~ ^msgd-launcher:\ cannot\ use\ 127\.0\.0\.1\ port\ no-such-service-xyz:\ (Unrecognized service|Servname not supported for ai_socktype)$ ]]
+	run timeout 10 "$L" no.such.host.invalid 0 true 3>&-
+	[ "$status" -ne 124 ] || skip "the resolver is too slow here"
+	[ "$status" -eq 1 ]
+	[[ $output =~ ^msgd-launcher:\ cannot\ use\ no\.such\.host\.invalid\ port\ 0:\ [A-Z][a-z\ ]+$ ]]
+}
+
+# ---- daemon mode ----
+
+@test "-f detaches at once into a new session in /, writes the pid file, serves, and stops on SIGTERM" {
+	daemon -i "$T/pid" 127.0.0.1 0 "$H" -l "$T/rec"
+	[ "$DSTATUS" -eq 0 ]
+	[[ $DPORT =~ ^[0-9]+$ ]]
+	# the pid file is there when the command returns
+	[ -f "$T/pid" ]
+	daemon_pid "$T/pid"
+	[ "$(cat "$T/pid")" = "$DPID" ]
+	# before it detached it may say where it listens, and nothing else
+	[ "$(grep -cvx "msgd-launcher: listening on 127.0.0.1 port $DPORT, at most 40 at once" "$T/d.err")" -eq 0 ]
+	[ "$(readlink "/proc/$DPID/exe")" = "$(readlink -f "$L")" ]
+	[ "$(ps -o sid= -p "$DPID" | tr -d ' ')" = "$DPID" ]
+	[ "$(readlink "/proc/$DPID/cwd")" = / ]
+	for fd in 0 1 2; do
+		[ "$(readlink "/proc/$DPID/fd/$fd")" = /dev/null ]
+	done
+	run "${CLIENT[@]}" 127.0.0.1 "$DPORT" send:'daemon\n' shut eof
+	[ "$status" -eq 0 ]
+	[ "$output" = $'hello\nok 1\nbye 1' ]
+	kill -TERM "$DPID"
+	wait_exit "$DPID"
+	[ ! -e "$T/pid" ]
+}
+
+@test "-f with a pid file that cannot be written fails with status 1 and says why" {
+	# shellcheck disable=SC2016 # a daemon left running tells its pid
+	daemon -i "$T/no/such/dir/pid" 127.0.0.1 0 /bin/sh -c 'echo $PPID'
+	if [ "$DSTATUS" -eq 0 ]; then
+		"${CLIENT[@]}" 127.0.0.1 "$DPORT" eof >"$T/ppid"
+		daemon_pid "$T/ppid"
+	fi
+	[ "$DSTATUS" -eq 1 ]
+	[ "$(cat "$T/d.err")" = "msgd-launcher: cannot write pid file $T/no/such/dir/pid: No such file or directory" ]
+	[ ! -e "$T/no" ]
+}
+
+@test "-f with a relative pid file writes it where it was started and removes it on exit" {
+	daemon -i rel.pid 127.0.0.1 0 true
+	[ "$DSTATUS" -eq 0 ]
+	[ -f "$T/rel.pid" ]
+	daemon_pid "$T/rel.pid"
+	kill -TERM "$DPID"
+	wait_exit "$DPID"
+	[ ! -e "$T/rel.pid" ]
+	[ ! -e /rel.pid ]
+}
+
+@test "-f keeps none of its caller's descriptors" {
+	echo x >"$T/in"
+	daemon -i "$T/pid" 127.0.0.1 0 true 4>"$T/out" 7<"$T/in"
+	[ "$DSTATUS" -eq 0 ]
+	daemon_pid "$T/pid"
+	run ls -l "/proc/$DPID/fd"
+	echo "$output" >&2
+	[[ $output != *"$T/"* ]]
+	kill -TERM "$DPID"
+	wait_exit "$DPID"
+}
+
+@test "-f sends its log to syslog as msgd-launcher[PID], facility daemon" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for a private mount namespace"
+	unshare -m true 2>/dev/null || skip "unshare -m is not permitted here"
+	mkdir "$T/dev"
+	: >"$T/dev/null"
+	client_bg syslog syslog "$T/dev/log"
+	wait_grep "$T/syslog" '^ready$'
+	# the daemon's /dev is $T/dev: the real /dev/null and our /dev/log
+	# shellcheck disable=SC2016 # that sh expands them
+	PRE=(unshare -m --propagation private sh -c 'mount --bind /dev/null "$0/null" &&
+		mount --rbind "$0" /dev && exec "$@"' "$T/dev")
+	# shellcheck disable=SC2016 # $$ is the child's
+	daemon -i "$T/pid" 127.0.0.1 0 /bin/sh -c 'echo $$; exit 3'
+	[ "$DSTATUS" -eq 0 ]
+	daemon_pid "$T/pid"
+	run "${CLIENT[@]}" 127.0.0.1 "$DPORT" eof
+	[ "$status" -eq 0 ]
+	child=$output
+	wait_grep "$T/syslog" ": end $child status 3\$"
+	kill -TERM "$DPID"
+	wait_exit "$DPID"
+	cat "$T/syslog" >&2
+	[[ $(grep ": end $child status 3\$" "$T/syslog") =~ ^\<(2[4-9]|3[01])\>[A-Z][a-z]{2}\ [\ 1-3][0-9]\ [0-9]{2}:[0-9]{2}:[0-9]{2}\ msgd-launcher\[$DPID\]:\ end\ $child\ status\ 3$ ]]
+}
