@@ -727,3 +727,22 @@ $gid" ]
 	cat "$T/syslog" >&2
 	[[ $(grep ": end $child status 3\$" "$T/syslog") =~ ^\<(2[4-9]|3[01])\>[A-Z][a-z]{2}\ [\ 1-3][0-9]\ [0-9]{2}:[0-9]{2}:[0-9]{2}\ msgd-launcher\[$DPID\]:\ end\ $child\ status\ 3$ ]]
 }
+
+# ---- make run ----
+
+@test "make run serves the handler on 127.0.0.1:9100 with the records on the terminal, and HOST and PORT override" {
+	local repo
+	repo=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+	run make -s -n -C "$repo" run
+	[ "$status" -eq 0 ]
+	# (the last line: make may print a build first)
+	[ "${lines[-1]}" = "bin/msgd-launcher 127.0.0.1 9100 bin/msgd-handler -l -" ]
+	# the same command line for real, on a free port
+	run make -s -n -C "$repo" run HOST=127.0.0.1 PORT=0 BIN="$MSGD_BIN"
+	[ "${lines[-1]}" = "$MSGD_BIN/msgd-launcher 127.0.0.1 0 $MSGD_BIN/msgd-handler -l -" ]
+	# shellcheck disable=SC2086 # the command line make printed
+	launch r ${lines[-1]#"$MSGD_BIN/msgd-launcher "}
+	"${CLIENT[@]}" 127.0.0.1 "$PORT" send:'hi there\n' shut eof >"$T/c"
+	printf 'hello\nok 1\nbye 1\n' | cmp - "$T/c"
+	wait_grep "$T/r.err" "^$TS_RE"'127\.0\.0\.1:[0-9]+ #1 receive message: hi there$'
+}
