@@ -56,9 +56,9 @@ $(BUILD)/launcher/launcher.o: launcher/launcher.c
 -include $(OBJS:.o=.d)
 
 # the load generator of bench/launcher.sh
-$(BUILD)/loadgen: bench/loadgen.c
+$(BUILD)/loadgen: bench/loadgen.c $(BUILD)/libmsgd.a
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/loadgen.c
+	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ bench/loadgen.c $(BUILD)/libmsgd.a
 
 # the service in the foreground: records and launcher log on this terminal
 HOST = 127.0.0.1

@@ -5,7 +5,6 @@
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,8 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "msgd.h"
 
 #define SYNOPSIS "loadgen [-c CONC] [-n TOTAL | -d SECS] [-w WARMUP_CONNS] " \
 	"[-t SECS] HOST PORT"
@@ -76,48 +77,12 @@ static struct opts o;
 static struct stats st;
 static struct addrinfo *target;
 
-/* ---- diagnostics ---- */
-
-static void
-warn(const char *fmt, ...)
-{
-	int saved = errno;
-	size_t fl = strlen(fmt);
-	va_list ap;
-
-	fputs("loadgen: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	if (fl > 0 && fmt[fl - 1] == ':')
-		fprintf(stderr, " %s", strerror(saved));
-	fputc('\n', stderr);
-	errno = saved;
-}
-
 static void usage(void) __attribute__((noreturn));
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s\n", SYNOPSIS);
-	exit(2);
-}
-
-static void
-num_opt(int opt, const char *arg, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || v < min || v > max) {
-		warn("-%c: bad value '%s' (a number from %ld to %ld)", opt, arg,
-		    min, max);
-		usage();
-	}
-	*out = v;
+	usage_exit(SYNOPSIS);
 }
 
 /* ---- options and checks ---- */
@@ -131,17 +96,23 @@ parse_opts(int argc, char **argv)
 	o.timeout = 10;
 	while ((ch = getopt(argc, argv, ":c:n:d:w:t:")) != -1) {
 		switch (ch) {
-		case 'c': num_opt(ch, optarg, 1, 10000, &o.conc); break;
-		case 'n': num_opt(ch, optarg, 1, 1000000000L, &o.total); break;
-		case 'd': num_opt(ch, optarg, 1, 3600, &o.secs); break;
-		case 'w': num_opt(ch, optarg, 0, 1000000000L, &o.warmup); break;
-		case 't': num_opt(ch, optarg, 1, 60, &o.timeout); break;
-		case ':':
-			warn("-%c needs a value", optopt);
-			usage();
+		case 'c':
+			o.conc = opt_num(ch, optarg, 1, 10000, SYNOPSIS);
+			break;
+		case 'n':
+			o.total = opt_num(ch, optarg, 1, 1000000000L, SYNOPSIS);
+			break;
+		case 'd':
+			o.secs = opt_num(ch, optarg, 1, 3600, SYNOPSIS);
+			break;
+		case 'w':
+			o.warmup = opt_num(ch, optarg, 0, 1000000000L, SYNOPSIS);
+			break;
+		case 't':
+			o.timeout = opt_num(ch, optarg, 1, 60, SYNOPSIS);
+			break;
 		default:
-			warn("unknown option -%c", optopt);
-			usage();
+			opt_fail(ch, SYNOPSIS);
 		}
 	}
 	if (o.total && o.secs) {
@@ -536,6 +507,7 @@ main(int argc, char **argv)
 	struct client **owner;
 	long i;
 
+	progname = "loadgen";
 	parse_opts(argc, argv);
 	resolve();
 	check_fds();

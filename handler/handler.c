@@ -65,13 +65,14 @@ struct conn {
 	struct buf rec, rep;
 };
 
+#define SYNOPSIS "msgd-handler [-sS] [-g TEXT] [-l FILE] [-m BYTES] [-t SECS]"
+
 static void usage(void) __attribute__((noreturn));
 
 static void
 usage(void)
 {
-	usage_exit("msgd-handler [-sS] [-g TEXT] [-l FILE] [-m BYTES] "
-	    "[-t SECS]");
+	usage_exit(SYNOPSIS);
 }
 
 static void
@@ -685,16 +686,6 @@ stderr_is_conn(void)
 }
 
 static void
-num_opt(int opt, const char *arg, long min, long max, long *out)
-{
-	if (parse_num(arg, min, max, out) < 0) {
-		warn("-%c: bad value '%s' (a number from %ld to %ld)", opt, arg,
-		    min, max);
-		usage();
-	}
-}
-
-static void
 parse_opts(int argc, char **argv, struct opts *o)
 {
 	int ch;
@@ -715,7 +706,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->logpath = optarg;
 			break;
 		case 'm':
-			num_opt(ch, optarg, 1, MAXLINE_LIMIT, &o->maxline);
+			o->maxline = opt_num(ch, optarg, 1, MAXLINE_LIMIT, SYNOPSIS);
 			break;
 		case 's':
 			o->use_syslog = 1;
@@ -725,14 +716,10 @@ parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 't':
 			/* poll(2) takes milliseconds in an int */
-			num_opt(ch, optarg, 0, 2000000, &o->timeout);
+			o->timeout = opt_num(ch, optarg, 0, 2000000, SYNOPSIS);
 			break;
-		case ':':
-			warn("-%c needs a value", optopt);
-			usage();
 		default:
-			warn("unknown option -%c", optopt);
-			usage();
+			opt_fail(ch, SYNOPSIS);
 		}
 	}
 	if (optind < argc) {

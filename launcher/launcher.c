@@ -72,16 +72,6 @@ usage(void)
 }
 
 static void
-num_opt(int opt, const char *arg, long min, long max, long *out)
-{
-	if (parse_num(arg, min, max, out) < 0) {
-		warn("-%c: bad value '%s' (a number from %ld to %ld)", opt, arg,
-		    min, max);
-		usage();
-	}
-}
-
-static void
 parse_opts(int argc, char **argv)
 {
 	long port;
@@ -100,19 +90,23 @@ parse_opts(int argc, char **argv)
 		case 'q': o.verbosity = QUIET; break;
 		case '1': o.print_port = 1; break;
 		case 'f': o.daemon = 1; break;
-		case 'c': num_opt(ch, optarg, 1, 65536, &o.maxconn); break;
-		case 'C': num_opt(ch, optarg, 0, 65536, &o.persource); break;
-		case 'b': num_opt(ch, optarg, 1, 65535, &o.backlog); break;
-		case 'k': num_opt(ch, optarg, 0, 86400, &o.grace); break;
+		case 'c':
+			o.maxconn = opt_num(ch, optarg, 1, 65536, SYNOPSIS);
+			break;
+		case 'C':
+			o.persource = opt_num(ch, optarg, 0, 65536, SYNOPSIS);
+			break;
+		case 'b':
+			o.backlog = opt_num(ch, optarg, 1, 65535, SYNOPSIS);
+			break;
+		case 'k':
+			o.grace = opt_num(ch, optarg, 0, 86400, SYNOPSIS);
+			break;
 		case 'u': o.user = optarg; break;
 		case 'g': o.group = optarg; break;
 		case 'i': o.pidfile = optarg; break;
-		case ':':
-			warn("-%c needs a value", optopt);
-			usage();
 		default:
-			warn("unknown option -%c", optopt);
-			usage();
+			opt_fail(ch, SYNOPSIS);
 		}
 	}
 	if (argc - optind < 3) {

@@ -18,8 +18,16 @@ void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void die(int status, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 void diag_syslog(int on);
-/* "usage: SYNOPSIS" the same way, then exit 2 */
+/* "usage: SYNOPSIS" the same way, then exit usage_status (default 2) */
+extern int usage_status;
 void usage_exit(const char *synopsis) __attribute__((noreturn));
+/* getopt(3) returned ':' (missing value) or '?' (unknown option): say which,
+ * then usage_exit; getopt's own messages are off (optstring starts ':') */
+void opt_fail(int ch, const char *synopsis) __attribute__((noreturn));
+/* the value of option -opt as a number in [min, max], or a message naming
+ * the bad value and usage_exit */
+long opt_num(int opt, const char *arg, long min, long max,
+    const char *synopsis);
 
 /* Write all of buf, retrying short writes and EINTR: 0, or -1 with errno. */
 int writeall(int fd, const void *buf, size_t len);

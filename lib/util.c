@@ -10,6 +10,7 @@
 #include "msgd.h"
 
 const char *progname = "msgd";
+int usage_status = 2;
 static int to_syslog;
 
 void
@@ -90,7 +91,30 @@ void
 usage_exit(const char *synopsis)
 {
 	say("usage: %s", synopsis);
-	exit(2);
+	exit(usage_status);
+}
+
+void
+opt_fail(int ch, const char *synopsis)
+{
+	if (ch == ':')
+		warn("-%c needs a value", optopt);
+	else
+		warn("unknown option -%c", optopt);
+	usage_exit(synopsis);
+}
+
+long
+opt_num(int opt, const char *arg, long min, long max, const char *synopsis)
+{
+	long v;
+
+	if (parse_num(arg, min, max, &v) < 0) {
+		warn("-%c: bad value '%s' (a number from %ld to %ld)", opt, arg,
+		    min, max);
+		usage_exit(synopsis);
+	}
+	return v;
 }
 
 int
