@@ -213,8 +213,6 @@ listen_on(void)
 	struct addrinfo hints, *res, *ai;
 	const char *host = o.host;
 	int fd = -1, err, saved = 0, one = 1, zero = 0;
-	char ip[ADDR_IPLEN];
-	unsigned port;
 
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = o.family;
@@ -253,12 +251,43 @@ listen_on(void)
 	if (fd < 0) {
 		errno = saved;
 		warn("cannot listen on %s port %s:", o.host, o.port);
-	} else {
-		local_fixed = addr_ip_port(ai->ai_addr, ip, &port) == 0 &&
-		    strcmp(ip, "0.0.0.0") != 0 && strcmp(ip, "::") != 0;
 	}
 	freeaddrinfo(res);
 	return fd;
+}
+
+/*
+ * Socket activation (systemd, systemd-socket-activate): with LISTEN_PID
+ * our pid and LISTEN_FDS=1, the listening socket is fd 3, already bound;
+ * HOST and PORT then only name it.  Returns the fd, -1 when not activated,
+ * -2 on a bad hand-over.
+ */
+static int
+activated(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	long p, n;
+	int yes = 0;
+	socklen_t len = sizeof yes;
+
+	if (pid == NULL || fds == NULL || parse_num(pid, 1, 2147483647L, &p) ||
+	    p != (long)getpid())
+		return -1;
+	/* the children must not think they were activated */
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (parse_num(fds, 0, 1024, &n) < 0 || n != 1) {
+		warn("LISTEN_FDS=%s: expected exactly one socket", fds);
+		return -2;
+	}
+	if (getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &yes, &len) < 0 || !yes) {
+		warn("fd 3 from socket activation is not a listening socket");
+		return -2;
+	}
+	fcntl(3, F_SETFL, fcntl(3, F_GETFL) | O_NONBLOCK);
+	fcntl(3, F_SETFD, FD_CLOEXEC);
+	return 3;
 }
 
 /* the address and port actually bound (port 0 lets the kernel choose) */
@@ -837,11 +866,15 @@ main(int argc, char **argv)
 	if (children == NULL)
 		die(1, "out of memory");
 
-	lfd = listen_on();
+	lfd = activated();
+	if (lfd == -1)
+		lfd = listen_on();
 	if (lfd < 0)
 		return 1;
 	if (local_addr(lfd, ip, &port) < 0)
 		die(1, "cannot read the bound address:");
+	/* activated on a wildcard: TCPLOCALIP comes from each connection */
+	local_fixed = strcmp(ip, "0.0.0.0") != 0 && strcmp(ip, "::") != 0;
 	if (o.print_port) {
 		int n = snprintf(line, sizeof line, "%u\n", port);
 
