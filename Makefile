@@ -26,8 +26,9 @@ BIN = bin
 BATS = bats
 
 LIBOBJ = $(BUILD)/lib/util.o $(BUILD)/lib/addr.o $(BUILD)/lib/slog.o
-PROGS = $(BIN)/msgd-handler $(BIN)/msgd-launcher
-OBJS = $(LIBOBJ) $(BUILD)/handler/handler.o $(BUILD)/launcher/launcher.o
+PROGS = $(BIN)/msgd-handler $(BIN)/msgd-launcher $(BIN)/msgd-client
+OBJS = $(LIBOBJ) $(BUILD)/handler/handler.o $(BUILD)/launcher/launcher.o \
+	$(BUILD)/client/client.o
 
 all: $(PROGS)
 
@@ -38,6 +39,10 @@ $(BIN)/msgd-handler: $(BUILD)/handler/handler.o $(BUILD)/libmsgd.a
 $(BIN)/msgd-launcher: $(BUILD)/launcher/launcher.o $(BUILD)/libmsgd.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $(BUILD)/launcher/launcher.o $(BUILD)/libmsgd.a
+
+$(BIN)/msgd-client: $(BUILD)/client/client.o $(BUILD)/libmsgd.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/client/client.o $(BUILD)/libmsgd.a
 
 $(BUILD)/libmsgd.a: $(LIBOBJ)
 	rm -f $@
@@ -53,6 +58,7 @@ $(BUILD)/lib/addr.o: lib/addr.c
 $(BUILD)/lib/slog.o: lib/slog.c
 $(BUILD)/handler/handler.o: handler/handler.c
 $(BUILD)/launcher/launcher.o: launcher/launcher.c
+$(BUILD)/client/client.o: client/client.c
 -include $(OBJS:.o=.d)
 
 # the load generator of bench/launcher.sh
@@ -88,11 +94,15 @@ memcheck:
 
 install: all
 	mkdir -p $(DESTDIR)$(SBINDIR)
-	cp -f $(PROGS) $(DESTDIR)$(SBINDIR)/
+	cp -f $(BIN)/msgd-handler $(BIN)/msgd-launcher $(DESTDIR)$(SBINDIR)/
 	cd $(DESTDIR)$(SBINDIR) && chmod 755 msgd-handler msgd-launcher
+	mkdir -p $(DESTDIR)$(BINDIR)
+	cp -f $(BIN)/msgd-client $(DESTDIR)$(BINDIR)/
+	chmod 755 $(DESTDIR)$(BINDIR)/msgd-client
 
 uninstall:
 	cd $(DESTDIR)$(SBINDIR) && rm -f msgd-handler msgd-launcher
+	rm -f $(DESTDIR)$(BINDIR)/msgd-client
 
 clean:
 	rm -rf build bin

@@ -667,22 +667,17 @@ peer_init(char *peer)
 		strcpy(peer, "local");
 }
 
-/* xinetd puts the connection on fd 2 too: then stderr is no place to talk */
+/* xinetd puts the connection on fd 2 too: then stderr is no place to talk;
+ * nor when it was closed */
 static int
 stderr_is_conn(void)
 {
 	struct stat s0, s2;
 
-	if (fstat(2, &s2) < 0) {
-		/* keep fd 2 taken, so that a log file never lands on it */
-		int fd = open("/dev/null", O_RDWR);
-
-		if (fd >= 0 && fd != 2)
-			close(fd);
+	if (std_fds() & 4)
 		return 1;
-	}
-	return fstat(0, &s0) == 0 && s0.st_dev == s2.st_dev &&
-	    s0.st_ino == s2.st_ino;
+	return fstat(0, &s0) == 0 && fstat(2, &s2) == 0 &&
+	    s0.st_dev == s2.st_dev && s0.st_ino == s2.st_ino;
 }
 
 static void

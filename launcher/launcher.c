@@ -419,11 +419,7 @@ fds_from(int from, int keep1, int keep2, int do_close)
 static void
 fds_init(void)
 {
-	int fd;
-
-	for (fd = 0; fd < 3; fd++)
-		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
-			die(1, "cannot open /dev/null:");
+	std_fds();
 	fds_from(3, -1, -1, 0);
 }
 

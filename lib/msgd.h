@@ -29,6 +29,11 @@ void opt_fail(int ch, const char *synopsis) __attribute__((noreturn));
 long opt_num(int opt, const char *arg, long min, long max,
     const char *synopsis);
 
+/* Open /dev/null on any of fds 0, 1 and 2 that is closed, so that no file
+ * or socket opened later takes its number.  Returns a mask of those that
+ * were closed (1 << fd); exits 1 if /dev/null cannot be opened. */
+int std_fds(void);
+
 /* Write all of buf, retrying short writes and EINTR: 0, or -1 with errno. */
 int writeall(int fd, const void *buf, size_t len);
 

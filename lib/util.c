@@ -1,5 +1,6 @@
 /* Diagnostics, full writes and bounded number parsing. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -115,6 +116,20 @@ opt_num(int opt, const char *arg, long min, long max, const char *synopsis)
 		usage_exit(synopsis);
 	}
 	return v;
+}
+
+int
+std_fds(void)
+{
+	int fd, closed = 0;
+
+	for (fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0) {
+			if (open("/dev/null", O_RDWR) != fd)
+				die(1, "cannot open /dev/null:");
+			closed |= 1 << fd;
+		}
+	return closed;
 }
 
 int

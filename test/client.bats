@@ -1,0 +1,385 @@
+#!/usr/bin/env bats
+# msgd-client: what a user of nc sees.  Servers are msgd-handler behind
+# msgd-launcher, socat, and test/peer.py (its modes are listed at its top);
+# all listen on 127.0.0.1 or ::1 port 0 and are stopped by PID.
+
+load helpers
+
+C=$MSGD_BIN/msgd-client
+L=$MSGD_BIN/msgd-launcher
+H=$MSGD_BIN/msgd-handler
+PEER=("${PYTHON:-python3}" "$BATS_TEST_DIRNAME/peer.py")
+USAGE='usage: msgd-client [-46Nnvz] [-w SECS] [-q SECS] [-C] HOST PORT'
+
+# launch HOST PROGRAM [ARG...]: msgd-launcher on HOST port 0 running
+# PROGRAM; sets PORT
+launch() {
+	local host=$1
+	shift
+	start_server "$T/launcher" "$L" -q -1 "$host" 0 "$@"
+	PORT=$(wait_line "$T/launcher")
+}
+
+# peer MODE [FILE]: test/peer.py MODE in the background; sets PORT
+peer() {
+	start_server "$T/peer" "${PEER[@]}" "$@"
+	PORT=$(wait_line "$T/peer")
+}
+
+# client ARG...: msgd-client ARG... (at most 20 s) with stdout in $T/out and
+# stderr in $T/err; sets status and MS, the wall time in milliseconds
+client() {
+	local t0
+	t0=$(date +%s%N)
+	status=0
+	timeout 20 "$C" "$@" >"$T/out" 2>"$T/err" || status=$?
+	MS=$((($(date +%s%N) - t0) / 1000000))
+}
+
+# err_is TEXT: stderr was exactly TEXT (one line)
+err_is() {
+	diff -u <(printf '%s\n' "$1") "$T/err"
+}
+
+# slept_about MIN MAX: MS is in [MIN, MAX] milliseconds
+slept_about() {
+	if [ "$MS" -lt "$1" ] || [ "$MS" -gt "$2" ]; then
+		echo "took $MS ms, not $1 to $2"
+		return 1
+	fi
+}
+
+# free_port: set PORT to a port nobody listens on
+free_port() {
+	PORT=$("${PEER[@]}" free)
+}
+
+# open_stdin FIFO: make FIFO and keep it open for writing for 30 s
+open_stdin() {
+	mkfifo "$1"
+	sleep 30 >"$1" 3>&- &
+	SERVER_PIDS+=("$!")
+}
+
+# socat_echo: socat echoing every connection through cat; sets PORT
+socat_echo() {
+	local i
+	start_server "$T/socat" socat -d -d -t 10 \
+		TCP-LISTEN:0,bind=127.0.0.1 EXEC:cat
+	for ((i = 0; i < 200; i++)); do
+		PORT=$(sed -nE 's/.*listening on .*:([0-9]+)$/\1/p' "$T/socat.err")
+		[ -z "$PORT" ] || return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# client_head ARG...: msgd-client ARG... | head -c 10 >$T/out; status is
+# the client's, MS the wall time in milliseconds
+client_head() {
+	local t0
+	t0=$(date +%s%N)
+	timeout 20 "$C" "$@" </dev/null 2>"$T/err" | head -c 10 >"$T/out"
+	status=${PIPESTATUS[0]}
+	MS=$((($(date +%s%N) - t0) / 1000000))
+}
+
+# tmux_client SOCK ARG...: msgd-client ARG... in a new tmux server on
+# SOCK, 120x20; the server is stopped in teardown
+tmux_client() {
+	local sock=$1
+	shift
+	tmux -L "$sock" -f /dev/null new-session -d -x 120 -y 20 "$C $*" 3>&-
+	SERVER_PIDS+=("$(tmux -L "$sock" display -p '#{pid}')")
+}
+
+# tmux_wait SOCK LINE: wait (at most 10 s) until the pane shows LINE;
+# the pane's text in SCREEN
+tmux_wait() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		SCREEN=$(tmux -L "$1" capture-pane -p)
+		grep -qx -- "$2" <<<"$SCREEN" && return 0
+		sleep 0.05
+	done
+	echo "no '$2' on the screen:"
+	echo "$SCREEN"
+	return 1
+}
+
+# echo_50m file|pipe: send 50 MiB of random bytes to the echo server on
+# PORT, stdin a file (read and send) or a pipe (splice), and check that the
+# same bytes came back
+echo_50m() {
+	head -c 52428800 /dev/urandom >"$T/in"
+	if [ "$1" = file ]; then
+		client 127.0.0.1 "$PORT" <"$T/in"
+	else
+		client 127.0.0.1 "$PORT" < <(cat "$T/in")
+	fi
+	[ "$status" -eq 0 ]
+	[ ! -s "$T/err" ]
+	[ "$(sha256sum <"$T/out")" = "$(sha256sum <"$T/in")" ]
+}
+
+@test "a line piped in gets the greeting, its ack and bye, and the client exits 0" {
+	launch 127.0.0.1 "$H" -l "$T/rec"
+	client 127.0.0.1 "$PORT" < <(printf 'hi\n')
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	[ ! -s "$T/err" ]
+	[ "$(record_count "$T/rec" ' #1 receive message: hi$')" -eq 1 ]
+}
+
+@test "-N changes nothing: the same bytes and status" {
+	launch 127.0.0.1 "$H" -l "$T/rec"
+	client -N 127.0.0.1 "$PORT" < <(printf 'hi\nthere\n')
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
+}
+
+@test "a server that closes first ends the client at once although stdin stays open" {
+	peer close
+	open_stdin "$T/in"
+	client 127.0.0.1 "$PORT" <"$T/in"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'goodbye\n'
+	slept_about 0 4000
+}
+
+@test "50 MiB of random bytes from a file go out and come back unchanged (cat behind msgd-launcher)" {
+	launch 127.0.0.1 cat
+	echo_50m file
+}
+
+@test "50 MiB of random bytes piped in go out and come back unchanged (socat echo)" {
+	command -v socat >/dev/null || skip "needs socat"
+	socat_echo
+	echo_50m pipe
+}
+
+@test "every byte of a file sent arrives at a server nobody here wrote" {
+	peer record "$T/got"
+	head -c 1048576 /dev/urandom >"$T/in"
+	client 127.0.0.1 "$PORT" <"$T/in"
+	[ "$status" -eq 0 ]
+	cmp "$T/in" "$T/got"
+}
+
+@test "every byte piped in arrives at a server nobody here wrote" {
+	peer record "$T/got"
+	head -c 1048576 /dev/urandom >"$T/in"
+	client 127.0.0.1 "$PORT" < <(cat "$T/in")
+	[ "$status" -eq 0 ]
+	cmp "$T/in" "$T/got"
+}
+
+@test "-C turns LF into CRLF without doubling a CR already there" {
+	peer record "$T/got"
+	client -C 127.0.0.1 "$PORT" < <(printf 'a\nb\r\nc\n')
+	[ "$status" -eq 0 ]
+	file_is "$T/got" 'a\r\nb\r\nc\r\n'
+}
+
+@test "-C does not double a CR that ends one read when the LF starts the next" {
+	launch 127.0.0.1 cat
+	client -C 127.0.0.1 "$PORT" < <(printf 'x\r'; sleep 0.3; printf '\ny\n')
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'x\r\ny\r\n'
+}
+
+@test "-w 1 gives up connecting to a listener whose backlog is full after about a second" {
+	peer full
+	client -w 1 127.0.0.1 "$PORT" </dev/null
+	[ "$status" -eq 1 ]
+	grep -qE "^msgd-client: connect to 127\.0\.0\.1 port $PORT \(tcp\) failed: .*timed out$" "$T/err"
+	slept_about 900 4000
+}
+
+@test "-w 1 ends a connection with no traffic for a second: exit 1 and why" {
+	peer silent
+	client -w 1 127.0.0.1 "$PORT" </dev/null
+	[ "$status" -eq 1 ]
+	err_is 'msgd-client: timed out: no traffic for 1 s (-w)'
+	slept_about 900 4000
+}
+
+@test "-q 1 stops waiting for a silent server a second after stdin ends, exit 0" {
+	peer silent
+	client -q 1 127.0.0.1 "$PORT" </dev/null
+	[ "$status" -eq 0 ]
+	[ ! -s "$T/out" ] && [ ! -s "$T/err" ]
+	slept_about 900 4000
+}
+
+@test "-z on an open port exits 0 and prints nothing" {
+	launch 127.0.0.1 "$H" -l "$T/rec"
+	client -z 127.0.0.1 "$PORT" </dev/null
+	[ "$status" -eq 0 ]
+	[ ! -s "$T/out" ] && [ ! -s "$T/err" ]
+}
+
+@test "-z on a closed port exits 1 and prints nothing" {
+	free_port
+	client -z 127.0.0.1 "$PORT" </dev/null
+	[ "$status" -eq 1 ]
+	[ ! -s "$T/out" ] && [ ! -s "$T/err" ]
+}
+
+@test "-z -v says the connection succeeded, in OpenBSD nc's words" {
+	launch 127.0.0.1 "$H" -l "$T/rec"
+	client -z -v 127.0.0.1 "$PORT" </dev/null
+	[ "$status" -eq 0 ]
+	err_is "Connection to 127.0.0.1 $PORT port [tcp/*] succeeded!"
+	[ ! -s "$T/out" ]
+}
+
+@test "-v says the connection succeeded, then the session goes on as usual" {
+	launch 127.0.0.1 "$H" -l "$T/rec"
+	client -v 127.0.0.1 "$PORT" </dev/null
+	[ "$status" -eq 0 ]
+	err_is "Connection to 127.0.0.1 $PORT port [tcp/*] succeeded!"
+	file_is "$T/out" 'hello\nbye 0\n'
+}
+
+@test "a refused connection exits 1 and says so" {
+	free_port
+	client 127.0.0.1 "$PORT" </dev/null
+	[ "$status" -eq 1 ]
+	err_is "msgd-client: connect to 127.0.0.1 port $PORT (tcp) failed: Connection refused"
+}
+
+@test "a reset by the server exits 1 and names the reset" {
+	peer reset
+	client 127.0.0.1 "$PORT" </dev/null
+	[ "$status" -eq 1 ]
+	grep -qx 'msgd-client: read from 127.0.0.1 port [0-9]*: Connection reset by peer' "$T/err"
+	[ "$(wc -l <"$T/err")" -eq 1 ]
+}
+
+@test "a closed stdout ends the client at once: | head -c 10 on an endless stream" {
+	launch 127.0.0.1 yes
+	client_head 127.0.0.1 "$PORT"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'y\ny\ny\ny\ny\n'
+	[ ! -s "$T/err" ]
+	slept_about 0 5000
+}
+
+@test "a closed stdout ends the client with a python flood server too" {
+	peer flood
+	client_head 127.0.0.1 "$PORT"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'y\ny\ny\ny\ny\n'
+	slept_about 0 5000
+}
+
+@test "a reader that goes away ends the client even while the server is silent" {
+	peer silent
+	open_stdin "$T/in"
+	local t0
+	t0=$(date +%s%N)
+	timeout 20 "$C" 127.0.0.1 "$PORT" <"$T/in" 2>"$T/err" | true
+	status=${PIPESTATUS[0]}
+	MS=$((($(date +%s%N) - t0) / 1000000))
+	[ "$status" -eq 0 ]
+	[ ! -s "$T/err" ]
+	slept_about 0 5000
+}
+
+@test "a closed stdin counts as empty input" {
+	launch 127.0.0.1 "$H" -l "$T/rec"
+	client 127.0.0.1 "$PORT" <&-
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nbye 0\n'
+}
+
+@test "-6 reaches a server on ::1" {
+	python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' \
+		2>/dev/null || skip "no IPv6 loopback"
+	launch ::1 "$H" -l "$T/rec"
+	client -6 ::1 "$PORT" < <(printf 'six\n')
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+}
+
+@test "-4 with an IPv6 address fails at once and says why" {
+	client -4 ::1 9
+	[ "$status" -eq 1 ]
+	err_is 'msgd-client: ::1 is an IPv6 address, but -4 was given'
+}
+
+@test "-6 with an IPv4 address fails at once and says why" {
+	client -6 127.0.0.1 9
+	[ "$status" -eq 1 ]
+	err_is 'msgd-client: 127.0.0.1 is an IPv4 address, but -6 was given'
+}
+
+@test "-n refuses a name without asking any resolver" {
+	client -n localhost 9
+	[ "$status" -eq 1 ]
+	err_is 'msgd-client: localhost: not a numeric address (-n)'
+}
+
+@test "a name in /etc/hosts is resolved without the network" {
+	grep -qE '^127\.0\.0\.1[[:space:]].*\blocalhost\b' /etc/hosts ||
+		skip "no localhost in /etc/hosts"
+	launch 127.0.0.1 "$H" -l "$T/rec"
+	client -4 localhost "$PORT" </dev/null
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nbye 0\n'
+}
+
+@test "no arguments is a usage error: exit 1 and the synopsis" {
+	client
+	[ "$status" -eq 1 ]
+	err_is "msgd-client: HOST PORT missing
+$USAGE"
+}
+
+@test "a -w that is not a number is named: exit 1" {
+	client -w abc 127.0.0.1 9
+	[ "$status" -eq 1 ]
+	err_is "msgd-client: -w: bad value 'abc' (a number from 1 to 2147483)
+$USAGE"
+}
+
+@test "a negative -w is named: exit 1" {
+	client -w -1 127.0.0.1 9
+	[ "$status" -eq 1 ]
+	err_is "msgd-client: -w: bad value '-1' (a number from 1 to 2147483)
+$USAGE"
+}
+
+@test "a -q that is not a number is named: exit 1" {
+	client -q 1x 127.0.0.1 9
+	[ "$status" -eq 1 ]
+	err_is "msgd-client: -q: bad value '1x' (a number from 0 to 2147483)
+$USAGE"
+}
+
+@test "an unknown option is named: exit 1" {
+	client -x 127.0.0.1 9
+	[ "$status" -eq 1 ]
+	err_is "msgd-client: unknown option -x
+$USAGE"
+}
+
+@test "a port over 65535 is named: exit 1" {
+	client 127.0.0.1 70000
+	[ "$status" -eq 1 ]
+	err_is "msgd-client: bad port '70000' (a number from 1 to 65535, or a service name)
+$USAGE"
+}
+
+@test "typed lines go out as typed and the replies show up (tmux)" {
+	command -v tmux >/dev/null || skip "needs tmux"
+	launch 127.0.0.1 "$H" -l "$T/rec"
+	local sock=msgdtest$$
+	tmux_client "$sock" 127.0.0.1 "$PORT"
+	tmux_wait "$sock" hello
+	tmux -L "$sock" send-keys 'hi' Enter
+	tmux_wait "$sock" 'ok 1'
+	diff -u <(printf 'hello\nhi\nok 1\n') <(grep . <<<"$SCREEN")
+	[ "$(record_count "$T/rec" ' #1 receive message: hi$')" -eq 1 ]
+}
