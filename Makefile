@@ -5,6 +5,8 @@ PREFIX = /usr/local
 BINDIR = $(PREFIX)/bin
 SBINDIR = $(PREFIX)/sbin
 MANPREFIX = $(PREFIX)/share/man
+SYSCONFDIR = /etc
+SYSTEMDDIR = $(PREFIX)/lib/systemd/system
 DESTDIR =
 
 # A static musl binary is exec'd several times faster than a dynamic glibc
@@ -92,17 +94,37 @@ memcheck:
 	MSGD_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	$(BATS) test/handler.bats
 
+# the service files name the installed handler and launcher
+SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g'
+UNITS = msgd.socket msgd@.service msgd.service
+
 install: all
-	mkdir -p $(DESTDIR)$(SBINDIR)
+	mkdir -p $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(MANPREFIX)/man1 $(DESTDIR)$(MANPREFIX)/man8 \
+		$(DESTDIR)$(SYSCONFDIR)/xinetd.d $(DESTDIR)$(SYSTEMDDIR)
 	cp -f $(BIN)/msgd-handler $(BIN)/msgd-launcher $(DESTDIR)$(SBINDIR)/
-	cd $(DESTDIR)$(SBINDIR) && chmod 755 msgd-handler msgd-launcher
-	mkdir -p $(DESTDIR)$(BINDIR)
 	cp -f $(BIN)/msgd-client $(DESTDIR)$(BINDIR)/
+	cd $(DESTDIR)$(SBINDIR) && chmod 755 msgd-handler msgd-launcher
 	chmod 755 $(DESTDIR)$(BINDIR)/msgd-client
+	cp -f man/msgd-client.1 $(DESTDIR)$(MANPREFIX)/man1/
+	cp -f man/msgd-handler.8 man/msgd-launcher.8 $(DESTDIR)$(MANPREFIX)/man8/
+	cd $(DESTDIR)$(MANPREFIX) && chmod 644 man1/msgd-client.1 \
+		man8/msgd-handler.8 man8/msgd-launcher.8
+	$(SUBST) xinetd.d/msgd >$(DESTDIR)$(SYSCONFDIR)/xinetd.d/msgd
+	for u in $(UNITS); do \
+		$(SUBST) systemd/$$u >$(DESTDIR)$(SYSTEMDDIR)/$$u || exit 1; \
+	done
+	cd $(DESTDIR)$(SYSTEMDDIR) && chmod 644 $(UNITS)
+	chmod 644 $(DESTDIR)$(SYSCONFDIR)/xinetd.d/msgd
 
 uninstall:
 	cd $(DESTDIR)$(SBINDIR) && rm -f msgd-handler msgd-launcher
 	rm -f $(DESTDIR)$(BINDIR)/msgd-client
+	rm -f $(DESTDIR)$(MANPREFIX)/man1/msgd-client.1 \
+		$(DESTDIR)$(MANPREFIX)/man8/msgd-handler.8 \
+		$(DESTDIR)$(MANPREFIX)/man8/msgd-launcher.8
+	rm -f $(DESTDIR)$(SYSCONFDIR)/xinetd.d/msgd
+	cd $(DESTDIR)$(SYSTEMDDIR) && rm -f $(UNITS)
 
 clean:
 	rm -rf build bin

@@ -1,0 +1,47 @@
+#!/usr/bin/env bats
+# make install / make uninstall into a temporary DESTDIR.
+
+load helpers
+
+REPO=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+
+installed_files() {
+	(cd "$1" && find . -type f -printf '%m %p\n' | sort)
+}
+
+@test "make install puts every file where it belongs with the paths filled in" {
+	run make -s -C "$REPO" install DESTDIR="$T/root" PREFIX=/opt/msgd
+	[ "$status" -eq 0 ]
+	[ "$(installed_files "$T/root")" = "644 ./etc/xinetd.d/msgd
+644 ./opt/msgd/lib/systemd/system/msgd.service
+644 ./opt/msgd/lib/systemd/system/msgd.socket
+644 ./opt/msgd/lib/systemd/system/msgd@.service
+644 ./opt/msgd/share/man/man1/msgd-client.1
+644 ./opt/msgd/share/man/man8/msgd-handler.8
+644 ./opt/msgd/share/man/man8/msgd-launcher.8
+755 ./opt/msgd/bin/msgd-client
+755 ./opt/msgd/sbin/msgd-handler
+755 ./opt/msgd/sbin/msgd-launcher" ]
+	# the installed programs are the built ones and run
+	cmp "$REPO/bin/msgd-handler" "$T/root/opt/msgd/sbin/msgd-handler"
+	[ "$(printf 'x\n' | "$T/root/opt/msgd/sbin/msgd-handler" -l "$T/rec")" = $'hello\nok 1\nbye 1' ]
+	# the service files name the installed handler and launcher, nothing else changed
+	grep -qx $'\tserver\t\t= /opt/msgd/sbin/msgd-handler' "$T/root/etc/xinetd.d/msgd"
+	diff <(sed 's|@SBINDIR@|/opt/msgd/sbin|g' "$REPO/xinetd.d/msgd") "$T/root/etc/xinetd.d/msgd"
+	grep -qx 'ExecStart=/opt/msgd/sbin/msgd-handler -t 300' "$T/root/opt/msgd/lib/systemd/system/msgd@.service"
+	grep -qx 'ExecStart=/opt/msgd/sbin/msgd-launcher -c 40 -C 10 -k 10 0 9100 /opt/msgd/sbin/msgd-handler -t 300' \
+		"$T/root/opt/msgd/lib/systemd/system/msgd.service"
+	run grep -rl '@SBINDIR@' "$T/root"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	cmp "$REPO/man/msgd-launcher.8" "$T/root/opt/msgd/share/man/man8/msgd-launcher.8"
+}
+
+@test "make uninstall leaves nothing of what make install put there" {
+	make -s -C "$REPO" install DESTDIR="$T/root" PREFIX=/usr/local
+	mkdir -p "$T/root/usr/local/bin"
+	echo keep >"$T/root/usr/local/bin/other"
+	run make -s -C "$REPO" uninstall DESTDIR="$T/root" PREFIX=/usr/local
+	[ "$status" -eq 0 ]
+	[ "$(installed_files "$T/root")" = "644 ./usr/local/bin/other" ]
+}
