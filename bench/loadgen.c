@@ -77,13 +77,6 @@ static struct opts o;
 static struct stats st;
 static struct addrinfo *target;
 
-static void usage(void) __attribute__((noreturn));
-
-static void
-usage(void)
-{
-	usage_exit(SYNOPSIS);
-}
 
 /* ---- options and checks ---- */
 
@@ -117,14 +110,14 @@ parse_opts(int argc, char **argv)
 	}
 	if (o.total && o.secs) {
 		warn("-n and -d exclude each other");
-		usage();
+		usage_exit(SYNOPSIS);
 	}
 	if (!o.total && !o.secs)
 		o.secs = 5;
 	if (argc - optind != 2) {
 		warn(argc - optind < 2 ? "HOST PORT missing" :
 		    "too many arguments");
-		usage();
+		usage_exit(SYNOPSIS);
 	}
 	o.host = argv[optind];
 	o.port = argv[optind + 1];
@@ -144,7 +137,7 @@ resolve(void)
 	if (err) {
 		warn("bad address %s port %s (numeric IPv4 or IPv6 and a "
 		    "port number): %s", o.host, o.port, gai_strerror(err));
-		usage();
+		usage_exit(SYNOPSIS);
 	}
 }
 
@@ -164,7 +157,7 @@ check_fds(void)
 	}
 	warn("-c %ld needs %ld descriptors, the limit is %ld", o.conc,
 	    (long)need, (long)rl.rlim_cur);
-	usage();
+	usage_exit(SYNOPSIS);
 }
 
 /* ---- time and results ---- */

@@ -57,7 +57,6 @@ static struct relay r;
 static void
 parse_opts(int argc, char **argv)
 {
-	long port;
 	int ch;
 
 	o.family = AF_UNSPEC;
@@ -85,12 +84,7 @@ parse_opts(int argc, char **argv)
 	}
 	o.host = argv[optind];
 	o.port = argv[optind + 1];
-	if (o.port[0] >= '0' && o.port[0] <= '9' &&
-	    parse_num(o.port, 1, 65535, &port) < 0) {
-		warn("bad port '%s' (a number from 1 to 65535, or a service "
-		    "name)", o.port);
-		usage_exit(SYNOPSIS);
-	}
+	port_check(o.port, 1, SYNOPSIS);
 }
 
 /* an address of the wrong family for -4 / -6 is an error, not a name to

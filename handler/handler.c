@@ -67,13 +67,6 @@ struct conn {
 
 #define SYNOPSIS "msgd-handler [-sS] [-g TEXT] [-l FILE] [-m BYTES] [-t SECS]"
 
-static void usage(void) __attribute__((noreturn));
-
-static void
-usage(void)
-{
-	usage_exit(SYNOPSIS);
-}
 
 static void
 buf_need(struct buf *b, size_t more)
@@ -693,7 +686,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'g':
 			if (strpbrk(optarg, "\r\n")) {
 				warn("-g: the greeting must be one line");
-				usage();
+				usage_exit(SYNOPSIS);
 			}
 			o->greeting = optarg;
 			break;
@@ -719,11 +712,11 @@ parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (optind < argc) {
 		warn("unexpected argument '%s'", argv[optind]);
-		usage();
+		usage_exit(SYNOPSIS);
 	}
 	if (o->logpath && o->use_syslog) {
 		warn("-l and -s both say where records go: pick one");
-		usage();
+		usage_exit(SYNOPSIS);
 	}
 }
 

@@ -63,18 +63,10 @@ static int local_fixed;	/* bound to one address: TCPLOCAL* never change */
 /* signals a child must get back at their defaults before exec */
 static sigset_t child_reset;
 
-static void usage(void) __attribute__((noreturn));
-
-static void
-usage(void)
-{
-	usage_exit(SYNOPSIS);
-}
 
 static void
 parse_opts(int argc, char **argv)
 {
-	long port;
 	int ch;
 
 	o.family = AF_UNSPEC;
@@ -113,16 +105,11 @@ parse_opts(int argc, char **argv)
 		warn(argc - optind == 0 ? "HOST PORT PROGRAM missing" :
 		    argc - optind == 1 ? "PORT PROGRAM missing" :
 		    "PROGRAM missing");
-		usage();
+		usage_exit(SYNOPSIS);
 	}
 	o.host = argv[optind];
 	o.port = argv[optind + 1];
-	if (o.port[0] >= '0' && o.port[0] <= '9' &&
-	    parse_num(o.port, 0, 65535, &port) < 0) {
-		warn("bad port '%s' (a number from 0 to 65535, or a service "
-		    "name)", o.port);
-		usage();
-	}
+	port_check(o.port, 0, SYNOPSIS);
 	o.argv = argv + optind + 2;
 }
 
@@ -151,11 +138,11 @@ resolve_ids(struct ids *id)
 				/* never run a user's children with root's group */
 				warn("-u: uid %ld has no passwd entry: give -g too",
 				    n);
-				usage();
+				usage_exit(SYNOPSIS);
 			}
 		} else if (pw == NULL) {
 			warn("-u: no such user '%s'", o.user);
-			usage();
+			usage_exit(SYNOPSIS);
 		}
 		if (pw) {
 			id->uid = pw->pw_uid;
@@ -173,7 +160,7 @@ resolve_ids(struct ids *id)
 			id->gid = (gid_t)n;
 		else {
 			warn("-g: no such group '%s'", o.group);
-			usage();
+			usage_exit(SYNOPSIS);
 		}
 		id->set_gid = 1;
 	}

@@ -28,6 +28,9 @@ void opt_fail(int ch, const char *synopsis) __attribute__((noreturn));
  * the bad value and usage_exit */
 long opt_num(int opt, const char *arg, long min, long max,
     const char *synopsis);
+/* a PORT operand: a service name, or a number from min to 65535; else a
+ * message naming it and usage_exit */
+void port_check(const char *port, long min, const char *synopsis);
 
 /* Open /dev/null on any of fds 0, 1 and 2 that is closed, so that no file
  * or socket opened later takes its number.  Returns a mask of those that

@@ -118,6 +118,19 @@ opt_num(int opt, const char *arg, long min, long max, const char *synopsis)
 	return v;
 }
 
+void
+port_check(const char *port, long min, const char *synopsis)
+{
+	long v;
+
+	if (port[0] >= '0' && port[0] <= '9' &&
+	    parse_num(port, min, 65535, &v) < 0) {
+		warn("bad port '%s' (a number from %ld to 65535, or a service "
+		    "name)", port, min);
+		usage_exit(synopsis);
+	}
+}
+
 int
 std_fds(void)
 {

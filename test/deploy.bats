@@ -17,19 +17,6 @@ need() {
 	command -v "$1" >/dev/null || skip "needs $1 (Debian package ${2:-$1})"
 }
 
-# wait_grep FILE ERE [SECS]: wait (at most SECS, default 10) until a line of
-# FILE matches ERE
-wait_grep() {
-	local i n=$((${3:-10} * 50))
-	for ((i = 0; i < n; i++)); do
-		grep -qE -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.02
-	done
-	echo "no line matching '$2' in $1 after ${3:-10} s:" >&2
-	cat "$1" >&2
-	return 1
-}
-
 # free_port: a TCP port of 127.0.0.1 that was free a moment ago, for the
 # programs that cannot listen on port 0 and say which port they got
 free_port() {

@@ -155,3 +155,16 @@ socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"--end--", sys.argv[1])
 	echo "no marker in $2 after 10 s" >&2
 	return 1
 }
+
+# wait_grep FILE ERE [SECS]: wait (at most SECS, default 10) until a line of
+# FILE matches ERE
+wait_grep() {
+	local i n=$((${3:-10} * 50))
+	for ((i = 0; i < n; i++)); do
+		grep -qE -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.02
+	done
+	echo "no line matching '$2' in $1 after ${3:-10} s:" >&2
+	cat "$1" >&2
+	return 1
+}
