@@ -61,6 +61,7 @@ struct conn {
 	int discarding;		/* inside a line over the limit */
 	/* counts: messages numbered, and the last whose record is written */
 	unsigned long long seq, durable, bytes;
+	unsigned long long acked;	/* oks sent before this batch */
 	int failed;		/* a record could not be written */
 	struct buf rec, rep;
 };
@@ -446,7 +447,7 @@ rep_flush(struct conn *c, enum endreason *why)
 	return ret;
 }
 
-/* keep the replies up to the ok for message `upto`, then say why we stop */
+/* keep the replies of this batch up to its `upto`-th ok */
 static void
 rep_cut(struct conn *c, unsigned long long upto)
 {
@@ -560,12 +561,13 @@ batch_end(struct conn *c, enum endreason *why)
 	if (!c->failed && c->rec.len)
 		rec_commit(c);
 	if (c->failed) {
-		rep_cut(c, c->durable);
+		rep_cut(c, c->durable - c->acked);
 		reply(c, cannot, sizeof cannot - 1);
 		rep_flush(c, why);
 		*why = END_ERROR;
 		return -1;
 	}
+	c->acked = c->seq;
 	return rep_flush(c, why);
 }
 
@@ -669,8 +671,10 @@ stderr_is_conn(void)
 
 	if (std_fds() & 4)
 		return 1;
+	/* a terminal on both is someone trying it by hand, not xinetd */
 	return fstat(0, &s0) == 0 && fstat(2, &s2) == 0 &&
-	    s0.st_dev == s2.st_dev && s0.st_ino == s2.st_ino;
+	    S_ISSOCK(s2.st_mode) && s0.st_dev == s2.st_dev &&
+	    s0.st_ino == s2.st_ino;
 }
 
 static void

@@ -633,7 +633,9 @@ spawn(int cfd)
 	return pid;
 }
 
-static void
+/* serve one connection: 0, or -1 (errno set, cfd still open) when no
+ * child could be made for it */
+static int
 serve(int cfd, const struct sockaddr *peer)
 {
 	char ip[ADDR_IPLEN];
@@ -645,7 +647,7 @@ serve(int cfd, const struct sockaddr *peer)
 		source_key(peer, children[nchildren].addr);
 		if (from_source(children[nchildren].addr) >= o.persource) {
 			deny(cfd, ip);
-			return;
+			return 0;
 		}
 	}
 	set_env_addr(E_REMOTEIP, "TCPREMOTE", ip, port);
@@ -657,16 +659,15 @@ serve(int cfd, const struct sockaddr *peer)
 			set_env_addr(E_LOCALIP, "TCPLOCAL", lip, lport);
 	}
 	pid = spawn(cfd);
+	if (pid < 0)
+		return -1;
 	close(cfd);
-	if (pid < 0) {
-		warn("cannot fork for %s:", ip);
-		return;
-	}
 	children[nchildren++].pid = pid;
 	if (o.verbosity == VERBOSE) {
 		note("pid %ld from %s port %u", (long)pid, ip, port);
 		log_status();
 	}
+	return 0;
 }
 
 /* a PROGRAM without a slash is looked up in PATH once, not per connection;
@@ -713,15 +714,47 @@ accept_error_is_resources(int err)
 	    err == ENOMEM;
 }
 
+/* a connection accepted when no child could be made: it is kept and
+ * served after the back-off, never dropped */
+static int pending_fd = -1;
+static struct sockaddr_storage pending_peer;
+
+/* out of descriptors, memory or processes: said once per episode, then a
+ * calm retry with a back-off doubling from 50 ms to 1 s */
+static int
+starve(int *starved, const char *what)
+{
+	if (!*starved)
+		warn("cannot %s (will retry):", what);
+	*starved = *starved ? *starved * 2 : 50;
+	if (*starved > 1000)
+		*starved = 1000;
+	return *starved;
+}
+
+static void
+fed(int *starved)
+{
+	if (*starved && o.verbosity != QUIET)
+		note("accepting again");
+	*starved = 0;
+}
+
 /*
  * Accept what is waiting, up to the limit.  Returns the back-off in ms
- * when the system is out of descriptors or memory, else 0.
+ * when the system is out of descriptors, memory or processes, else 0.
  */
 static int
 accept_some(int lfd, int *starved)
 {
 	int i;
 
+	if (pending_fd >= 0) {
+		if (serve(pending_fd, (struct sockaddr *)&pending_peer) < 0)
+			return starve(starved, "fork");
+		pending_fd = -1;
+		fed(starved);
+	}
 	for (i = 0; i < 64 && nchildren < o.maxconn; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
@@ -729,25 +762,20 @@ accept_some(int lfd, int *starved)
 		    SOCK_CLOEXEC);
 
 		if (cfd < 0) {
-			if (accept_error_is_resources(errno)) {
-				/* said once per episode, then a calm retry */
-				if (!*starved)
-					warn("cannot accept (will retry):");
-				*starved = *starved ? *starved * 2 : 50;
-				if (*starved > 1000)
-					*starved = 1000;
-				return *starved;
-			}
+			if (accept_error_is_resources(errno))
+				return starve(starved, "accept");
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR && errno != ECONNABORTED &&
 			    errno != EPROTO && errno != EPERM)
 				warn("cannot accept:");
 			return 0;
 		}
-		if (*starved && o.verbosity != QUIET)
-			note("accepting again");
-		*starved = 0;
-		serve(cfd, (struct sockaddr *)&ss);
+		fed(starved);
+		if (serve(cfd, (struct sockaddr *)&ss) < 0) {
+			pending_fd = cfd;
+			pending_peer = ss;
+			return starve(starved, "fork");
+		}
 	}
 	return 0;
 }
@@ -835,6 +863,7 @@ int
 main(int argc, char **argv)
 {
 	struct ids id;
+	sigset_t early;
 	char ip[ADDR_IPLEN], line[32];
 	unsigned port;
 	int lfd, ready = -1, status;
@@ -842,6 +871,12 @@ main(int argc, char **argv)
 	progname = "msgd-launcher";
 	slog_open(progname);
 	parse_opts(argc, argv);
+	/* a SIGTERM right after the -1 port line must still end us with 0:
+	 * held until signals_init() has the handlers in place */
+	sigemptyset(&early);
+	sigaddset(&early, SIGTERM);
+	sigaddset(&early, SIGINT);
+	sigprocmask(SIG_BLOCK, &early, NULL);
 	resolve_ids(&id);
 	pidfile_absolute();
 	fds_init();

@@ -550,6 +550,44 @@ EOF
 	file_is "$T/err" "msgd-handler: cannot write record to $T/F: File too large\n"
 }
 
+@test "a record file that fills up in a later batch acknowledges none of that batch's messages" {
+	status=0
+	(
+		ulimit -f 1	# 1 KiB: the first batch fits, the second does not
+		{ printf 'a\nb\nc\n'; sleep 0.3; printf '%0900d\nd\ne\n' 0; } |
+			timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" >"$T/out" 2>"$T/err"
+	) || status=$?
+	[ "$status" -eq 1 ]
+	file_is "$T/out" 'hello\nok 1\nok 2\nok 3\nerror cannot record message\n'
+	records_are "$T/F" 'local connect' 'local #1 receive message: a' \
+		'local #2 receive message: b' 'local #3 receive message: c'
+}
+
+@test "on a terminal the handler talks on stderr, not syslog, though fds 0 and 2 are the same tty" {
+	# a pty on fds 0 and 2, as in an interactive shell; fd 1 a pipe
+	run timeout 20 python3 -c '
+import os, pty, subprocess, sys
+master, slave = pty.openpty()
+p = subprocess.run(sys.argv[1:], stdin=slave, stderr=slave, stdout=subprocess.PIPE)
+os.close(slave)
+out = b""
+while True:
+    try:
+        d = os.read(master, 4096)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+sys.stdout.write("status=%d stdout=%r\n" % (p.returncode, p.stdout))
+sys.stdout.write(out.decode().replace("\r\n", "\n"))
+' "$MSGD_BIN/msgd-handler" -m abc
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "status=2 stdout=b''" ]
+	[ "${lines[1]}" = "msgd-handler: -m: bad value 'abc' (a number from 1 to 1048576)" ]
+	[ "${lines[2]}" = "usage: msgd-handler [-sS] [-g TEXT] [-l FILE] [-m BYTES] [-t SECS]" ]
+}
+
 @test "with -S a failed fsync acknowledges nothing" {
 	command -v strace >/dev/null || skip "needs strace"
 	printf 'hi\n' >"$T/in"

@@ -504,6 +504,54 @@ msgd-launcher: stopping: 0 running, grace 10 s" ]
 msgd-launcher: stopping: 1 running, grace 10 s" ]
 }
 
+@test "a SIGTERM as soon as the port is printed still ends the launcher with status 0" {
+	# the kill follows the -1 line at once, 20 times; -i widens the window
+	run timeout 60 "${CLIENT[0]}" -c '
+import os, signal, subprocess, sys
+for n in range(20):
+    p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL)
+    p.stdout.readline()
+    os.kill(p.pid, signal.SIGTERM)
+    if p.wait(timeout=10) != 0:
+        print("run %d: status %d" % (n, p.returncode))
+        sys.exit(1)
+print("20 times 0")
+' "$L" -1 -i "$T/pid" 127.0.0.1 0 true
+	[ "$status" -eq 0 ]
+	[ "$output" = "20 times 0" ]
+}
+
+@test "when no process can be made the client waits, is served once one can, and it is said once" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for -u"
+	command -v setpriv >/dev/null || skip "needs setpriv (util-linux)"
+	# nobody may have one process more than now: the launcher, once this
+	# sleeper also runs as nobody; when it ends, the launcher can fork
+	start_server "$T/s" setpriv --reuid=nobody --regid="$(id -g nobody)" \
+		--clear-groups sleep 60
+	sleeper=${SERVER_PIDS[-1]}
+	for ((i = 0; i < 100; i++)); do
+		[ "$(stat -c %U "/proc/$sleeper")" = nobody ] && break
+		sleep 0.02
+	done
+	limit=$(($(ps -u nobody -o pid= | wc -l) + 1))
+	# shellcheck disable=SC2016 # expanded by that bash
+	PRE=(bash -c 'ulimit -S -u "$0" && exec "$@"' "$limit")
+	launch l -u nobody 127.0.0.1 0 "$H" -l -
+	client_bg a 127.0.0.1 "$PORT" send:'hi\n' shut eof
+	a=$CPID
+	wait_grep "$T/l.err" '^msgd-launcher: cannot fork \(will retry\): Resource temporarily unavailable$'
+	sleep 0.5
+	[ ! -s "$T/a" ]
+	kill "$sleeper"
+	wait_exit "$a" 10
+	[ "$EXIT" -eq 0 ]
+	[ "$(cat "$T/a")" = $'hello\nok 1\nbye 1' ]
+	wait_grep "$T/l.err" '^msgd-launcher: accepting again$'
+	[ "$(grep -c 'cannot fork' "$T/l.err")" -eq 1 ]
+	wait_grep "$T/l.err" '#1 receive message: hi$'
+}
+
 @test "SIGINT stops the launcher like SIGTERM" {
 	# started as a background job, it inherited SIGINT ignored from bash
 	launch l 127.0.0.1 0 true
