@@ -2,6 +2,7 @@
  * format syslog(3) uses, with the outcome reported to the caller. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -46,6 +47,17 @@ slog_connect(void)
 	return 0;
 }
 
+/* a stalled syslog daemon gets SLOG_WAIT_MS to take a record, not forever */
+#define SLOG_WAIT_MS 5000
+
+static int
+wait_writable(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+	return poll(&pfd, 1, SLOG_WAIT_MS) > 0;
+}
+
 int
 slog_send(int severity, const char *msg, size_t len)
 {
@@ -54,7 +66,7 @@ slog_send(int severity, const char *msg, size_t len)
 	struct msghdr mh;
 	time_t now = time(NULL);
 	struct tm tm;
-	int hl, try;
+	int hl, try, waits = 0;
 
 	localtime_r(&now, &tm);
 	hl = snprintf(head, sizeof head, "<%d>", FACILITY_DAEMON | severity);
@@ -73,12 +85,15 @@ slog_send(int severity, const char *msg, size_t len)
 	for (try = 0; try < 2; try++) {
 		if (slog_fd < 0 && slog_connect() < 0)
 			continue;
-		if (sendmsg(slog_fd, &mh, MSG_NOSIGNAL) >= 0)
+		if (sendmsg(slog_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
 			return 0;
-		if (errno == EINTR) {
+		if (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK)
+		    && waits++ < 1 && wait_writable(slog_fd))) {
 			try--;
 			continue;
 		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return -1;	/* the daemon has stalled: no record */
 		if (errno != ECONNREFUSED && errno != ENOTCONN)
 			return -1;
 		close(slog_fd);

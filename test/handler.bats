@@ -861,6 +861,30 @@ serve_and_talk() {
 	[ "$(grep -oE 'msgd-handler\[[0-9]+\]' "$T/syslog" | sort -u | wc -l)" -eq 1 ]
 }
 
+@test "with -s and a syslog daemon that has stalled the client gets error cannot record message within seconds" {
+	need_mount_ns
+	mkdir "$T/dev"
+	# a /dev/log that is bound but never read: its queue fills up
+	start_server "$T/stalled" python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print(sys.argv[1], flush=True)
+time.sleep(60)' "$T/dev/log"
+	wait_line "$T/stalled"
+	seq 1 200 >"$T/in"
+	status=0
+	SECONDS=0
+	with_dev "$T/dev" timeout 30 "${HANDLER_CMD[@]}" -s <"$T/in" \
+		>"$T/out" 2>"$T/err" || status=$?
+	[ "$status" -eq 1 ]
+	[ "$SECONDS" -lt 20 ]
+	# whatever was acknowledged, in order, then the error and nothing more
+	k=$(grep -c '^ok ' "$T/out" || true)
+	[ "$k" -lt 200 ]
+	diff -u <(echo hello; [ "$k" -eq 0 ] || seq -f 'ok %g' 1 "$k"
+		echo 'error cannot record message') "$T/out"
+}
+
 @test "with the connection on fds 0, 1 and 2 and no -l the client hears only the protocol and the records go to syslog" {
 	need_mount_ns
 	local port cport
