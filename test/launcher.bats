@@ -91,6 +91,16 @@ ucspi() {
 	grep -E '^(PROTO|TCP[A-Z]*)=' | LC_ALL=C sort
 }
 
+# ucspi_env_is LOCALIP REMOTEIP: the UCSPI lines of an `env` child, read by
+# client.py whose first line is its own port, are exactly these
+ucspi_env_is() {
+	[ "$(printf '%s\n' "${lines[@]}" | ucspi)" = "PROTO=TCP
+TCPLOCALIP=$1
+TCPLOCALPORT=$PORT
+TCPREMOTEIP=$2
+TCPREMOTEPORT=${lines[0]}" ]
+}
+
 has_ipv6() {
 	grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null
 }
@@ -181,18 +191,10 @@ TCPREMOTEPORT=$cport" ]
 	launch l 0 0 env
 	run "${CLIENT[@]}" -s 127.0.0.3 127.0.0.2 "$PORT" port eof
 	[ "$status" -eq 0 ]
-	[ "$(printf '%s\n' "${lines[@]}" | ucspi)" = "PROTO=TCP
-TCPLOCALIP=127.0.0.2
-TCPLOCALPORT=$PORT
-TCPREMOTEIP=127.0.0.3
-TCPREMOTEPORT=${lines[0]}" ]
+	ucspi_env_is 127.0.0.2 127.0.0.3
 	run "${CLIENT[@]}" 127.0.0.1 "$PORT" port eof
 	[ "$status" -eq 0 ]
-	[ "$(printf '%s\n' "${lines[@]}" | ucspi)" = "PROTO=TCP
-TCPLOCALIP=127.0.0.1
-TCPLOCALPORT=$PORT
-TCPREMOTEIP=127.0.0.1
-TCPREMOTEPORT=${lines[0]}" ]
+	ucspi_env_is 127.0.0.1 127.0.0.1
 }
 
 @test "an IPv6 client of ::1 is TCPREMOTEIP=::1 and is recorded as [::1]:PORT" {
@@ -200,11 +202,7 @@ TCPREMOTEPORT=${lines[0]}" ]
 	launch l ::1 0 env
 	run "${CLIENT[@]}" ::1 "$PORT" port eof
 	[ "$status" -eq 0 ]
-	[ "$(printf '%s\n' "${lines[@]}" | ucspi)" = "PROTO=TCP
-TCPLOCALIP=::1
-TCPLOCALPORT=$PORT
-TCPREMOTEIP=::1
-TCPREMOTEPORT=${lines[0]}" ]
+	ucspi_env_is ::1 ::1
 	launch h ::1 0 "$H" -l "$T/rec"
 	run "${CLIENT[@]}" ::1 "$PORT" port send:'six\n' shut eof
 	[ "$status" -eq 0 ]
@@ -217,18 +215,10 @@ TCPREMOTEPORT=${lines[0]}" ]
 	launch l :: 0 env
 	run "${CLIENT[@]}" 127.0.0.1 "$PORT" port eof
 	[ "$status" -eq 0 ]
-	[ "$(printf '%s\n' "${lines[@]}" | ucspi)" = "PROTO=TCP
-TCPLOCALIP=127.0.0.1
-TCPLOCALPORT=$PORT
-TCPREMOTEIP=127.0.0.1
-TCPREMOTEPORT=${lines[0]}" ]
+	ucspi_env_is 127.0.0.1 127.0.0.1
 	run "${CLIENT[@]}" ::1 "$PORT" port eof
 	[ "$status" -eq 0 ]
-	[ "$(printf '%s\n' "${lines[@]}" | ucspi)" = "PROTO=TCP
-TCPLOCALIP=::1
-TCPLOCALPORT=$PORT
-TCPREMOTEIP=::1
-TCPREMOTEPORT=${lines[0]}" ]
+	ucspi_env_is ::1 ::1
 }
 
 # The shell lists its own descriptors with ls, a separate process, so the
