@@ -77,7 +77,6 @@ static struct opts o;
 static struct stats st;
 static struct addrinfo *target;
 
-
 /* ---- options and checks ---- */
 
 static void

@@ -68,7 +68,6 @@ struct conn {
 
 #define SYNOPSIS "msgd-handler [-sS] [-g TEXT] [-l FILE] [-m BYTES] [-t SECS]"
 
-
 static void
 buf_need(struct buf *b, size_t more)
 {

@@ -63,7 +63,6 @@ static int local_fixed;	/* bound to one address: TCPLOCAL* never change */
 /* signals a child must get back at their defaults before exec */
 static sigset_t child_reset;
 
-
 static void
 parse_opts(int argc, char **argv)
 {
