@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,8 @@
 const char *progname = "msgd";
 int usage_status = 2;
 static int to_syslog;
+
+#define DIAG_WAIT_MS 1000
 
 void
 diag_syslog(int on)
@@ -39,10 +42,15 @@ vdiag(int prefix, int severity, const char *fmt, va_list ap)
 		/* syslog adds the ident itself */
 		slog_send(severity, msg + off, n - off);
 	} else {
+		struct pollfd pfd = { .fd = 2, .events = POLLOUT };
+
 		if (n == sizeof msg - 1)
 			n--;
 		msg[n++] = '\n';
-		writeall(2, msg, n);
+		/* a stderr pipe nobody reads costs a second, not forever; a
+		 * free pipe slot takes the whole line */
+		if (poll(&pfd, 1, DIAG_WAIT_MS) > 0)
+			writeall(2, msg, n);
 	}
 	errno = saved;
 }
@@ -93,6 +101,20 @@ usage_exit(const char *synopsis)
 {
 	say("usage: %s", synopsis);
 	exit(usage_status);
+}
+
+void
+usage_help(const char *synopsis)
+{
+	printf("usage: %s\n", synopsis);
+	exit(fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1);
+}
+
+void
+opt_help(int argc, char **argv, const char *synopsis)
+{
+	if (argc > 1 && strcmp(argv[1], "--help") == 0)
+		usage_help(synopsis);
 }
 
 void
