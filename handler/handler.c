@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,11 +22,34 @@
 #define RECBUF (256 * 1024)
 /* a pipe write up to PIPE_BUF is atomic: whole records, never mixed */
 #define PIPE_ATOMIC 4096
+/* what syslog daemons carry whole by default (rsyslog's maxMessageSize) */
+#define SYSLOG_MAX 8192
+/* a record's fixed parts at their longest: the head (time, ident, pid,
+ * peer), or syslog's own head plus ours; "#N receive message: " and LF */
+#define HEAD_MAX (32 + 32 + ADDR_PEERLEN)
+#define SYSLOG_HEAD_MAX (64 + ADDR_PEERLEN + 1)
+#define BODY_FIXED 40
+/* escaping makes at most 4 bytes of one */
+#define FITS(rec, head) (((rec) - (head) - BODY_FIXED) / 4)
+/* a sink that takes nothing (a lock held, a pipe nobody reads, a FIFO
+ * with no reader) gets this long per record, then the record fails */
+#define SINK_WAIT_MS 5000
+/* with -t 0 a client that stops reading still gets this long */
+#define SEND_WAIT_DEFAULT 300
+/* after an early end, unread input is drained this long so that the
+ * kernel does not answer it with a reset that destroys our last replies */
+#define LINGER_MS 2000
 
 enum sinkkind { SINK_FILE, SINK_STDERR, SINK_SYSLOG };
-enum endreason { END_EOF, END_TIMEOUT, END_RESET, END_ERROR };
-static const char *const reasons[] = { "eof", "timeout", "reset", "error" };
+enum endreason { END_EOF, END_TIMEOUT, END_RESET, END_ERROR, END_SHUTDOWN };
+static const char *const reasons[] = { "eof", "timeout", "reset", "error",
+    "shutdown" };
 static const char cannot[] = "error cannot record message\n";
+enum how { HOW_WRITE, HOW_SEND, HOW_POLLFIRST };
+
+/* SIGTERM: finish the batch in hand, then say goodbye */
+static volatile sig_atomic_t stopping;
+static sigset_t waitmask;	/* the mask while waiting: SIGTERM let in */
 
 struct buf {
 	char *p;
@@ -37,6 +60,7 @@ struct opts {
 	const char *greeting;
 	const char *logpath;
 	long maxline;
+	int maxline_set;	/* -m given: say so if the sink needs less */
 	long timeout;
 	int use_syslog;
 	int sync;
@@ -47,6 +71,7 @@ struct conn {
 	enum sinkkind sink;
 	int logfd;
 	int logreg;		/* the sink is a regular file */
+	enum how loghow;	/* how to write a sink that is not */
 	int sync;
 	const char *logname;
 	/* what every record starts with: "TIME msgd-handler[PID]: PEER ",
@@ -59,6 +84,11 @@ struct conn {
 	size_t inlen, incap;
 	size_t maxline;
 	int discarding;		/* inside a line over the limit */
+	unsigned long long skipped;	/* its length so far */
+	int skip_cr;		/* its last byte was a CR */
+	/* the connection's output */
+	enum how outhow;
+	int sendwait_ms;
 	/* counts: messages numbered, and the last whose record is written */
 	unsigned long long seq, durable, bytes;
 	unsigned long long acked;	/* oks sent before this batch */
@@ -66,7 +96,7 @@ struct conn {
 	struct buf rec, rep;
 };
 
-#define SYNOPSIS "msgd-handler [-sS] [-g TEXT] [-l FILE] [-m BYTES] [-t SECS]"
+#define SYNOPSIS "msgd-handler [-hsS] [-g TEXT] [-l FILE] [-m BYTES] [-t SECS]"
 
 static void
 buf_need(struct buf *b, size_t more)
@@ -156,6 +186,23 @@ utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* valid UTF-8 that a Unicode-aware reader takes for a line break, a control
+ * or a direction change (C1, U+061C, U+200E/F, U+2028/9, U+202A-E,
+ * U+2066-9): escaped byte by byte like invalid UTF-8 */
+static int
+utf8_forged(const unsigned char *s, size_t k)
+{
+	if (k == 2)
+		return (s[0] == 0xc2 && s[1] <= 0x9f) ||
+		    (s[0] == 0xd8 && s[1] == 0x9c);
+	if (k != 3 || s[0] != 0xe2)
+		return 0;
+	if (s[1] == 0x80)
+		return s[2] == 0x8e || s[2] == 0x8f ||
+		    (s[2] >= 0xa8 && s[2] <= 0xae);
+	return s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9;
+}
+
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 
@@ -194,7 +241,8 @@ escape(char *d, const unsigned char *s, size_t n)
 			*d++ = '\\';
 			*d++ = '\\';
 			i++;
-		} else if (s[i] >= 0x80 && (k = utf8_seq(s + i, n - i))) {
+		} else if (s[i] >= 0x80 && (k = utf8_seq(s + i, n - i)) &&
+		    !utf8_forged(s + i, k)) {
 			d = put(d, (const char *)s + i, k);
 			i += k;
 		} else {
@@ -262,17 +310,130 @@ rec_end(struct conn *c, char *d)
 	c->rec.len = (size_t)(d - c->rec.p);
 }
 
-static size_t
-count_lines(const char *p, size_t n)
+/* how many of the records in p..p+n are messages ("#N receive"), not the
+ * other records ("#- rejected") that share a batch with them */
+static unsigned long long
+count_msgs(const struct conn *c, const char *p, size_t n)
 {
-	size_t k = 0;
-	const char *e = p + n;
+	unsigned long long k = 0;
+	const char *e = p + n, *q;
 
-	while ((p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
-		k++;
-		p++;
-	}
+	for (; (q = memchr(p, '\n', (size_t)(e - p))) != NULL; p = q + 1)
+		k += (size_t)(q - p) > c->headlen + 1 &&
+		    p[c->headlen] == '#' && p[c->headlen + 1] != '-';
 	return k;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* wait until fd takes output, at most until `end`: 1, or 0 (ETIMEDOUT) */
+static int
+wait_output(int fd, long long end)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	long long left = end - now_ms();
+
+	if (left > 0 && poll(&pfd, 1, (int)left) != 0)
+		return 1;	/* ready, or an error that write() reports */
+	errno = ETIMEDOUT;
+	return 0;
+}
+
+/*
+ * Write all of p, waiting at most ms for a reader that takes nothing:
+ * returns the bytes written, short with errno set (ETIMEDOUT when the
+ * wait ran out).  HOW_SEND never blocks in the call (a socket); a
+ * non-blocking descriptor waits in poll(2); HOW_POLLFIRST waits there
+ * before each write to a blocking one.
+ */
+static size_t
+write_within(int fd, const char *p, size_t len, int ms, enum how how)
+{
+	long long end = now_ms() + ms;
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n;
+
+		if (how == HOW_POLLFIRST && !wait_output(fd, end))
+			break;
+		n = how == HOW_SEND ? send(fd, p + done, len - done,
+		    MSG_DONTWAIT | MSG_NOSIGNAL) : write(fd, p + done,
+		    len - done);
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			errno = ENOSPC;
+		else if (errno == EINTR)
+			continue;
+		else if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    wait_output(fd, end))
+			continue;
+		break;
+	}
+	return done;
+}
+
+/* the exclusive lock on a record file, waited for at most SINK_WAIT_MS:
+ * a reader holding it must not freeze every handler */
+static int
+lock_within(int fd)
+{
+	long long end = now_ms() + SINK_WAIT_MS;
+	struct timespec nap = { 0, 1000000 };
+
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK || now_ms() >= end)
+			return -1;
+		nanosleep(&nap, NULL);
+		if (nap.tv_nsec < 64000000)
+			nap.tv_nsec *= 2;
+	}
+	return 0;
+}
+
+/*
+ * A file that does not end in LF holds the start of a record whose writer
+ * was killed mid-write: never acknowledged, so cut back to the last LF
+ * (under the lock) before appending, or ours would be glued onto it.
+ */
+static void
+repair_tail(int fd)
+{
+	char b[4096];
+	struct stat st;
+	off_t end, at;
+
+	if (fstat(fd, &st) < 0 || st.st_size == 0)
+		return;
+	for (end = st.st_size; end > 0; end = at) {
+		ssize_t n, i;
+
+		at = end > (off_t)sizeof b ? end - (off_t)sizeof b : 0;
+		n = pread(fd, b, (size_t)(end - at), at);
+		if (n != end - at)
+			return;	/* cannot read it (-l to a write-only file) */
+		for (i = n; i > 0 && b[i - 1] != '\n'; i--)
+			;
+		if (i == n && end == st.st_size)
+			return;	/* ends in LF: whole */
+		if (i > 0) {
+			end = at + i;
+			break;
+		}
+	}
+	(void)!ftruncate(fd, end > 0 ? end : 0);
 }
 
 /*
@@ -280,27 +441,23 @@ count_lines(const char *p, size_t n)
  * that every handler takes, so the write is one append however it is cut,
  * and if it fails part-way (disk full, file size limit) the partial record
  * is taken back out before anyone appends after it: the file never holds
- * half a record.  Returns the bytes written; short means failed, errno set.
+ * half a record.  A pipe gets at most PIPE_BUF at once, written whole or
+ * not at all.  Returns the bytes written; short means failed, errno set.
  */
 static size_t
 rec_write(struct conn *c, const char *p, size_t len)
 {
-	size_t done = 0;
-	ssize_t n = 0;
+	size_t done;
 	int saved;
 
-	if (c->logreg && flock(c->logfd, LOCK_EX) < 0)
+	if (!c->logreg)
+		return write_within(c->logfd, p, len, SINK_WAIT_MS, c->loghow);
+	if (lock_within(c->logfd) < 0)
 		return 0;
-	while (done < len) {
-		n = write(c->logfd, p + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		done += (size_t)n;
-	}
-	saved = n == 0 ? ENOSPC : errno;
-	if (c->logreg && done < len && done > 0) {
+	repair_tail(c->logfd);
+	done = write_within(c->logfd, p, len, SINK_WAIT_MS, HOW_WRITE);
+	saved = errno;
+	if (done < len && done > 0) {
 		const char *last = p + done;
 		off_t end = lseek(c->logfd, 0, SEEK_CUR);
 		struct stat st;
@@ -311,8 +468,7 @@ rec_write(struct conn *c, const char *p, size_t len)
 		    fstat(c->logfd, &st) == 0 && st.st_size == end)
 			(void)!ftruncate(c->logfd, end - (p + done - last));
 	}
-	if (c->logreg)
-		flock(c->logfd, LOCK_UN);
+	flock(c->logfd, LOCK_UN);
 	errno = saved;
 	return done;
 }
@@ -324,7 +480,7 @@ rec_write(struct conn *c, const char *p, size_t len)
  * Returns 0, or -1 with *done set to the number of records written whole.
  */
 static int
-rec_flush(struct conn *c, size_t *done)
+rec_flush(struct conn *c, unsigned long long *done)
 {
 	const char *p = c->rec.p, *e = c->rec.p + c->rec.len;
 	int ret = 0;
@@ -335,12 +491,12 @@ rec_flush(struct conn *c, size_t *done)
 		size_t n;
 
 		if (c->sink == SINK_SYSLOG) {
-			q = memchr(p, '\n', (size_t)(e - p)) + 1;
+			q = (const char *)memchr(p, '\n', (size_t)(e - p)) + 1;
 			if (slog_send(SLOG_INFO, p, (size_t)(q - p - 1)) < 0) {
 				ret = -1;
 				break;
 			}
-			(*done)++;
+			*done += count_msgs(c, p, (size_t)(q - p));
 			p = q;
 			continue;
 		}
@@ -348,7 +504,7 @@ rec_flush(struct conn *c, size_t *done)
 			/* the last record end within PIPE_ATOMIC, or one record */
 			const char *lim = p + PIPE_ATOMIC;
 
-			q = memchr(p, '\n', (size_t)(e - p)) + 1;
+			q = (const char *)memchr(p, '\n', (size_t)(e - p)) + 1;
 			while (q < e && q < lim) {
 				const char *r = memchr(q, '\n', (size_t)(e - q));
 
@@ -358,7 +514,7 @@ rec_flush(struct conn *c, size_t *done)
 			}
 		}
 		n = rec_write(c, p, (size_t)(q - p));
-		*done += count_lines(p, n);
+		*done += count_msgs(c, p, n);
 		if (n < (size_t)(q - p)) {
 			ret = -1;
 			break;
@@ -380,18 +536,33 @@ sinkname(const struct conn *c)
 	return c->sink == SINK_SYSLOG ? "syslog" : c->logname;
 }
 
+/* say why a record was not written; the bounded waits in our words */
+static void
+rec_failed(const struct conn *c)
+{
+	if (errno == ETIMEDOUT)
+		warn("cannot write record to %s: it took nothing for %d s",
+		    sinkname(c), SINK_WAIT_MS / 1000);
+	else if (errno == EWOULDBLOCK && c->logreg)
+		warn("cannot write record to %s: another process held its "
+		    "lock for %d s", sinkname(c), SINK_WAIT_MS / 1000);
+	else
+		warn("cannot write record to %s:", sinkname(c));
+}
+
 /* write one record on its own (connect, disconnect) */
 static int
 rec_single(struct conn *c, const char *text)
 {
-	size_t n = strlen(text), done;
+	size_t n = strlen(text);
+	unsigned long long done;
 	char *d;
 
 	stamp(c);
 	d = rec_begin(c, n);
 	rec_end(c, put(d, text, n));
 	if (rec_flush(c, &done) < 0) {
-		warn("cannot write record to %s:", sinkname(c));
+		rec_failed(c);
 		return -1;
 	}
 	return 0;
@@ -431,11 +602,12 @@ rep_flush(struct conn *c, enum endreason *why)
 {
 	int ret = 0;
 
-	if (c->rep.len && writeall(1, c->rep.p, c->rep.len) < 0) {
+	if (c->rep.len && write_within(1, c->rep.p, c->rep.len,
+	    c->sendwait_ms, c->outhow) < c->rep.len) {
 		if (is_reset(errno))
 			*why = END_RESET;
-		else if (errno == EAGAIN || errno == EWOULDBLOCK)
-			*why = END_TIMEOUT;	/* SO_SNDTIMEO: client not reading */
+		else if (errno == ETIMEDOUT)
+			*why = END_TIMEOUT;	/* the client stopped reading */
 		else {
 			warn("cannot write to the connection:");
 			*why = END_ERROR;
@@ -454,7 +626,7 @@ rep_cut(struct conn *c, unsigned long long upto)
 	unsigned long long oks = 0;
 
 	while (p < e) {
-		const char *q = memchr(p, '\n', (size_t)(e - p)) + 1;
+		const char *q = (const char *)memchr(p, '\n', (size_t)(e - p)) + 1;
 
 		if (p[0] == 'o' && ++oks > upto)
 			break;
@@ -479,15 +651,26 @@ reply_too_long(struct conn *c)
 static int
 rec_commit(struct conn *c)
 {
-	size_t done;
+	unsigned long long done;
 	int ret = rec_flush(c, &done);
 
 	c->durable += done;
 	if (ret < 0) {
-		warn("cannot write record to %s:", sinkname(c));
+		rec_failed(c);
 		c->failed = 1;
 	}
 	return ret;
+}
+
+/* an over-long line leaves a trace: "#- rejected: line too long (N bytes)" */
+static void
+rejected(struct conn *c, unsigned long long n)
+{
+	char *d = rec_begin(c, 64);
+
+	d = put(d, "#- rejected: line too long (", 28);
+	d = put_u64(d, n);
+	rec_end(c, put(d, " bytes)", 7));
 }
 
 static void
@@ -497,6 +680,7 @@ message(struct conn *c, const char *line, size_t n)
 
 	if (n > c->maxline) {
 		reply_too_long(c);
+		rejected(c, n);
 		return;
 	}
 	c->seq++;
@@ -525,9 +709,16 @@ frame(struct conn *c, size_t from)
 	if (c->discarding) {
 		q = memchr(p + from, '\n', (size_t)(e - p - from));
 		if (q == NULL) {
+			c->skipped += (size_t)(e - p - from);
+			if (e > p + from)
+				c->skip_cr = e[-1] == '\r';
 			c->inlen = 0;
 			return;
 		}
+		c->skipped += (size_t)(q - p - from);
+		if (q > p + from)
+			c->skip_cr = q[-1] == '\r';
+		rejected(c, c->skipped - (unsigned)c->skip_cr);
 		p = q + 1;
 		from = 0;
 		c->discarding = 0;
@@ -544,6 +735,8 @@ frame(struct conn *c, size_t from)
 	    (tail == c->maxline + 1 && p[c->maxline] != '\r')) {
 		reply_too_long(c);
 		c->discarding = 1;
+		c->skipped = tail;
+		c->skip_cr = e[-1] == '\r';
 		tail = 0;
 	} else if (p != c->in)
 		memmove(c->in, p, tail);
@@ -572,39 +765,54 @@ batch_end(struct conn *c, enum endreason *why)
 
 /* ---- the connection ---- */
 
-/* wait for input up to the idle timeout: 1 readable, 0 timed out */
+/* wait for input up to the idle timeout (0: none): 1 readable, 0 timed
+ * out, -1 stopping.  SIGTERM is let in only here, so it never cuts a
+ * batch short. */
 static int
 wait_input(long secs)
 {
 	struct pollfd pfd = { .fd = 0, .events = POLLIN };
+	struct timespec ts = { .tv_sec = secs };
 	int r;
 
-	if (secs == 0)
-		return 1;
 	do
-		r = poll(&pfd, 1, (int)(secs * 1000));
-	while (r < 0 && errno == EINTR);
+		r = ppoll(&pfd, 1, secs ? &ts : NULL, &waitmask);
+	while (r < 0 && errno == EINTR && !stopping);
+	if (stopping)
+		return -1;
 	return r != 0;	/* an error shows up again in read() */
+}
+
+/* the last line of a connection that is cut short: its reason */
+static enum endreason
+say_end(struct conn *c, const char *line, enum endreason end)
+{
+	enum endreason why = end;
+
+	reply(c, line, strlen(line));
+	rep_flush(c, &why);
+	return end;
 }
 
 static enum endreason
 serve(struct conn *c, long timeout)
 {
-	static const char idle[] = "error idle timeout\n";
 	enum endreason why = END_EOF;
 
 	for (;;) {
 		size_t from = c->inlen;
 		ssize_t n;
+		int w = wait_input(timeout);
 
-		if (!wait_input(timeout)) {
-			reply(c, idle, sizeof idle - 1);
-			rep_flush(c, &why);
-			return END_TIMEOUT;
-		}
+		if (w < 0)
+			return say_end(c, "error server shutting down\n",
+			    END_SHUTDOWN);
+		if (w == 0)
+			return say_end(c, "error idle timeout\n", END_TIMEOUT);
 		n = read(0, c->in + c->inlen, c->incap - c->inlen);
-		if (n < 0 && errno == EINTR)
-			continue;
+		if (n < 0 && (errno == EINTR || errno == EAGAIN ||
+		    errno == EWOULDBLOCK))
+			continue;	/* a non-blocking fd 0 from our caller */
 		if (n < 0) {
 			if (is_reset(errno) || errno == ETIMEDOUT)
 				return END_RESET;
@@ -624,6 +832,32 @@ serve(struct conn *c, long timeout)
 		frame(c, from);
 		if (batch_end(c, &why) < 0)
 			return why;
+	}
+}
+
+/*
+ * Ended early with input perhaps unread: a close now would make the kernel
+ * answer it with a reset, and the client could lose the replies still in
+ * flight.  Say we are done writing, then read and drop for a moment.
+ */
+static void
+linger(void)
+{
+	long long end = now_ms() + LINGER_MS;
+	char buf[4096];
+
+	if (shutdown(1, SHUT_WR) < 0)
+		return;	/* not a socket: nothing to reset */
+	for (;;) {
+		struct pollfd pfd = { .fd = 0, .events = POLLIN };
+		long long left = end - now_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			return;
+		n = read(0, buf, sizeof buf);
+		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+			return;
 	}
 }
 
@@ -684,8 +918,11 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->greeting = "hello";
 	o->maxline = MAXLINE_DEFAULT;
 	o->timeout = 300;
-	while ((ch = getopt(argc, argv, ":g:l:m:sSt:")) != -1) {
+	opt_help(argc, argv, SYNOPSIS);
+	while ((ch = getopt(argc, argv, ":g:hl:m:sSt:")) != -1) {
 		switch (ch) {
+		case 'h':
+			usage_help(SYNOPSIS);
 		case 'g':
 			if (strpbrk(optarg, "\r\n")) {
 				warn("-g: the greeting must be one line");
@@ -698,6 +935,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'm':
 			o->maxline = opt_num(ch, optarg, 1, MAXLINE_LIMIT, SYNOPSIS);
+			o->maxline_set = 1;
 			break;
 		case 's':
 			o->use_syslog = 1;
@@ -723,46 +961,163 @@ parse_opts(int argc, char **argv, struct opts *o)
 	}
 }
 
+/*
+ * A regular record file is reopened for reading too, to find a torn last
+ * record (repair_tail), as a description of our own: the descriptor we
+ * were given may be shared.  A file we may only write is written anyway.
+ * Returns the new descriptor, or -1.
+ */
+static int
+reopen_rw(int fd)
+{
+	char path[32];
+	int nfd;
+
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	nfd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+	if (nfd < 0)
+		nfd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	return nfd;
+}
+
+/* -l FILE.  O_NONBLOCK: a FIFO with no reader fails the open at once
+ * (ENXIO) instead of blocking in it; it gets SINK_WAIT_MS to find one */
+static int
+open_sink(const char *path)
+{
+	long long end = now_ms() + SINK_WAIT_MS;
+	struct timespec nap = { 0, 10000000 };
+	int fd;
+
+	while ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOCTTY | O_NONBLOCK, 0640)) < 0 && errno == ENXIO &&
+	    now_ms() < end)
+		nanosleep(&nap, NULL);
+	if (fd < 0 && errno == ENXIO)
+		warn("cannot open record file %s: no reader for %d s", path,
+		    SINK_WAIT_MS / 1000);
+	else if (fd < 0)
+		warn("cannot open record file %s:", path);
+	return fd;
+}
+
+/*
+ * Records on stderr: an open file description of our own, so that the lock
+ * on a regular file excludes the other handlers (they all inherited one
+ * description from the launcher, and flock is per description), and so
+ * that a pipe can be non-blocking without changing it for anyone else.
+ * Where it cannot be reopened (no /proc, a socket) fd 2 itself is used.
+ */
+static int
+reopen_stderr(const struct stat *st)
+{
+	int fd = S_ISREG(st->st_mode) ? reopen_rw(2) :
+	    open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+
+	return fd >= 0 ? fd : 2;
+}
+
+/* the longest line whose record the sink takes whole, or 0 for any */
+static size_t
+sink_fits(const struct conn *c)
+{
+	if (c->sink == SINK_SYSLOG)
+		return FITS(SYSLOG_MAX, SYSLOG_HEAD_MAX);
+	return c->logreg ? 0 : FITS(PIPE_ATOMIC, HEAD_MAX);
+}
+
 /* open the record sink; -1 (and a diagnostic) if it cannot be opened */
 static int
 sink_init(struct conn *c, const struct opts *o, int conn_on_stderr,
     const char *peer)
 {
 	struct stat st;
+	size_t fits;
 
 	c->sync = o->sync;
 	if (o->use_syslog || (o->logpath == NULL && conn_on_stderr)) {
 		c->sink = SINK_SYSLOG;
-		head_init(c, peer);
-		return 0;
-	}
-	if (o->logpath == NULL || strcmp(o->logpath, "-") == 0) {
+	} else if (o->logpath == NULL || strcmp(o->logpath, "-") == 0) {
 		c->sink = SINK_STDERR;
-		c->logfd = 2;
 		c->logname = "stderr";
+		c->logfd = fstat(2, &st) == 0 ? reopen_stderr(&st) : 2;
 	} else {
 		c->sink = SINK_FILE;
 		c->logname = o->logpath;
-		c->logfd = open(o->logpath,
-		    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-		if (c->logfd < 0) {
-			warn("cannot open record file %s:", o->logpath);
+		c->logfd = open_sink(o->logpath);
+		if (c->logfd < 0)
 			return -1;
-		}
 	}
-	c->logreg = fstat(c->logfd, &st) == 0 && S_ISREG(st.st_mode);
+	if (c->sink != SINK_SYSLOG) {
+		c->logreg = fstat(c->logfd, &st) == 0 && S_ISREG(st.st_mode);
+		if (c->logreg && c->sink == SINK_FILE) {
+			int fd = reopen_rw(c->logfd);
+
+			if (fd >= 0) {
+				close(c->logfd);
+				c->logfd = fd;
+			}
+		}
+		c->loghow = (fcntl(c->logfd, F_GETFL) & O_NONBLOCK) ? HOW_WRITE :
+		    HOW_POLLFIRST;
+	}
 	head_init(c, peer);
+	/* a record must reach a pipe, a terminal or syslog in one piece */
+	fits = sink_fits(c);
+	if (fits && c->maxline > fits) {
+		if (o->maxline_set)
+			warn("-m %zu: records to %s must fit in %d bytes, so "
+			    "lines over %zu bytes are refused", c->maxline,
+			    c->sink == SINK_SYSLOG ? "syslog" : "a pipe",
+			    c->sink == SINK_SYSLOG ? SYSLOG_MAX : PIPE_ATOMIC,
+			    fits);
+		c->maxline = fits;
+	}
 	return 0;
 }
 
-/* a client that stops reading must not block us forever either */
+/*
+ * The connection's output: a socket is written without ever blocking in
+ * the call, so that a client that stops reading is bounded by -t (or
+ * SEND_WAIT_DEFAULT with -t 0) even with a blocking descriptor.  TCP
+ * keeps the replies moving; a pipe is written as it is.
+ */
 static void
-send_timeout(long secs)
+output_init(struct conn *c, long timeout)
 {
-	struct timeval tv = { .tv_sec = secs };
+	struct stat st;
 
-	if (secs > 0)
-		setsockopt(1, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	c->outhow = fstat(1, &st) == 0 && S_ISSOCK(st.st_mode) ? HOW_SEND :
+	    HOW_WRITE;
+	c->sendwait_ms = (int)(timeout ? timeout : SEND_WAIT_DEFAULT) * 1000;
+}
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+/* SIGTERM (the launcher after -k, systemd's stop) is held except while
+ * waiting for input, and then only sets a flag */
+static void
+signals_init(void)
+{
+	struct sigaction sa;
+	sigset_t term;
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);	/* a file size limit is a failed write */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
 }
 
 int
@@ -775,8 +1130,7 @@ main(int argc, char **argv)
 	int conn_on_stderr;
 
 	progname = "msgd-handler";
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGXFSZ, SIG_IGN);	/* a file size limit is a failed write */
+	signals_init();
 	slog_open(progname);
 	conn_on_stderr = stderr_is_conn();
 	diag_syslog(conn_on_stderr);
@@ -785,17 +1139,19 @@ main(int argc, char **argv)
 	escape_init();
 	peer_init(peer);
 	c.maxline = (size_t)o.maxline;
+	output_init(&c, o.timeout);
+
+	if (sink_init(&c, &o, conn_on_stderr, peer) < 0 ||
+	    rec_single(&c, "connect") < 0) {
+		write_within(1, cannot, sizeof cannot - 1, c.sendwait_ms,
+		    c.outhow);
+		linger();
+		return 1;
+	}
 	c.incap = c.maxline + 1 + READSZ;
 	c.in = malloc(c.incap);
 	if (c.in == NULL)
 		die(1, "out of memory");
-	send_timeout(o.timeout);
-
-	if (sink_init(&c, &o, conn_on_stderr, peer) < 0 ||
-	    rec_single(&c, "connect") < 0) {
-		writeall(1, cannot, sizeof cannot - 1);
-		return 1;
-	}
 	reply(&c, o.greeting, strlen(o.greeting));
 	reply(&c, "\n", 1);
 	why = END_EOF;
@@ -808,10 +1164,14 @@ main(int argc, char **argv)
 		rep_flush(&c, &why);
 	}
 	if (!c.failed) {
+		if (c.discarding)	/* cut off inside an over-long line */
+			rejected(&c, c.skipped);
 		snprintf(text, sizeof text, "disconnect: %llu messages, "
 		    "%llu bytes, %s", c.durable, c.bytes, reasons[why]);
 		if (rec_single(&c, text) < 0 && why == END_EOF)
 			why = END_ERROR;
 	}
-	return why == END_EOF ? 0 : 1;
+	if (why != END_EOF && why != END_RESET)
+		linger();
+	return why == END_EOF || why == END_SHUTDOWN ? 0 : 1;
 }

@@ -8,7 +8,7 @@ load helpers
 # the peer must come from the test, never from the caller's environment
 unset TCPREMOTEIP TCPREMOTEPORT REMOTE_ADDR REMOTE_PORT
 
-USAGE='usage: msgd-handler [-sS] [-g TEXT] [-l FILE] [-m BYTES] [-t SECS]'
+USAGE='usage: msgd-handler [-hsS] [-g TEXT] [-l FILE] [-m BYTES] [-t SECS]'
 # LeakSanitizer cannot run under ptrace: off for the handlers strace runs
 LSAN_OFF=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 
@@ -233,9 +233,9 @@ now_ms() {
 		printf '你好 world\n'
 		printf '\360\237\230\200 grin\n'
 		# the first and last code points of each length and around
-		# the surrogates: U+80 U+7FF U+800 U+D7FF U+E000 U+FFFF
-		# U+10000 U+10FFFF
-		printf '\302\200 \337\277 \340\240\200 \355\237\277 \356\200\200 \357\277\277 \360\220\200\200 \364\217\277\277\n'
+		# the surrogates: U+A0 (U+80-9F are C1 controls) U+7FF U+800
+		# U+D7FF U+E000 U+FFFF U+10000 U+10FFFF
+		printf '\302\240 \337\277 \340\240\200 \355\237\277 \356\200\200 \357\277\277 \360\220\200\200 \364\217\277\277\n'
 	} >"$T/in"
 	converse "$T/in" -l "$T/F"
 	[ "$status" -eq 0 ]
@@ -243,8 +243,22 @@ now_ms() {
 	records_are "$T/F" 'local connect' \
 		'local #1 receive message: 你好 world' \
 		"local #2 receive message: $(printf '\360\237\230\200') grin" \
-		"local #3 receive message: $(printf '\302\200 \337\277 \340\240\200 \355\237\277 \356\200\200 \357\277\277 \360\220\200\200 \364\217\277\277')" \
+		"local #3 receive message: $(printf '\302\240 \337\277 \340\240\200 \355\237\277 \356\200\200 \357\277\277 \360\220\200\200 \364\217\277\277')" \
 		'local disconnect: 3 messages, 52 bytes, eof'
+}
+
+@test "line breaks, C1 controls and direction marks of Unicode are escaped, so no reader sees a forged record" {
+	# U+0085 U+009B U+2028 U+2029 U+061C U+200E U+200F U+202A U+202E
+	# U+2066 U+2069, and around them U+00A0 U+200D U+2030 U+2065 pass
+	printf 'a\302\205b\302\233c\342\200\250d\342\200\251e\330\234f\342\200\216\342\200\217\342\200\252\342\200\256\342\201\246\342\201\251|\302\240\342\200\215\342\200\260\342\201\245\n' >"$T/in"
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	records_are "$T/F" 'local connect' \
+		"local #1 receive message: a\\xc2\\x85b\\xc2\\x9bc\\xe2\\x80\\xa8d\\xe2\\x80\\xa9e\\xd8\\x9cf\\xe2\\x80\\x8e\\xe2\\x80\\x8f\\xe2\\x80\\xaa\\xe2\\x80\\xae\\xe2\\x81\\xa6\\xe2\\x81\\xa9|$(printf '\302\240\342\200\215\342\200\260\342\201\245')" \
+		'local disconnect: 1 messages, 48 bytes, eof'
+	# a Unicode-aware reader sees exactly three lines
+	[ "$(python3 -c 'import sys; print(len(open(sys.argv[1], encoding="utf-8").read().splitlines()))' "$T/F")" -eq 3 ]
 }
 
 @test "every byte value but LF can be recovered from the record" {
@@ -273,6 +287,7 @@ for n, (rec, orig) in enumerate(zip(recs, want), 1):
     text = rec.split(b" #%d receive message: " % n, 1)[1]
     text.decode("utf-8")  # a record is valid UTF-8 ...
     assert not re.search(rb"[\x00-\x1f\x7f]", text), "control byte"
+    assert len(text.decode("utf-8").splitlines()) == 1, "a Unicode line break"
     out, i = bytearray(), 0
     while i < len(text):  # ... and decodes back to the bytes sent
         if text[i:i + 2] == b"\\\\":
@@ -323,7 +338,10 @@ EOF
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nerror line too long (max 4096 bytes)\nerror line too long (max 4096 bytes)\nok 1\nerror line too long (max 4096 bytes)\nbye 1\n'
 	records_are "$T/F" 'local connect' \
+		'local #- rejected: line too long (4097 bytes)' \
+		'local #- rejected: line too long (4097 bytes)' \
 		'local #1 receive message: next' \
+		'local #- rejected: line too long (5000 bytes)' \
 		'local disconnect: 1 messages, 4 bytes, eof'
 }
 
@@ -335,11 +353,12 @@ EOF
 	converse "$T/in" -m 1048576 -l "$T/F"
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nerror line too long (max 1048576 bytes)\nok 2\nbye 2\n'
-	[ "$(wc -l <"$T/F")" -eq 4 ]
+	[ "$(wc -l <"$T/F")" -eq 5 ]
 	[ "$(sed -n 2p "$T/F" | cut -d ' ' -f 3-6)" = 'local #1 receive message:' ]
 	[ "$(sed -n 2p "$T/F" | cut -d ' ' -f 7-)" = "$mib" ]
 	sed 2d "$T/F" >"$T/F2"
 	records_are "$T/F2" 'local connect' \
+		'local #- rejected: line too long (1048577 bytes)' \
 		'local #2 receive message: end' \
 		'local disconnect: 2 messages, 1048579 bytes, eof'
 }
@@ -353,6 +372,7 @@ EOF
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nerror line too long (max 4096 bytes)\nok 1\nbye 1\n'
 	records_are "$T/F" 'local connect' \
+		'local #- rejected: line too long (1048576 bytes)' \
 		'local #1 receive message: after' \
 		'local disconnect: 1 messages, 5 bytes, eof'
 }
@@ -371,6 +391,8 @@ EOF
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nerror line too long (max 4 bytes)\nerror line too long (max 4 bytes)\nok 2\nbye 2\n'
 	records_are "$T/F" 'local connect' 'local #1 receive message: abcd' \
+		'local #- rejected: line too long (5 bytes)' \
+		'local #- rejected: line too long (5 bytes)' \
 		'local #2 receive message: ok' \
 		'local disconnect: 2 messages, 6 bytes, eof'
 }
@@ -382,6 +404,7 @@ EOF
 	file_is "$T/out" 'hello\nok 1\nerror line too long (max 1 bytes)\nok 2\nok 3\nbye 3\n'
 	records_are "$T/F" 'local connect' \
 		'local #1 receive message: a' \
+		'local #- rejected: line too long (2 bytes)' \
 		'local #2 receive message: ' \
 		'local #3 receive message: c' \
 		'local disconnect: 3 messages, 2 bytes, eof'
@@ -585,7 +608,7 @@ sys.stdout.write(out.decode().replace("\r\n", "\n"))
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "status=2 stdout=b''" ]
 	[ "${lines[1]}" = "msgd-handler: -m: bad value 'abc' (a number from 1 to 1048576)" ]
-	[ "${lines[2]}" = "usage: msgd-handler [-sS] [-g TEXT] [-l FILE] [-m BYTES] [-t SECS]" ]
+	[ "${lines[2]}" = "$USAGE" ]
 }
 
 @test "with -S a failed fsync acknowledges nothing" {
@@ -638,9 +661,11 @@ sys.stdout.write(out.decode().replace("\r\n", "\n"))
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
 	records_are "$T/F" 'local connect' 'local #1 receive message: hi' \
 		'local disconnect: 1 messages, 2 bytes, eof'
-	fd=$(awk -v f="\"$T/F\"" 'index($0, f) && /open(at)?\(/ {
-		sub(/.*= /, ""); print; exit }' "$T/trace")
-	[ -n "$fd" ]
+	# the descriptor the record went to: the record file's own (reopened
+	# through /proc/self/fd, the first open of the path only creates it)
+	fd=$(grep -oE '^[0-9]+ +write\([0-9]+, "[^"]* #1 receive message: hi' "$T/trace" |
+		sed -E 's/^[0-9]+ +write\(([0-9]+),.*/\1/')
+	[ -n "$fd" ] && [ "$fd" -gt 2 ]
 	# the line numbers of the record's write, the next fsync, the ok
 	order=$(awk -v fd="$fd" '
 		!rec && index($0, "write(" fd ", \"") &&
@@ -817,6 +842,91 @@ serve_and_talk() {
 	sed '$d' "$T/F" >"$T/F2"
 	records_are "$T/F2" "${want[@]}"
 	tail -n 1 "$T/F" | grep -qE "^${TS_RE}127\.0\.0\.1:[0-9]+ disconnect: $k messages, [0-9]+ bytes, reset$"
+}
+
+@test "a record file that fills up over TCP still delivers every ok and the error: unread input is drained, not reset" {
+	local port k
+	# 40,000 lines: most are still unread when the record file is full
+	seq -f 'message %05g, padded to make the record file fill up' 1 40000 >"$T/in"
+	start_server "$T/port" python3 "$TCP_PY" serve-once prlimit --fsize=4096 \
+		"${HANDLER_CMD[@]}" -l "$T/F"
+	port=$(wait_line "$T/port")
+	status=0
+	timeout 20 python3 "$TCP_PY" client 127.0.0.1 "$port" --port-file "$T/cport" \
+		<"$T/in" >"$T/out" 2>"$T/cerr" || status=$?
+	[ "$status" -eq 0 ] || { cat "$T/cerr"; false; }
+	k=$(($(wc -l <"$T/out") - 2))
+	[ "$k" -gt 0 ] && [ "$k" -lt 40000 ]
+	diff -u <(echo hello; seq -f 'ok %g' 1 "$k"
+		echo 'error cannot record message') "$T/out"
+	[ "$(record_count "$T/F" ' receive message: ')" -eq "$k" ]
+	status=0
+	wait "${SERVER_PIDS[-1]}" || status=$?
+	[ "$status" -eq 1 ]
+}
+
+@test "with -t 0 a client that never reads is still bounded: the handler waits in poll with a 300 s limit" {
+	command -v strace >/dev/null || skip "needs strace"
+	local port spid
+	start_server "$T/port" python3 "$TCP_PY" serve-once env "ASAN_OPTIONS=$LSAN_OFF" \
+		strace -f -o "$T/trace" -e trace=poll,ppoll "${HANDLER_CMD[@]}" -t 0 -l /dev/null
+	spid=${SERVER_PIDS[-1]}
+	port=$(wait_line "$T/port")
+	# send lines and never read: the replies fill the socket buffers
+	python3 - "$port" <<'EOF' 3>&- &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+chunk = b"x\n" * 65536
+end = time.time() + 15
+s.settimeout(1)
+while time.time() < end:
+    try:
+        s.send(chunk)
+    except socket.timeout:
+        pass
+EOF
+	SERVER_PIDS+=("$!")
+	wait_grep "$T/trace" 'poll\(\[\{fd=1, events=POLLOUT\}\], 1, 300000' 15
+	kill "${SERVER_PIDS[-1]}" "$spid" 2>/dev/null || true
+}
+
+@test "a non-blocking connection inherited from another super-server is served like a blocking one" {
+	# -t 0: no poll before a read, the read itself meets EAGAIN
+	python3 - "${HANDLER_CMD[@]}" -t 0 -l "$T/F" >"$T/out" 2>"$T/err" <<'EOF'
+import socket, subprocess, sys, time
+a, b = socket.socketpair()
+a.setblocking(False)  # the caller's O_NONBLOCK, on the handler's fds 0 and 1
+p = subprocess.Popen(sys.argv[1:], stdin=a, stdout=a)
+a.close()
+b.settimeout(10)
+got = b""
+for line in (b"one\n", b"two\n"):
+    time.sleep(0.3)   # the handler is in read() before this arrives
+    b.sendall(line)
+time.sleep(0.3)
+b.shutdown(socket.SHUT_WR)
+while True:
+    chunk = b.recv(4096)
+    if not chunk:
+        break
+    got += chunk
+sys.stdout.write(got.decode())
+sys.exit(p.wait(10))
+EOF
+	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
+	file_is "$T/err" ''
+	records_are "$T/F" 'local connect' 'local #1 receive message: one' \
+		'local #2 receive message: two' 'local disconnect: 2 messages, 6 bytes, eof'
+}
+
+@test "-h and --help print the usage on stdout and exit 0" {
+	local opt
+	for opt in -h --help; do
+		"$MSGD_BIN/msgd-handler" "$opt" >"$T/out" 2>"$T/err"
+		file_is "$T/out" "$USAGE\n"
+		file_is "$T/err" ''
+	done
 }
 
 @test "a reader that has gone away ends the handler with status 1, not SIGPIPE" {

@@ -1,0 +1,294 @@
+#!/usr/bin/env bats
+# msgd-handler's records under a hostile world: killed writers, shared
+# pipes and files, syslog's size limit, and sinks that take nothing.  A
+# record is whole or absent, never glued to another, and every wait on a
+# sink has a bound.
+
+load helpers
+
+unset TCPREMOTEIP TCPREMOTEPORT REMOTE_ADDR REMOTE_PORT
+
+# every_line_whole FILE: each line of FILE is a whole record (TS_RE, a
+# peer, then connect, a message, a rejection or a disconnect), the last
+# with its LF
+every_line_whole() {
+	local bad
+	bad=$(grep -cvE "^${TS_RE}[^ ]+ (connect|#[0-9]+ receive message: .*|#- rejected: line too long \([0-9]+ bytes\)|disconnect: [0-9]+ messages, [0-9]+ bytes, [a-z]+)\$" "$1" || true)
+	[ "$bad" -eq 0 ] || {
+		echo "$1: $bad lines are not whole records:"
+		grep -vE "^${TS_RE}" "$1" | cut -c 1-200 | head -n 5
+		return 1
+	}
+	[ ! -s "$1" ] || [ "$(tail -c 1 "$1" | od -An -tx1)" = " 0a" ] ||
+		{ echo "$1: the last record has no newline"; return 1; }
+}
+
+# ctl_line N: N control bytes (0x01) and an LF; escaped, 4 N bytes
+ctl_line() {
+	head -c "$1" /dev/zero | tr '\0' '\1'
+	printf '\n'
+}
+
+@test "a record file whose writer was killed mid-record is cut back to its last whole record before the next append" {
+	local whole='2026-11-26T10:00:00.000Z msgd-handler[7]: local #1 receive message: kept'
+	printf '%s\n%s' "$whole" '2026-11-26T10:00:00.001Z msgd-handler[7]: local #2 receive mes' \
+		>"$T/F"
+	printf 'next\n' >"$T/in"
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	[ "$(head -n 1 "$T/F")" = "$whole" ]
+	sed 1d "$T/F" >"$T/F2"
+	records_are "$T/F2" 'local connect' 'local #1 receive message: next' \
+		'local disconnect: 1 messages, 4 bytes, eof'
+}
+
+@test "a record file holding only a torn record is emptied before the next append" {
+	printf 'torn, never acknowledged' >"$T/F"
+	: >"$T/in"
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	records_are "$T/F" 'local connect' 'local disconnect: 0 messages, 0 bytes, eof'
+}
+
+@test "handlers killed with SIGKILL or SIGTERM while writing 4 MiB records never leave a torn or glued record" {
+	local i sig pid rounds=12
+	[ -z "$MSGD_WRAP" ] || rounds=4
+	# a 1 MiB line of control bytes is one 4 MiB record write
+	ctl_line 1048576 >"$T/big"
+	printf 'after\n' >"$T/small"
+	for ((i = 0; i < rounds; i++)); do
+		sig=KILL
+		[ $((i % 2)) -eq 0 ] || sig=TERM
+		timeout 20 "${HANDLER_CMD[@]}" -m 1048576 -l "$T/F" <"$T/big" \
+			>/dev/null 2>&1 3>&- &
+		pid=$!
+		sleep "0.0$((RANDOM % 10))"
+		kill -"$sig" "$pid" 2>/dev/null || true
+		wait "$pid" || true
+		# the next writer repairs whatever the kill left
+		timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/small" >"$T/out" 2>"$T/err"
+		file_is "$T/out" 'hello\nok 1\nbye 1\n'
+		every_line_whole "$T/F"
+	done
+}
+
+@test "SIGTERM while waiting for input ends with error server shutting down, a shutdown record and status 0" {
+	local pid
+	mkfifo "$T/in"
+	timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
+	pid=$!
+	exec 4>"$T/in"
+	printf 'a\nb\n' >&4
+	wait_grep "$T/F" 'local #2 receive message: b$'
+	wait_grep "$T/out" '^ok 2$'
+	kill -TERM "$pid"
+	status=0
+	wait "$pid" || status=$?
+	exec 4>&-
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nok 2\nerror server shutting down\n'
+	file_is "$T/err" ''
+	records_are "$T/F" 'local connect' 'local #1 receive message: a' \
+		'local #2 receive message: b' \
+		'local disconnect: 2 messages, 2 bytes, shutdown'
+}
+
+@test "SIGTERM during a batch lets the batch finish: every line read is recorded and acknowledged" {
+	local pid i
+	seq -f 'm%g' 1 200000 >"$T/in"
+	for i in 1 2 3; do
+		rm -f "$T/F"
+		timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
+		pid=$!
+		sleep "0.0$((RANDOM % 5 + 1))"
+		kill -TERM "$pid" 2>/dev/null || true
+		status=0
+		wait "$pid" || status=$?
+		[ "$status" -eq 0 ]
+		every_line_whole "$T/F"
+		# acknowledged = recorded, in order; ended by bye or the shutdown line
+		k=$(grep -c '^ok ' "$T/out" || true)
+		[ "$(record_count "$T/F" ' receive message: ')" -eq "$k" ]
+		diff <(echo hello; [ "$k" -eq 0 ] || seq -f 'ok %g' 1 "$k") \
+			<(grep -vE '^(bye|error server shutting down)' "$T/out")
+		tail -n 1 "$T/out" | grep -qE '^(bye 200000|error server shutting down)$'
+		tail -n 1 "$T/F" | grep -qE "disconnect: $k messages, [0-9]+ bytes, (eof|shutdown)\$"
+	done
+}
+
+@test "on a pipe a line whose record would not fit in PIPE_BUF is refused, with the limit that fits" {
+	{
+		ctl_line 984	# 3936 bytes escaped: with the head, fits in 4096
+		ctl_line 985
+		printf 'end\n'
+	} >"$T/in"
+	status=0
+	timeout 20 "${HANDLER_CMD[@]}" -l - <"$T/in" >"$T/out" 2> >(cat >"$T/pipe") ||
+		status=$?
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nerror line too long (max 984 bytes)\nok 2\nbye 2\n'
+	wait_grep "$T/pipe" 'disconnect: 2 messages'
+	records_are "$T/pipe" 'local connect' \
+		"local #1 receive message: $(printf '\\x01%.0s' $(seq 984))" \
+		'local #- rejected: line too long (985 bytes)' \
+		'local #2 receive message: end' \
+		'local disconnect: 2 messages, 987 bytes, eof'
+}
+
+@test "-m larger than a pipe can carry whole is said at start-up" {
+	printf 'x\n' >"$T/in"
+	status=0
+	timeout 20 "${HANDLER_CMD[@]}" -m 4096 -l - <"$T/in" >"$T/out" 2> >(cat >"$T/pipe") ||
+		status=$?
+	[ "$status" -eq 0 ]
+	wait_grep "$T/pipe" 'disconnect'
+	[ "$(head -n 1 "$T/pipe")" = 'msgd-handler: -m 4096: records to a pipe must fit in 4096 bytes, so lines over 984 bytes are refused' ]
+	# to a regular file the same -m is taken as it is, silently
+	converse "$T/in" -m 4096 -l - 2>"$T/F"
+	[ "$(record_count "$T/F" 'msgd-handler: -m')" -eq 0 ]
+}
+
+@test "8 handlers sharing one stderr pipe, with lines too long for it, never tear or interleave a record" {
+	local n=8 i pids=() failed=0 reader
+	[ -z "$MSGD_WRAP" ] || n=3
+	{
+		for ((i = 0; i < 150; i++)); do
+			head -c 4096 /dev/zero | tr '\0' a
+			printf '\n'
+			ctl_line 984
+		done
+	} >"$T/in"
+	{ echo hello
+		for ((i = 1; i <= 150; i++)); do
+			echo 'error line too long (max 984 bytes)'
+			echo "ok $i"
+		done
+		echo 'bye 150'; } >"$T/want"
+	mkfifo "$T/pipe"
+	timeout 60 cat <"$T/pipe" >"$T/shared" 3>&- &
+	reader=$!
+	for ((i = 1; i <= n; i++)); do
+		timeout 60 "${HANDLER_CMD[@]}" -l - <"$T/in" >"$T/out$i" \
+			2>"$T/pipe" 3>&- &
+		pids+=("$!")
+	done
+	for ((i = 1; i <= n; i++)); do
+		wait "${pids[i - 1]}" || failed=$((failed + 1))
+		cmp "$T/want" "$T/out$i"
+	done
+	wait "$reader"
+	[ "$failed" -eq 0 ]
+	every_line_whole "$T/shared"
+	[ "$(record_count "$T/shared" ' receive message: ')" -eq $((n * 150)) ]
+	[ "$(record_count "$T/shared" ' rejected: line too long \(4096 bytes\)$')" -eq $((n * 150)) ]
+}
+
+@test "with -l - on a regular file each handler locks its own open file, so a writer holding the lock excludes it" {
+	local holder
+	# one open file description for the holder and the handler, as the
+	# launcher's children share its stderr
+	exec 5>>"$T/F"
+	# the holder takes the lock on that description, then writes a
+	# marker as it lets go: the handler's records must come after it
+	(flock -x 5 && sleep 1 && echo "marker written under the lock" >&5 &&
+		flock -u 5) 3>&- &
+	holder=$!
+	sleep 0.3
+	printf 'hi\n' | timeout 20 "${HANDLER_CMD[@]}" -l - >"$T/out" 2>&5
+	exec 5>&-
+	wait "$holder"
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	[ "$(head -n 1 "$T/F")" = 'marker written under the lock' ]
+	sed 1d "$T/F" >"$T/F2"
+	records_are "$T/F2" 'local connect' 'local #1 receive message: hi' \
+		'local disconnect: 1 messages, 2 bytes, eof'
+}
+
+@test "a reader holding the record file's lock delays a handler at most 5 s, then the client gets error cannot record message" {
+	local holder
+	: >"$T/F"
+	flock -s "$T/F" sleep 12 3>&- &
+	holder=$!
+	sleep 0.3
+	printf 'hi\n' >"$T/in"
+	SECONDS=0
+	converse "$T/in" -t 2 -l "$T/F"
+	kill "$holder" 2>/dev/null || true
+	wait "$holder" 2>/dev/null || true
+	[ "$status" -eq 1 ]
+	[ "$SECONDS" -ge 4 ] && [ "$SECONDS" -lt 11 ] || { echo "$SECONDS s"; false; }
+	file_is "$T/out" 'error cannot record message\n'
+	file_is "$T/err" "msgd-handler: cannot write record to $T/F: another process held its lock for 5 s\n"
+	[ ! -s "$T/F" ]
+}
+
+@test "-l FIFO with no reader fails within seconds instead of blocking in open" {
+	mkfifo "$T/fifo"
+	printf 'hi\n' >"$T/in"
+	SECONDS=0
+	converse "$T/in" -l "$T/fifo"
+	[ "$status" -eq 1 ]
+	[ "$SECONDS" -lt 12 ] || { echo "$SECONDS s"; false; }
+	file_is "$T/out" 'error cannot record message\n'
+	file_is "$T/err" "msgd-handler: cannot open record file $T/fifo: no reader for 5 s\n"
+}
+
+@test "-l FIFO with a reader gets whole records" {
+	mkfifo "$T/fifo"
+	timeout 20 cat <"$T/fifo" >"$T/F" 3>&- &
+	SERVER_PIDS+=("$!")
+	printf 'hi\n' >"$T/in"
+	converse "$T/in" -l "$T/fifo"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	wait "${SERVER_PIDS[-1]}"
+	records_are "$T/F" 'local connect' 'local #1 receive message: hi' \
+		'local disconnect: 1 messages, 2 bytes, eof'
+}
+
+@test "a stderr pipe that nobody reads fails the record within seconds instead of hanging the handler" {
+	local holder
+	mkfifo "$T/fifo"
+	# a reader that never reads, and a pipe already full
+	sleep 30 0<>"$T/fifo" 3>&- &
+	holder=$!
+	SERVER_PIDS+=("$holder")
+	timeout 10 head -c 65536 /dev/zero >"$T/fifo"
+	printf 'hi\n' >"$T/in"
+	SECONDS=0
+	status=0
+	timeout 30 "${HANDLER_CMD[@]}" -l - <"$T/in" >"$T/out" 2>"$T/fifo" || status=$?
+	[ "$status" -eq 1 ]
+	[ "$SECONDS" -lt 15 ] || { echo "$SECONDS s"; false; }
+	file_is "$T/out" 'error cannot record message\n'
+	# nothing of it squeezed into the full pipe
+	[ "$( (timeout 2 cat "$T/fifo" || true) | tr -d '\0' | wc -c)" -eq 0 ]
+}
+
+@test "with -s a line is bounded by what syslog carries whole, and a longer -m is said at start-up" {
+	need_mount_ns
+	mkdir "$T/dev"
+	start_server "$T/syslog" python3 "$TCP_PY" syslog "$T/dev/log"
+	wait_line "$T/syslog"
+	{
+		ctl_line 2008	# 8032 bytes escaped: fits in 8192 with the heads
+		head -c 300000 /dev/zero | tr '\0' a
+		printf '\nend\n'
+	} >"$T/in"
+	status=0
+	with_dev "$T/dev" timeout 20 "${HANDLER_CMD[@]}" -s -m 1048576 <"$T/in" \
+		>"$T/out" 2>"$T/err" || status=$?
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nerror line too long (max 2008 bytes)\nok 2\nbye 2\n'
+	file_is "$T/err" 'msgd-handler: -m 1048576: records to syslog must fit in 8192 bytes, so lines over 2008 bytes are refused\n'
+	syslog_drain "$T/dev/log" "$T/syslog"
+	diff -u <(printf '%s\n' '<30> local connect' \
+		"<30> local #1 receive message: $(printf '\\x01%.0s' $(seq 2008))" \
+		'<30> local #- rejected: line too long (300000 bytes)' \
+		'<30> local #2 receive message: end' \
+		'<30> local disconnect: 2 messages, 2011 bytes, eof') \
+		<(syslog_records "$T/syslog")
+	# the longest record's datagram is within 8192 bytes
+	[ "$(sed -n 3p "$T/syslog" | wc -c)" -le 8193 ]
+}
