@@ -16,7 +16,7 @@
 
 #include "msgd.h"
 
-#define SYNOPSIS "msgd-client [-46Nnvz] [-w SECS] [-q SECS] [-C] HOST PORT"
+#define SYNOPSIS "msgd-client [-46hNnvz] [-w SECS] [-q SECS] [-C] HOST PORT"
 #define BUFSZ (64 * 1024)
 /* stdin is read half a pipe (64 KiB) at a time, so that the writer goes on
  * filling the other half meanwhile: 30% faster than whole-pipe reads here.
@@ -42,6 +42,7 @@ struct relay {
 	int sock;
 	int in_open;		/* stdin not at EOF */
 	int shut;		/* SHUT_WR done */
+	int broken;		/* a send failed: stdin is left unsent, exit 1 */
 	int cr;			/* -C: the last byte from stdin was CR */
 	long long idle_at;	/* ms on the monotonic clock, -1 = never */
 	long long quit_at;
@@ -61,11 +62,13 @@ parse_opts(int argc, char **argv)
 
 	o.family = AF_UNSPEC;
 	o.wait = o.quit = -1;
-	while ((ch = getopt(argc, argv, "+:46CNnvzw:q:")) != -1) {
+	opt_help(argc, argv, SYNOPSIS);
+	while ((ch = getopt(argc, argv, "+:46ChNnvzw:q:")) != -1) {
 		switch (ch) {
 		case '4': o.family = AF_INET; break;
 		case '6': o.family = AF_INET6; break;
 		case 'C': o.crlf = 1; break;
+		case 'h': usage_help(SYNOPSIS);
 		case 'N': break;	/* we always half-close at EOF */
 		case 'n': o.numeric = 1; break;
 		case 'v': o.verbose = 1; break;
@@ -236,26 +239,37 @@ read_stdin(void)
 	return 0;
 }
 
-/* as much of up[] as the socket takes now: 0, or -1 after a message */
-static int
+/* the peer takes no more: stop reading stdin and sending, but go on
+ * copying what it sent, as nc does; else its last bytes would be lost */
+static void
+send_failed(void)
+{
+	warn("write to %s port %s:", o.host, o.port);
+	r.broken = 1;
+	r.in_open = 0;
+	r.shut = 1;	/* no half-close, and no -q clock: nothing went out */
+	r.off = r.len = 0;
+}
+
+/* as much of up[] as the socket takes now */
+static void
 send_up(void)
 {
 	ssize_t n = send(r.sock, r.up + r.off, r.len - r.off, MSG_NOSIGNAL);
 
 	if (n < 0 && again())
-		return 0;
+		return;
 	if (n < 0) {
-		warn("write to %s port %s:", o.host, o.port);
-		return -1;
+		send_failed();
+		return;
 	}
 	r.off += (size_t)n;
 	if (r.off == r.len)
 		r.off = r.len = 0;
-	return 0;
 }
 
 /* the connection to stdout: 1 at its end (EOF, or stdout closed), 0 to go
- * on, -1 after a message */
+ * on, -1 on an error (said, unless it ends a failed send) */
 static int
 read_net(void)
 {
@@ -264,7 +278,9 @@ read_net(void)
 	if (n < 0 && again())
 		return 0;
 	if (n < 0) {
-		warn("read from %s port %s:", o.host, o.port);
+		/* a reset after a failed send is that failure, said already */
+		if (!r.broken || errno != ECONNRESET)
+			warn("read from %s port %s:", o.host, o.port);
 		return -1;
 	}
 	if (n == 0)
@@ -351,8 +367,8 @@ relay_once(void)
 	else if (p[0].revents && read_stdin() < 0)
 		return 1;
 	/* send at once: the socket usually has room, and poll costs a call */
-	if (r.len && send_up() < 0)
-		return 1;
+	if (r.len)
+		send_up();
 	if (!r.in_open && r.len == 0 && !r.shut)
 		half_close();
 	return -1;
@@ -369,7 +385,7 @@ relay(int sock)
 	r.idle_at = o.wait >= 0 ? now_ms() + o.wait * 1000 : -1;
 	while ((status = relay_once()) < 0)
 		;
-	return status;
+	return r.broken ? 1 : status;	/* not all of stdin was delivered */
 }
 
 /* OpenBSD nc's words, without our name in front; the service is always

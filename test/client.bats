@@ -9,7 +9,7 @@ C=$MSGD_BIN/msgd-client
 L=$MSGD_BIN/msgd-launcher
 H=$MSGD_BIN/msgd-handler
 PEER=("${PYTHON:-python3}" "$BATS_TEST_DIRNAME/peer.py")
-USAGE='usage: msgd-client [-46Nnvz] [-w SECS] [-q SECS] [-C] HOST PORT'
+USAGE='usage: msgd-client [-46hNnvz] [-w SECS] [-q SECS] [-C] HOST PORT'
 
 # launch HOST PROGRAM [ARG...]: msgd-launcher on HOST port 0 running
 # PROGRAM; sets PORT
@@ -72,6 +72,76 @@ socat_echo() {
 		sleep 0.05
 	done
 	return 1
+}
+
+# wait_file FILE: wait (at most 10 s) until FILE exists
+wait_file() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+	echo "no $1 after 10 s"
+	return 1
+}
+
+# wait_exit PID: wait (at most 10 s) for the background PID to end, then
+# KILL it; its exit status in status
+wait_exit() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -KILL "$1" 2>/dev/null && echo "pid $1 still ran after 10 s"
+	status=0
+	wait "$1" || status=$?
+}
+
+# the server of send_reset, in python: PAYLOAD TAIL DIR
+SEND_RESET_PY='
+import fcntl, os, socket, struct, sys, termios, time
+
+def wait(done):
+    end = time.monotonic() + 10
+    while not done():
+        if time.monotonic() > end:
+            sys.exit("send-reset: timed out")
+        time.sleep(0.01)
+
+def acked(c):
+    # TIOCOUTQ is SIOCOUTQ on a socket: bytes not yet acknowledged
+    return struct.unpack("i", fcntl.ioctl(c, termios.TIOCOUTQ, bytes(4)))[0] == 0
+
+with open(sys.argv[1], "rb") as f:
+    payload = f.read()
+tail, d = int(sys.argv[2]), sys.argv[3]
+lsock = socket.socket()
+lsock.bind(("127.0.0.1", 0))
+lsock.listen(1)
+print(lsock.getsockname()[1], flush=True)
+lsock.settimeout(10)
+c = lsock.accept()[0]
+c.settimeout(10)
+c.sendall(payload[:-tail])
+wait(lambda: acked(c))
+open(d + "/head", "w").close()
+wait(lambda: os.path.exists(d + "/stopped"))
+c.sendall(payload[-tail:])
+wait(lambda: acked(c))
+c.close()
+open(d + "/reset", "w").close()
+'
+
+# send_reset PAYLOAD TAIL: a server on 127.0.0.1 port 0 that, for one
+# client, sends the file PAYLOAD but its last TAIL bytes, creates $T/head
+# once the client has acknowledged them, waits for $T/stopped, sends the
+# tail, and once that is acknowledged too closes without having read a
+# byte, so that the kernel resets the connection; then creates $T/reset.
+# Every wait of the server is 10 s at most.  Sets PORT.
+send_reset() {
+	start_server "$T/srv" "${PYTHON:-python3}" -c "$SEND_RESET_PY" "$1" "$2" "$T"
+	PORT=$(wait_line "$T/srv")
 }
 
 # client_head ARG...: msgd-client ARG... | head -c 10 >$T/out; status is
@@ -249,6 +319,26 @@ echo_50m() {
 	err_is "msgd-client: connect to 127.0.0.1 port $PORT (tcp) failed: Connection refused"
 }
 
+@test "a server that sends 5 MiB and resets without reading: all 5 MiB come out, then exit 1 and the write error" {
+	local pid
+	seq -f '%015.0f' 1 327680 >"$T/want"	# 5 MiB of numbered lines
+	send_reset "$T/want" 262144
+	"$C" 127.0.0.1 "$PORT" >"$T/out" 2>"$T/err" 3>&- \
+		< <(head -c 52428800 /dev/zero 3>&-) &
+	pid=$!
+	SERVER_PIDS+=("$pid")
+	# stopped, the client leaves the last 256 KiB unread for the reset to find
+	wait_file "$T/head" || true
+	kill -STOP "$pid"
+	touch "$T/stopped"
+	wait_file "$T/reset" || true
+	kill -CONT "$pid"
+	wait_exit "$pid"
+	[ "$status" -eq 1 ]
+	cmp "$T/want" "$T/out"
+	err_is "msgd-client: write to 127.0.0.1 port $PORT: Connection reset by peer"
+}
+
 @test "a reset by the server exits 1 and names the reset" {
 	peer reset
 	client 127.0.0.1 "$PORT" </dev/null
@@ -328,6 +418,16 @@ echo_50m() {
 	client -4 localhost "$PORT" </dev/null
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nbye 0\n'
+}
+
+@test "-h and --help print the usage on stdout and exit 0" {
+	local opt
+	for opt in -h --help; do
+		client "$opt"
+		[ "$status" -eq 0 ]
+		file_is "$T/out" "$USAGE\n"
+		[ ! -s "$T/err" ]
+	done
 }
 
 @test "no arguments is a usage error: exit 1 and the synopsis" {
