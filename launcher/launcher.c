@@ -24,7 +24,7 @@
 
 extern char **environ;
 
-#define SYNOPSIS "msgd-launcher [-46vq1f] [-c MAX] [-C PERSOURCE] " \
+#define SYNOPSIS "msgd-launcher [-46hvq1f] [-c MAX] [-C PERSOURCE] " \
 	"[-b BACKLOG] [-u USER] [-g GROUP] [-k GRACE] [-i PIDFILE] " \
 	"HOST PORT PROGRAM [ARG...]"
 
@@ -73,8 +73,10 @@ parse_opts(int argc, char **argv)
 	o.maxconn = 40;
 	o.backlog = 64;
 	o.grace = 10;
-	while ((ch = getopt(argc, argv, "+:46vq1fc:C:b:u:g:k:i:")) != -1) {
+	opt_help(argc, argv, SYNOPSIS);
+	while ((ch = getopt(argc, argv, "+:46hvq1fc:C:b:u:g:k:i:")) != -1) {
 		switch (ch) {
+		case 'h': usage_help(SYNOPSIS);
 		case '4': o.family = AF_INET; break;
 		case '6': o.family = AF_INET6; break;
 		case 'v': o.verbosity = VERBOSE; break;
@@ -482,23 +484,82 @@ pidfile_absolute(void)
 	o.pidfile = path;
 }
 
+/* kept open: after -u the file may not be removable, only emptied */
+static int pidfile_fd = -1;
+
+/* why the pid file cannot be opened: a symbolic link or something other
+ * than a file is named for what it is */
+static void
+pidfile_refused(int err)
+{
+	struct stat st;
+
+	if (lstat(o.pidfile, &st) == 0 && S_ISLNK(st.st_mode))
+		warn("cannot write pid file %s: it is a symbolic link",
+		    o.pidfile);
+	else if (lstat(o.pidfile, &st) == 0 && !S_ISREG(st.st_mode))
+		warn("cannot write pid file %s: it is not a regular file",
+		    o.pidfile);
+	else {
+		errno = err;
+		warn("cannot write pid file %s:", o.pidfile);
+	}
+}
+
+/*
+ * Written as root, often in a directory others can write: never through a
+ * symbolic link, never into anything but a regular file (O_NONBLOCK: a
+ * FIFO there must not hang us), and emptied only once it is known to be
+ * one.
+ */
 static int
 write_pidfile(void)
 {
+	struct stat st;
 	char buf[32];
 	int fd, n;
 
-	fd = open(o.pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(o.pidfile, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC, 0644);
 	if (fd < 0) {
-		warn("cannot write pid file %s:", o.pidfile);
+		pidfile_refused(errno);
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		pidfile_refused(errno);
+		close(fd);
 		return -1;
 	}
 	n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
-	if (writeall(fd, buf, (size_t)n) < 0 || close(fd) < 0) {
+	if (ftruncate(fd, 0) < 0 || writeall(fd, buf, (size_t)n) < 0) {
 		warn("cannot write pid file %s:", o.pidfile);
+		close(fd);
 		return -1;
 	}
+	pidfile_fd = fd;
 	return 0;
+}
+
+/* at exit: remove the pid file, unless another file has taken its name;
+ * when that is not allowed (privileges dropped), empty it: no stale pid
+ * is left behind */
+static void
+pidfile_remove(void)
+{
+	struct stat ours, there;
+	int gone;
+
+	if (pidfile_fd < 0)
+		return;
+	if (lstat(o.pidfile, &there) == 0)
+		gone = fstat(pidfile_fd, &ours) == 0 &&
+		    (ours.st_dev != there.st_dev || ours.st_ino != there.st_ino);
+	else
+		gone = errno == ENOENT;
+	if (!gone && unlink(o.pidfile) < 0 && ftruncate(pidfile_fd, 0) < 0)
+		warn("cannot remove or empty pid file %s:", o.pidfile);
+	close(pidfile_fd);
+	pidfile_fd = -1;
 }
 
 /* ---- children ---- */
@@ -579,10 +640,11 @@ set_env_addr(int slot, const char *name, const char *ip, unsigned port)
 }
 
 /*
- * The child, in the inetd order: the connection on fds 0 and 1 (fd 2 stays
- * the log; every other descriptor is close-on-exec), signals back to their
- * defaults and unblocked, exec; say which exec failed.  Privileges were
- * dropped once, in the parent, right after binding.
+ * The child, in the inetd order: a session of its own, the connection on
+ * fds 0 and 1 (fd 2 stays the log; every other descriptor is
+ * close-on-exec), signals back to their defaults and unblocked, exec; say
+ * which exec failed.  Privileges were dropped once, in the parent, right
+ * after binding.
  */
 static void __attribute__((noreturn))
 child(int cfd)
@@ -590,6 +652,10 @@ child(int cfd)
 	sigset_t none;
 	int sig;
 
+	/* no controlling terminal: a ^C or hangup there is the launcher's,
+	 * which then gives its children the -k grace */
+	if (setsid() < 0)
+		warn("cannot start a new session:");
 	if (dup2(cfd, 0) < 0 || dup2(cfd, 1) < 0) {
 		warn("cannot put the connection on fds 0 and 1:");
 		_exit(127);
@@ -599,13 +665,8 @@ child(int cfd)
 			signal(sig, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (strchr(o.argv[0], '/'))
-		execve(o.argv[0], o.argv, child_env);
-	else {
-		/* not in PATH at start-up: look again, it may be there now */
-		environ = child_env;
-		execvp(o.argv[0], o.argv);
-	}
+	/* a path by now (find_program): gone or changed since, it is said */
+	execve(o.argv[0], o.argv, child_env);
 	warn("cannot run %s:", o.argv[0]);
 	_exit(127);
 }
@@ -669,32 +730,79 @@ serve(int cfd, const struct sockaddr *peer)
 	return 0;
 }
 
-/* a PROGRAM without a slash is looked up in PATH once, not per connection;
- * a relative one must survive the daemon's move to / */
-static const char *
-find_program(const char *name)
+/* an executable regular file, for the user we now are: 0, or -1 with
+ * errno as exec would set it (EISDIR for a directory, being clearer) */
+static int
+runnable(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EACCES;
+		return -1;
+	}
+	return access(path, X_OK);
+}
+
+/*
+ * PROGRAM is checked once at start, as the user the children run as, so
+ * that a typo is not a silent EOF for every client: a path must be an
+ * executable file; a name is looked up in PATH, once, not per connection.
+ * A relative path must survive the daemon's move to /.  0, or -1 said.
+ */
+static int
+find_program(void)
 {
 	static char path[PATH_MAX];
-	const char *p = getenv("PATH");
+	const char *name = o.argv[0], *p = getenv("PATH");
+	int err = ENOENT;
 
-	if (strchr(name, '/'))
-		return o.daemon && name[0] != '/' && realpath(name, path) ?
-		    path : name;
+	if (strchr(name, '/')) {
+		if (runnable(name) < 0) {
+			warn("cannot run %s:", name);
+			return -1;
+		}
+		if (o.daemon && name[0] != '/' && realpath(name, path))
+			o.argv[0] = path;
+		return 0;
+	}
 	if (p == NULL)
 		p = "/usr/local/bin:/bin:/usr/bin";
 	while (*p) {
 		size_t n = strcspn(p, ":");
 
-		if (snprintf(path, sizeof path, "%.*s%s%s", (int)n, p,
-		    n ? "/" : "", name) < (int)sizeof path &&
-		    access(path, X_OK) == 0)
-			return path;
+		/* an empty entry is the current directory, as for execvp */
+		if (snprintf(path, sizeof path, "%.*s/%s", n ? (int)n : 1,
+		    n ? p : ".", name) < (int)sizeof path) {
+			if (runnable(path) == 0) {
+				static char full[PATH_MAX];
+
+				o.argv[0] = o.daemon && path[0] != '/' &&
+				    realpath(path, full) ? full : path;
+				return 0;
+			}
+			if (errno == EACCES)
+				err = EACCES;
+		}
 		p += n + (p[n] == ':');
 	}
-	return name;	/* not found: each child's exec says so */
+	errno = err;
+	warn("cannot run %s:", name);
+	return -1;
 }
 
 /* ---- the loop ---- */
+
+static long long
+now_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
 
 static long
 ms_since(const struct timespec *t)
@@ -829,33 +937,54 @@ shutdown_gracefully(void)
 	}
 }
 
+/*
+ * Starved, the next try is a deadline, not a poll timeout: a child's end
+ * or any other signal may wake us before it, and a connection kept for
+ * want of a process must still be served when it is due.
+ */
 static int
 loop(int lfd)
 {
-	int starved = 0, backoff = 0;
+	int starved = 0;
+	long long due = -1;	/* starved: when to try again */
 
 	while (!got_term) {
 		struct pollfd pfd[2] = {
 			{ .fd = sigpipe_fd[0], .events = POLLIN },
 			{ .fd = lfd, .events = POLLIN },
 		};
+		long long left = due < 0 ? -1 : due - now_ms();
 		/* at the limit, or starved: leave them in the backlog */
-		int n = nchildren < o.maxconn && !backoff ? 2 : 1;
-		int r = poll(pfd, (nfds_t)n, backoff ? backoff : -1);
+		int n = nchildren < o.maxconn && due < 0 ? 2 : 1;
+		int r = poll(pfd, (nfds_t)n, due < 0 ? -1 :
+		    left > 0 ? (int)left : 0);
 
 		if (r < 0 && errno != EINTR) {
 			warn("poll:");
 			return -1;
 		}
-		backoff = 0;
-		if (pfd[0].revents) {
+		if (r > 0 && pfd[0].revents) {
 			drain_signals();
 			reap();
 		}
-		if (r == 0 || (n == 2 && pfd[1].revents))
-			backoff = accept_some(lfd, &starved);
+		if (due < 0 ? r > 0 && n == 2 && pfd[1].revents :
+		    now_ms() >= due) {
+			int backoff = accept_some(lfd, &starved);
+
+			due = backoff ? now_ms() + backoff : -1;
+		}
 	}
 	return 0;
+}
+
+/* at shutdown the connection still waiting for a process is closed: its
+ * client sees EOF now, not after the grace */
+static void
+drop_pending(void)
+{
+	if (pending_fd >= 0)
+		close(pending_fd);
+	pending_fd = -1;
 }
 
 int
@@ -900,11 +1029,14 @@ main(int argc, char **argv)
 	if (local_fixed)
 		set_env_addr(E_LOCALIP, "TCPLOCAL", ip, port);
 	if ((o.daemon && (ready = daemonize(lfd)) < 0) ||
-	    (o.pidfile && write_pidfile() < 0) || drop_privileges(&id) < 0 ||
-	    signals_init() < 0)
+	    (o.pidfile && write_pidfile() < 0))
 		return 1;
+	if (drop_privileges(&id) < 0 || find_program() < 0 ||
+	    signals_init() < 0) {
+		pidfile_remove();
+		return 1;
+	}
 	env_init();
-	o.argv[0] = (char *)find_program(o.argv[0]);
 	if (o.verbosity != QUIET)
 		note("listening on %s port %u, at most %ld at once", ip, port,
 		    o.maxconn);
@@ -913,8 +1045,8 @@ main(int argc, char **argv)
 
 	status = loop(lfd) < 0 ? 1 : 0;
 	close(lfd);
+	drop_pending();
 	shutdown_gracefully();
-	if (o.pidfile)
-		unlink(o.pidfile);
+	pidfile_remove();
 	return status;
 }

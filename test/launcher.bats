@@ -118,6 +118,17 @@ usage_error() {
 	[[ ${lines[1]} == 'usage: msgd-launcher ['*' HOST PORT PROGRAM [ARG...]' ]]
 }
 
+# start_fails MESSAGE ARG...: the launcher with ARG... exits 1 with only
+# "msgd-launcher: MESSAGE" and nothing else
+start_fails() {
+	local msg=$1
+	shift
+	run timeout 10 "$L" "$@" 3>&-
+	echo "args: $* -> status $status: $output" >&2
+	[ "$status" -eq 1 ]
+	[ "$output" = "msgd-launcher: $msg" ]
+}
+
 # daemon ARG...: "msgd-launcher -f -1 ARG..." from $T, in the foreground;
 # DSTATUS is its status, DPORT the port it printed
 daemon() {
@@ -368,8 +379,46 @@ msgd-launcher: stopping: 0 running, grace 10 s" ]
 
 # ---- programs that fail ----
 
-@test "a PROGRAM that cannot be run is logged by name, the client gets EOF and the launcher goes on" {
-	launch l 127.0.0.1 0 /nonexistent/prog
+@test "a PROGRAM that is missing, not in PATH or not executable stops the start with status 1 and the reason" {
+	start_fails 'cannot run /nonexistent/prog: No such file or directory' \
+		127.0.0.1 0 /nonexistent/prog
+	start_fails 'cannot run no-such-program-xyz: No such file or directory' \
+		127.0.0.1 0 no-such-program-xyz
+	printf '#!/bin/sh\necho hi\n' >"$T/noexec"
+	chmod 644 "$T/noexec"
+	start_fails "cannot run $T/noexec: Permission denied" 127.0.0.1 0 "$T/noexec"
+	mkdir "$T/dir"
+	start_fails "cannot run $T/dir: Is a directory" 127.0.0.1 0 "$T/dir"
+	# in PATH but not executable is not found, as execvp says it
+	mkdir "$T/path"
+	cp "$T/noexec" "$T/path/noexec-xyz"
+	PATH="$T/path:$PATH" start_fails 'cannot run noexec-xyz: Permission denied' \
+		127.0.0.1 0 noexec-xyz
+	# and as a daemon: the caller gets the message and the status
+	daemon -i "$T/pid" 127.0.0.1 0 /nonexistent/prog
+	if [ "$DSTATUS" -eq 0 ]; then daemon_pid "$T/pid"; fi
+	[ "$DSTATUS" -eq 1 ]
+	[ "$(cat "$T/d.err")" = 'msgd-launcher: cannot run /nonexistent/prog: No such file or directory' ]
+	[ ! -e "$T/pid" ]
+}
+
+@test "a PROGRAM only root may run is refused at the start with -u, as the user who would run it" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for -u"
+	mkdir -m 700 "$T/private"
+	printf '#!/bin/sh\necho hi\n' >"$T/private/prog"
+	chmod 755 "$T/private/prog"
+	start_fails "cannot run $T/private/prog: Permission denied" \
+		-u nobody 127.0.0.1 0 "$T/private/prog"
+}
+
+@test "a PROGRAM that goes away after the start is logged by name for each client, who gets EOF, and the launcher goes on" {
+	printf '#!/bin/sh\necho here\n' >"$T/prog"
+	chmod 755 "$T/prog"
+	launch l 127.0.0.1 0 "$T/prog"
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
+	[ "$status" -eq 0 ]
+	[ "$output" = here ]
+	rm "$T/prog"
 	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
 	[ "$status" -eq 0 ]
 	[ "$output" = "" ]
@@ -385,35 +434,42 @@ msgd-launcher: stopping: 0 running, grace 10 s" ]
 	done
 	[ "$(grep -c . "$T/l.err")" -eq 5 ]
 	[ "$(head -n 1 "$T/l.err")" = "msgd-launcher: listening on 127.0.0.1 port $PORT, at most 40 at once" ]
-	[ "$(grep -cx 'msgd-launcher: cannot run /nonexistent/prog: No such file or directory' "$T/l.err")" -eq 2 ]
+	[ "$(grep -cx "msgd-launcher: cannot run $T/prog: No such file or directory" "$T/l.err")" -eq 2 ]
 	[ "$(grep -cE '^msgd-launcher: end [0-9]+ status 127$' "$T/l.err")" -eq 2 ]
+	# back, but not executable: said with that reason
+	printf '#!/bin/sh\necho here\n' >"$T/prog"
+	chmod 644 "$T/prog"
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
+	[ "$status" -eq 0 ]
+	[ "$output" = "" ]
+	wait_grep "$T/l.err" "^msgd-launcher: cannot run $T/prog: Permission denied\$"
 }
 
-@test "a PROGRAM not in PATH or not executable is logged with the reason" {
-	launch l 127.0.0.1 0 no-such-program-xyz
+@test "a PROGRAM found in PATH at the start keeps being run from there" {
+	mkdir "$T/path"
+	# shellcheck disable=SC2016 # the script expands it
+	printf '#!/bin/sh\necho "from path: $0"\n' >"$T/path/msgd-test-prog"
+	chmod 755 "$T/path/msgd-test-prog"
+	PRE=(env PATH="$T/path:$PATH")
+	launch l 127.0.0.1 0 msgd-test-prog
 	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
 	[ "$status" -eq 0 ]
-	[ "$output" = "" ]
-	wait_grep "$T/l.err" '^msgd-launcher: cannot run no-such-program-xyz: No such file or directory$'
-	printf '#!/bin/sh\necho hi\n' >"$T/noexec"
-	chmod 644 "$T/noexec"
-	launch n 127.0.0.1 0 "$T/noexec"
-	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
-	[ "$status" -eq 0 ]
-	[ "$output" = "" ]
-	wait_grep "$T/n.err" "^msgd-launcher: cannot run $T/noexec: Permission denied\$"
+	[ "$output" = "from path: $T/path/msgd-test-prog" ]
 }
 
-@test "a PROGRAM that appears later is run without restarting the launcher" {
-	launch l 127.0.0.1 0 "$T/later"
+@test "a PROGRAM replaced after the start runs in its new version without restarting the launcher" {
+	printf '#!/bin/sh\necho old\n' >"$T/prog"
+	chmod +x "$T/prog"
+	launch l 127.0.0.1 0 "$T/prog"
 	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
 	[ "$status" -eq 0 ]
-	[ "$output" = "" ]
-	printf '#!/bin/sh\necho here now\n' >"$T/later"
-	chmod +x "$T/later"
+	[ "$output" = old ]
+	printf '#!/bin/sh\necho new\n' >"$T/prog.new"
+	chmod +x "$T/prog.new"
+	mv "$T/prog.new" "$T/prog"
 	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
 	[ "$status" -eq 0 ]
-	[ "$output" = "here now" ]
+	[ "$output" = new ]
 }
 
 # ---- logging ----
@@ -542,6 +598,103 @@ print("20 times 0")
 	wait_grep "$T/l.err" '#1 receive message: hi$'
 }
 
+# one_slot: U is a uid of no user and no process, that may run $H;
+# PRE=(prlimit --nproc=2) then lets a launcher run as U fork one child
+# at a time: RLIMIT_NPROC counts the processes of the real uid (the
+# launcher and one child) and is not enforced for root, hence -u.  A uid of
+# its own, unlike nobody, has no other process to count.
+one_slot() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for -u"
+	command -v prlimit >/dev/null || skip "needs prlimit (util-linux)"
+	command -v setpriv >/dev/null || skip "needs setpriv (util-linux)"
+	U=61234
+	! getent passwd "$U" >/dev/null || skip "uid $U is someone's"
+	[ -z "$(ps -u "$U" -o pid=)" ] || skip "uid $U has processes"
+	setpriv --reuid="$U" --regid="$U" --clear-groups test -x "$H" ||
+		skip "uid $U may not run $H"
+	PRE=(prlimit --nproc=2)
+}
+
+# one_slot_taken SECS STEP...: a launcher as U (see one_slot) whose one
+# child serves client a (its pid in A, held until $T/go exists); client b,
+# with -w SECS and STEP..., is accepted, but its fork fails and is said;
+# B is its pid
+one_slot_taken() {
+	launch l -u "$U" -g "$U" 127.0.0.1 0 "$H" -l -
+	client_bg a -w 60 127.0.0.1 "$PORT" line wait:"$T/go" send:'a\n' shut eof
+	A=$CPID
+	wait_grep "$T/a" '^hello$'
+	client_bg b -w "$1" 127.0.0.1 "$PORT" "${@:2}"
+	B=$CPID
+	wait_grep "$T/l.err" '^msgd-launcher: cannot fork \(will retry\): Resource temporarily unavailable$'
+}
+
+@test "a client whose fork failed is served when a child's end frees a process, though that end woke the launcher during its back-off" {
+	one_slot
+	one_slot_taken 8 line send:'b\n' shut eof
+	[ ! -s "$T/b" ]
+	# a's end (SIGCHLD) comes while the launcher waits to try b again
+	touch "$T/go"
+	wait_exit "$A"
+	[ "$EXIT" -eq 0 ]
+	[ "$(cat "$T/a")" = $'hello\nok 1\nbye 1' ]
+	wait_exit "$B" 15
+	[ "$EXIT" -eq 0 ]
+	[ "$(cat "$T/b")" = $'hello\nok 1\nbye 1' ]
+	wait_grep "$T/l.err" '^msgd-launcher: accepting again$'
+	[ "$(grep -c 'cannot fork' "$T/l.err")" -eq 1 ]
+	wait_grep "$T/l.err" '#1 receive message: b$'
+}
+
+@test "SIGTERM while a client waits for a process closes that client's connection at once and the launcher exits 0" {
+	one_slot
+	one_slot_taken 30 eof
+	start=$(date +%s%N)
+	kill -TERM "$PID"
+	# b's EOF comes now, not after a's end or the 10 s grace
+	wait_exit "$B" 20
+	ms=$((($(date +%s%N) - start) / 1000000))
+	echo "b's EOF after $ms ms" >&2
+	[ "$ms" -lt 3000 ]
+	[ "$EXIT" -eq 0 ]
+	[ ! -s "$T/b" ]
+	[[ $(proc_state "$PID") == [RS] ]]
+	touch "$T/go"
+	wait_exit "$A"
+	[ "$EXIT" -eq 0 ]
+	[ "$(cat "$T/a")" = $'hello\nok 1\nbye 1' ]
+	wait_exit "$PID"
+	[ "$EXIT" -eq 0 ]
+	[ "$(grep -c '#1 receive message' "$T/l.err")" -eq 1 ]
+}
+
+@test "a Ctrl-C to the launcher's process group stops it but not the running handler, which finishes its client within the grace" {
+	command -v setsid >/dev/null || skip "needs setsid (util-linux)"
+	# as `make run` in a terminal: the launcher leads its process group,
+	# and a Ctrl-C is SIGINT to that whole group
+	PRE=(setsid)
+	launch l 127.0.0.1 0 "$H" -l "$T/rec"
+	[ "$(ps -o pgid= -p "$PID" | tr -d ' ')" = "$PID" ]
+	client_bg a 127.0.0.1 "$PORT" line wait:"$T/go" send:'after ctrl-c\n' shut eof
+	a=$CPID
+	wait_grep "$T/a" '^hello$'
+	child=$(children "$PID")
+	[[ $child =~ ^[0-9]+$ ]]
+	kill -INT -- "-$PID"
+	wait_grep "$T/l.err" '^msgd-launcher: stopping: 1 running, grace 10 s$'
+	[[ $(proc_state "$child") == [RS] ]]
+	touch "$T/go"
+	wait_exit "$a"
+	[ "$EXIT" -eq 0 ]
+	[ "$(cat "$T/a")" = $'hello\nok 1\nbye 1' ]
+	wait_exit "$PID"
+	[ "$EXIT" -eq 0 ]
+	grep -q '#1 receive message: after ctrl-c$' "$T/rec"
+	grep -q ' disconnect: 1 messages, 12 bytes, eof$' "$T/rec"
+	[ "$(cat "$T/l.err")" = "msgd-launcher: listening on 127.0.0.1 port $PORT, at most 40 at once
+msgd-launcher: stopping: 1 running, grace 10 s" ]
+}
+
 @test "SIGINT stops the launcher like SIGTERM" {
 	# started as a background job, it inherited SIGINT ignored from bash
 	launch l 127.0.0.1 0 true
@@ -638,6 +791,22 @@ $gid" ]
 	usage_error "-g: no such group 'no_such_group_xyz'" -g no_such_group_xyz 127.0.0.1 0 true
 }
 
+@test "-h and --help print the usage on stdout and exit 0, even with other arguments" {
+	local a usage='usage: msgd-launcher [-46hvq1f] [-c MAX] [-C PERSOURCE] [-b BACKLOG] [-u USER] [-g GROUP] [-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]'
+	for a in "-h" "--help" "-v -h 127.0.0.1 0 true" "--help -x"; do
+		# shellcheck disable=SC2086 # the words of $a are the arguments
+		run timeout 10 "$L" $a 2>"$T/err" 3>&-
+		echo "$a -> status $status: $output" >&2
+		[ "$status" -eq 0 ]
+		[ "$output" = "$usage" ]
+		[ ! -s "$T/err" ]
+	done
+	# the same line a usage error ends with
+	run timeout 10 "$L" -x 3>&-
+	[ "$status" -eq 2 ]
+	[ "${lines[-1]}" = "$usage" ]
+}
+
 @test "a port number over 65535 is a usage error, not another port" {
 	run timeout 3 "$L" -1 127.0.0.1 99999 true 3>&-
 	echo "status $status: $output" >&2
@@ -723,7 +892,8 @@ $gid" ]
 	daemon_pid "$T/pid"
 	run ls -l "/proc/$DPID/fd"
 	echo "$output" >&2
-	[[ $output != *"$T/"* ]]
+	# the pid file is its own, kept to empty it at exit if need be
+	[[ $(grep -v " -> $T/pid\$" <<<"$output") != *"$T/"* ]]
 	kill -TERM "$DPID"
 	wait_exit "$DPID"
 }
@@ -751,6 +921,47 @@ $gid" ]
 	wait_exit "$DPID"
 	cat "$T/syslog" >&2
 	[[ $(grep ": end $child status 3\$" "$T/syslog") =~ ^\<(2[4-9]|3[01])\>[A-Z][a-z]{2}\ [\ 1-3][0-9]\ [0-9]{2}:[0-9]{2}:[0-9]{2}\ msgd-launcher\[$DPID\]:\ end\ $child\ status\ 3$ ]]
+}
+
+@test "a symbolic link, a FIFO or a directory where the pid file goes is refused with status 1, and nothing is written through it" {
+	echo keep >"$T/target"
+	ln -s "$T/target" "$T/pid"
+	start_fails "cannot write pid file $T/pid: it is a symbolic link" \
+		-i "$T/pid" 127.0.0.1 0 true
+	[ "$(cat "$T/target")" = keep ]
+	[ -L "$T/pid" ]
+	ln -s "$T/nothing" "$T/dangling"
+	start_fails "cannot write pid file $T/dangling: it is a symbolic link" \
+		-i "$T/dangling" 127.0.0.1 0 true
+	[ ! -e "$T/nothing" ]
+	# a FIFO would hang an open for writing until someone reads it
+	mkfifo "$T/fifo"
+	start_fails "cannot write pid file $T/fifo: it is not a regular file" \
+		-i "$T/fifo" 127.0.0.1 0 true
+	mkdir "$T/dir"
+	start_fails "cannot write pid file $T/dir: it is not a regular file" \
+		-i "$T/dir" 127.0.0.1 0 true
+}
+
+@test "an old pid file is overwritten with the pid alone" {
+	printf '99999999\nold junk that is longer\n' >"$T/pid"
+	launch l -i "$T/pid" 127.0.0.1 0 true
+	[ "$(cat "$T/pid")" = "$PID" ]
+	stop "$PID"
+	[ "$EXIT" -eq 0 ]
+	[ ! -e "$T/pid" ]
+}
+
+@test "with -u a pid file the user may not remove is left empty at exit, not with a stale pid" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for -u"
+	# root's directory: nobody may not remove a file from it
+	mkdir -m 755 "$T/run"
+	launch l -u nobody -i "$T/run/pid" 127.0.0.1 0 true
+	[ "$(cat "$T/run/pid")" = "$PID" ]
+	stop "$PID"
+	[ "$EXIT" -eq 0 ]
+	[ -f "$T/run/pid" ]
+	[ ! -s "$T/run/pid" ]
 }
 
 # ---- make run ----
