@@ -5,7 +5,8 @@ PREFIX = /usr/local
 BINDIR = $(PREFIX)/bin
 SBINDIR = $(PREFIX)/sbin
 MANPREFIX = $(PREFIX)/share/man
-SYSCONFDIR = /etc
+# under PREFIX like everything else; a system xinetd reads SYSCONFDIR=/etc
+SYSCONFDIR = $(PREFIX)/etc
 SYSTEMDDIR = $(PREFIX)/lib/systemd/system
 DESTDIR =
 
@@ -94,6 +95,26 @@ memcheck:
 	MSGD_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	$(BATS) test/handler.bats
 
+# libFuzzer harnesses (clang): each test/fuzz/NAME.c is built into
+# build/fuzz/NAME and run for FUZZ_SECS seconds from its seeds in
+# test/fuzz/NAME/; new inputs go to build/fuzz/corpus/NAME, findings to
+# build/fuzz/crashes/.  A new harness is one more .c file and seed folder.
+FUZZ_SECS = 20
+FUZZCC = clang
+FUZZFLAGS = -g -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZERS != ls test/fuzz/*.c 2>/dev/null | sed -e 's|^test/|build/|' -e 's|\.c$$||'
+FUZZSRC != ls test/fuzz/*.c test/fuzz/*.h 2>/dev/null
+fuzz:
+	$(MAKE) BUILD=build/fuzz/obj TOOLCHAIN=cc CC=$(FUZZCC) OPT=-O1 \
+		XCFLAGS="$(FUZZFLAGS) -fsanitize=fuzzer-no-link" fuzzers
+	FUZZ_SECS=$(FUZZ_SECS) test/fuzz/run $(FUZZERS)
+
+# only through make fuzz, which sets CC and the flags
+fuzzers: $(FUZZERS)
+$(FUZZERS): $(BUILD)/libmsgd.a $(FUZZSRC) handler/handler.c lib/util.c
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -Ilib -o $@ $(@:build/%=test/%).c \
+		$(BUILD)/libmsgd.a
+
 # the service files name the installed handler and launcher
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g'
 UNITS = msgd.socket msgd@.service msgd.service
@@ -117,16 +138,17 @@ install: all
 	cd $(DESTDIR)$(SYSTEMDDIR) && chmod 644 $(UNITS)
 	chmod 644 $(DESTDIR)$(SYSCONFDIR)/xinetd.d/msgd
 
+# full paths and rm -f only: succeeds whatever is (no longer) there
 uninstall:
-	cd $(DESTDIR)$(SBINDIR) && rm -f msgd-handler msgd-launcher
+	rm -f $(DESTDIR)$(SBINDIR)/msgd-handler $(DESTDIR)$(SBINDIR)/msgd-launcher
 	rm -f $(DESTDIR)$(BINDIR)/msgd-client
 	rm -f $(DESTDIR)$(MANPREFIX)/man1/msgd-client.1 \
 		$(DESTDIR)$(MANPREFIX)/man8/msgd-handler.8 \
 		$(DESTDIR)$(MANPREFIX)/man8/msgd-launcher.8
 	rm -f $(DESTDIR)$(SYSCONFDIR)/xinetd.d/msgd
-	cd $(DESTDIR)$(SYSTEMDDIR) && rm -f $(UNITS)
+	for u in $(UNITS); do rm -f $(DESTDIR)$(SYSTEMDDIR)/$$u || exit 1; done
 
 clean:
 	rm -rf build bin
 
-.PHONY: all run test sanitize memcheck install uninstall clean
+.PHONY: all run test sanitize memcheck fuzz fuzzers install uninstall clean

@@ -153,7 +153,8 @@ xinetd_attr() {
 XINETD_FILE=$ROOT/xinetd.d/msgd
 
 # xinetd_start: write $T/xinetd.d/msgd from the shipped file with only the
-# port (a free one, PORT) and the path rewritten, start xinetd in the
+# port (a free one, PORT) and the path rewritten, and the service enabled
+# (it ships with disable = yes), as a user would; start xinetd in the
 # foreground in a mount namespace whose /dev/log is $T/dev/log, and wait
 # until it serves; XPID is its pid, XLOG_FROM the line of $T/syslog where
 # its log begins.  xinetd cannot listen on port 0 and
@@ -163,6 +164,7 @@ xinetd_start() {
 	local i started
 	PORT=$(free_port)
 	sed -E "s|^([[:space:]]*port[[:space:]]*=[[:space:]]*)9100\$|\\1$PORT|
+		s|^([[:space:]]*disable[[:space:]]*=[[:space:]]*)yes\$|\\1no|
 		s|@SBINDIR@|$MSGD_BIN|" "$XINETD_FILE" >"$T/xinetd.d/msgd"
 	started=$(grep -c 'xinetd\[[0-9]*\]: Started working' "$T/syslog")
 	XLOG_FROM=$(($(wc -l <"$T/syslog") + 1))
@@ -187,7 +189,7 @@ xinetd_start() {
 	return 1
 }
 
-@test "the shipped xinetd file, with only its port and path rewritten, serves the protocol and its records reach syslog as daemon.info" {
+@test "the shipped xinetd file, with only its port and path rewritten and disable = no, serves the protocol and its records reach syslog as daemon.info" {
 	need xinetd
 	need_mount_ns
 	runuser -u nobody -- test -x "$H" ||
@@ -203,10 +205,12 @@ xinetd_start() {
 	printf '%s\n' 'defaults' '{' '	log_type = SYSLOG daemon info' \
 		'	bind = 127.0.0.1' '}' "includedir $T/xinetd.d" >"$T/xinetd.conf"
 	xinetd_start || xinetd_start
-	# nothing but the port and the path differs from the shipped file
-	[ "$(diff "$XINETD_FILE" "$T/xinetd.d/msgd" | grep -c '^>')" -eq 2 ]
-	grep -qE "^[[:space:]]*port[[:space:]]*=[[:space:]]*$PORT\$" "$T/xinetd.d/msgd"
-	grep -qE "^[[:space:]]*server[[:space:]]*=[[:space:]]*$MSGD_BIN/msgd-handler\$" "$T/xinetd.d/msgd"
+	# nothing but the port, the path and disable differs from the shipped
+	# file: these three lines are all that changed
+	diff -u <(printf '%s\n' "> 	port		= $PORT" \
+		"> 	server		= $MSGD_BIN/msgd-handler" "> 	disable		= no") \
+		<(diff "$XINETD_FILE" "$T/xinetd.d/msgd" | grep '^>')
+	[ "$(diff "$XINETD_FILE" "$T/xinetd.d/msgd" | grep -c '^<')" -eq 3 ]
 
 	converse_tcp "$PORT" 'hi\nthere\n'
 	# the socket is on fd 2 too: nothing but protocol lines
@@ -405,9 +409,16 @@ xinetd_start() {
 	[ "$n" -ge 2 ]
 }
 
+@test "msgd-launcher(8) shows the log line of a PROGRAM that cannot run word for word" {
+	need mandoc
+	# "No" is an mdoc macro: unescaped, it is swallowed from the line
+	mandoc -T ascii "$ROOT/man/msgd-launcher.8" | sed 's/.\x08//g' |
+		grep -qE '^ +cannot run PROGRAM: No such file or directory$'
+}
+
 # ---- the xinetd file a user copies ----
 
-@test "the xinetd file sets cps explicitly and the port, type, user, server and limits a user relies on" {
+@test "the xinetd file sets cps explicitly, the port, type, user, server and limits a user relies on, and comes disabled" {
 	[ "$(xinetd_attr cps)" = '500 2' ]
 	[ "$(xinetd_attr type)" = UNLISTED ]
 	[ "$(xinetd_attr port)" = 9100 ]
@@ -419,7 +430,10 @@ xinetd_start() {
 	[ "$(xinetd_attr server_args)" = '-s -t 300' ]
 	[ "$(xinetd_attr instances)" = 40 ]
 	[ "$(xinetd_attr per_source)" = 10 ]
-	[ "$(xinetd_attr disable)" = no ]
+	# shipped disabled, as distributions ship services: enabling it is
+	# the administrator's step, and the file says how
+	[ "$(xinetd_attr disable)" = yes ]
+	grep -qE '^#.*"disable = no"' "$XINETD_FILE"
 	# no USERID in the logging: ident look-ups stall every connection
 	[ "$(grep -cE '^[^#]*USERID' "$XINETD_FILE")" -eq 0 ]
 }

@@ -9,10 +9,11 @@ installed_files() {
 	(cd "$1" && find . -type f -printf '%m %p\n' | sort)
 }
 
-@test "make install puts every file where it belongs with the paths filled in" {
+@test "make install puts every file under PREFIX where it belongs with the paths filled in" {
 	run make -s -C "$REPO" install DESTDIR="$T/root" PREFIX=/opt/msgd
 	[ "$status" -eq 0 ]
-	[ "$(installed_files "$T/root")" = "644 ./etc/xinetd.d/msgd
+	# nothing outside PREFIX: make install PREFIX=/tmp/x does not write /etc
+	[ "$(installed_files "$T/root")" = "644 ./opt/msgd/etc/xinetd.d/msgd
 644 ./opt/msgd/lib/systemd/system/msgd.service
 644 ./opt/msgd/lib/systemd/system/msgd.socket
 644 ./opt/msgd/lib/systemd/system/msgd@.service
@@ -26,8 +27,10 @@ installed_files() {
 	cmp "$REPO/bin/msgd-handler" "$T/root/opt/msgd/sbin/msgd-handler"
 	[ "$(printf 'x\n' | "$T/root/opt/msgd/sbin/msgd-handler" -l "$T/rec")" = $'hello\nok 1\nbye 1' ]
 	# the service files name the installed handler and launcher, nothing else changed
-	grep -qx $'\tserver\t\t= /opt/msgd/sbin/msgd-handler' "$T/root/etc/xinetd.d/msgd"
-	diff <(sed 's|@SBINDIR@|/opt/msgd/sbin|g' "$REPO/xinetd.d/msgd") "$T/root/etc/xinetd.d/msgd"
+	grep -qx $'\tserver\t\t= /opt/msgd/sbin/msgd-handler' "$T/root/opt/msgd/etc/xinetd.d/msgd"
+	diff <(sed 's|@SBINDIR@|/opt/msgd/sbin|g' "$REPO/xinetd.d/msgd") "$T/root/opt/msgd/etc/xinetd.d/msgd"
+	# installed, the service is still off until the administrator says
+	grep -qx $'\tdisable\t\t= yes' "$T/root/opt/msgd/etc/xinetd.d/msgd"
 	grep -qx 'ExecStart=/opt/msgd/sbin/msgd-handler -t 300' "$T/root/opt/msgd/lib/systemd/system/msgd@.service"
 	grep -qx 'ExecStart=/opt/msgd/sbin/msgd-launcher -c 40 -C 10 -k 10 0 9100 /opt/msgd/sbin/msgd-handler -t 300' \
 		"$T/root/opt/msgd/lib/systemd/system/msgd.service"
@@ -44,4 +47,28 @@ installed_files() {
 	run make -s -C "$REPO" uninstall DESTDIR="$T/root" PREFIX=/usr/local
 	[ "$status" -eq 0 ]
 	[ "$(installed_files "$T/root")" = "644 ./usr/local/bin/other" ]
+}
+
+@test "make install SYSCONFDIR=/etc puts the xinetd file where a system xinetd reads it, and uninstall takes it away" {
+	run make -s -C "$REPO" install DESTDIR="$T/root" SYSCONFDIR=/etc
+	[ "$status" -eq 0 ]
+	[ "$(installed_files "$T/root/etc")" = "644 ./xinetd.d/msgd" ]
+	grep -qx $'\tserver\t\t= /usr/local/sbin/msgd-handler' "$T/root/etc/xinetd.d/msgd"
+	[ -f "$T/root/usr/local/sbin/msgd-launcher" ]
+	run make -s -C "$REPO" uninstall DESTDIR="$T/root" SYSCONFDIR=/etc
+	[ "$status" -eq 0 ]
+	[ -z "$(installed_files "$T/root")" ]
+}
+
+@test "make uninstall succeeds when nothing was installed, even under a DESTDIR that does not exist" {
+	run make -s -C "$REPO" uninstall DESTDIR="$T/nonexist"
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ ! -e "$T/nonexist" ]
+	mkdir -p "$T/half/usr/local/bin"
+	echo keep >"$T/half/usr/local/bin/other"
+	run make -s -C "$REPO" uninstall DESTDIR="$T/half"
+	[ "$status" -eq 0 ]
+	[ "$(installed_files "$T/half")" = "644 ./usr/local/bin/other" ]
 }
