@@ -879,6 +879,13 @@ env_peer(char *peer, const char *ipvar, const char *portvar)
 	return 1;
 }
 
+/*
+ * Who the client is, first that applies: the launcher's word (UCSPI, when
+ * PROTO=TCP says it is one), stunnel's exec mode, systemd, the socket's
+ * own peer, else "local".  The environment comes first: behind a TLS
+ * terminator or a proxy the socket's peer is that relay, not the client.
+ * (A PROXY header, with -p, overrides all of these.)
+ */
 static void
 peer_init(char *peer)
 {
@@ -886,12 +893,18 @@ peer_init(char *peer)
 	socklen_t len = sizeof ss;
 	char ip[ADDR_IPLEN];
 	unsigned port;
+	const char *proto = getenv("PROTO");
 
+	if (proto && strcmp(proto, "TCP") == 0 &&
+	    env_peer(peer, "TCPREMOTEIP", "TCPREMOTEPORT"))
+		return;
+	if (env_peer(peer, "REMOTE_HOST", "REMOTE_PORT") ||
+	    env_peer(peer, "REMOTE_ADDR", "REMOTE_PORT"))
+		return;
 	if (getpeername(0, (struct sockaddr *)&ss, &len) == 0 &&
 	    addr_ip_port((struct sockaddr *)&ss, ip, &port) == 0)
 		addr_peer(peer, ip, port);
-	else if (!env_peer(peer, "TCPREMOTEIP", "TCPREMOTEPORT") &&
-	    !env_peer(peer, "REMOTE_ADDR", "REMOTE_PORT"))
+	else
 		strcpy(peer, "local");
 }
 

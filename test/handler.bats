@@ -6,7 +6,7 @@
 load helpers
 
 # the peer must come from the test, never from the caller's environment
-unset TCPREMOTEIP TCPREMOTEPORT REMOTE_ADDR REMOTE_PORT
+unset PROTO TCPREMOTEIP TCPREMOTEPORT REMOTE_HOST REMOTE_ADDR REMOTE_PORT
 
 USAGE='usage: msgd-handler [-hsS] [-g TEXT] [-l FILE] [-m BYTES] [-t SECS]'
 # LeakSanitizer cannot run under ptrace: off for the handlers strace runs
@@ -690,9 +690,21 @@ sys.stdout.write(out.decode().replace("\r\n", "\n"))
 	peer_is local
 }
 
-@test "the peer comes from TCPREMOTEIP and TCPREMOTEPORT when fd 0 is not a socket" {
-	peer_is 192.0.2.7:4321 TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=4321
-	peer_is '[2001:db8::1]:4321' TCPREMOTEIP=2001:db8::1 TCPREMOTEPORT=4321
+@test "the peer comes from TCPREMOTEIP and TCPREMOTEPORT when PROTO=TCP says a UCSPI launcher set them" {
+	peer_is 192.0.2.7:4321 PROTO=TCP TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=4321
+	peer_is '[2001:db8::1]:4321' PROTO=TCP TCPREMOTEIP=2001:db8::1 TCPREMOTEPORT=4321
+	# without PROTO=TCP they are not a launcher's word
+	peer_is local TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=4321
+	peer_is local PROTO=UDP TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=4321
+}
+
+@test "REMOTE_HOST and REMOTE_PORT (stunnel's exec mode) give the peer, before REMOTE_ADDR" {
+	peer_is 203.0.113.5:5555 REMOTE_HOST=203.0.113.5 REMOTE_PORT=5555
+	peer_is 203.0.113.5:5555 REMOTE_ADDR=198.51.100.9 REMOTE_HOST=203.0.113.5 \
+		REMOTE_PORT=5555
+	# stunnel may put a name there; only an address is taken
+	peer_is 198.51.100.9:80 REMOTE_HOST=client.example REMOTE_ADDR=198.51.100.9 \
+		REMOTE_PORT=80
 }
 
 @test "REMOTE_ADDR and REMOTE_PORT (systemd) give the peer when the UCSPI variables are absent" {
@@ -700,26 +712,26 @@ sys.stdout.write(out.decode().replace("\r\n", "\n"))
 	peer_is '[2001:db8::2]:8080' REMOTE_ADDR=2001:db8::2 REMOTE_PORT=8080
 }
 
-@test "TCPREMOTEIP wins over REMOTE_ADDR when both are set" {
+@test "TCPREMOTEIP wins over REMOTE_HOST and REMOTE_ADDR when all are set" {
 	peer_is 192.0.2.7:4321 REMOTE_ADDR=198.51.100.9 REMOTE_PORT=80 \
-		TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=4321
+		REMOTE_HOST=203.0.113.5 PROTO=TCP TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=4321
 }
 
 @test "an address or port in the environment that is not valid is ignored" {
-	peer_is local TCPREMOTEIP=not-an-ip TCPREMOTEPORT=4321
-	peer_is local TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=70000
-	peer_is local TCPREMOTEIP=$'192.0.2.7\n' TCPREMOTEPORT=4321
-	peer_is local TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=$'4321\n'
-	peer_is local TCPREMOTEIP='192.0.2.7 x' TCPREMOTEPORT=4321
-	peer_is local TCPREMOTEIP='[2001:db8::1]' TCPREMOTEPORT=4321
-	peer_is local TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=
-	peer_is local TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=-1
-	peer_is local TCPREMOTEIP=192.0.2.7
+	peer_is local PROTO=TCP TCPREMOTEIP=not-an-ip TCPREMOTEPORT=4321
+	peer_is local PROTO=TCP TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=70000
+	peer_is local PROTO=TCP TCPREMOTEIP=$'192.0.2.7\n' TCPREMOTEPORT=4321
+	peer_is local PROTO=TCP TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=$'4321\n'
+	peer_is local PROTO=TCP TCPREMOTEIP='192.0.2.7 x' TCPREMOTEPORT=4321
+	peer_is local PROTO=TCP TCPREMOTEIP='[2001:db8::1]' TCPREMOTEPORT=4321
+	peer_is local PROTO=TCP TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=
+	peer_is local PROTO=TCP TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=-1
+	peer_is local PROTO=TCP TCPREMOTEIP=192.0.2.7
 	peer_is local REMOTE_ADDR=$'10.0.0.1\r' REMOTE_PORT=80
 	# a bad UCSPI address falls through to the systemd one
-	peer_is 198.51.100.9:80 TCPREMOTEIP=999.1.1.1 TCPREMOTEPORT=4321 \
+	peer_is 198.51.100.9:80 PROTO=TCP TCPREMOTEIP=999.1.1.1 TCPREMOTEPORT=4321 \
 		REMOTE_ADDR=198.51.100.9 REMOTE_PORT=80
-	peer_is 198.51.100.9:80 TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=70000 \
+	peer_is 198.51.100.9:80 PROTO=TCP TCPREMOTEIP=192.0.2.7 TCPREMOTEPORT=70000 \
 		REMOTE_ADDR=198.51.100.9 REMOTE_PORT=80
 }
 
@@ -752,9 +764,9 @@ serve_and_talk() {
 
 @test "over TCP the client gets the whole exchange and the records name its address and port" {
 	printf 'hi\nthere\n' >"$T/in"
+	# TCPREMOTEIP without PROTO=TCP is no launcher's word: the socket's peer
 	serve_and_talk "$T/in" --env TCPREMOTEIP=192.0.2.7 \
-		--env TCPREMOTEPORT=4321 --env REMOTE_ADDR=198.51.100.9 \
-		--env REMOTE_PORT=80 -- -l "$T/F"
+		--env TCPREMOTEPORT=4321 -- -l "$T/F"
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
 	file_is "$T/port.err" ''
@@ -762,6 +774,17 @@ serve_and_talk() {
 		"127.0.0.1:$cport #1 receive message: hi" \
 		"127.0.0.1:$cport #2 receive message: there" \
 		"127.0.0.1:$cport disconnect: 2 messages, 7 bytes, eof"
+}
+
+@test "over TCP behind a relay the environment's client wins over the socket's peer" {
+	printf 'hi\n' >"$T/in"
+	serve_and_talk "$T/in" --env REMOTE_HOST=203.0.113.5 \
+		--env REMOTE_PORT=5555 -- -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	records_are "$T/F" "203.0.113.5:5555 connect" \
+		"203.0.113.5:5555 #1 receive message: hi" \
+		"203.0.113.5:5555 disconnect: 1 messages, 2 bytes, eof"
 }
 
 @test "over TCP on ::1 the records name the client as [::1]:PORT" {
