@@ -28,7 +28,8 @@ BUILD = build
 BIN = bin
 BATS = bats
 
-LIBOBJ = $(BUILD)/lib/util.o $(BUILD)/lib/addr.o $(BUILD)/lib/slog.o
+LIBOBJ = $(BUILD)/lib/util.o $(BUILD)/lib/addr.o $(BUILD)/lib/slog.o \
+	$(BUILD)/lib/proxy.o
 PROGS = $(BIN)/msgd-handler $(BIN)/msgd-launcher $(BIN)/msgd-client
 OBJS = $(LIBOBJ) $(BUILD)/handler/handler.o $(BUILD)/launcher/launcher.o \
 	$(BUILD)/client/client.o
@@ -59,6 +60,7 @@ $(OBJS):
 $(BUILD)/lib/util.o: lib/util.c
 $(BUILD)/lib/addr.o: lib/addr.c
 $(BUILD)/lib/slog.o: lib/slog.c
+$(BUILD)/lib/proxy.o: lib/proxy.c
 $(BUILD)/handler/handler.o: handler/handler.c
 $(BUILD)/launcher/launcher.o: launcher/launcher.c
 $(BUILD)/client/client.o: client/client.c

@@ -2,6 +2,8 @@
  * (in) and fd 1 (out); records go to a file, stderr or syslog. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "msgd.h"
+#include "proxy.h"
 
 #define MAXLINE_DEFAULT 4096
 #define MAXLINE_LIMIT (1024 * 1024)
@@ -39,6 +42,12 @@
 /* after an early end, unread input is drained this long so that the
  * kernel does not answer it with a reset that destroys our last replies */
 #define LINGER_MS 2000
+/* a relay's PROXY header must be whole within this */
+#define PROXY_WAIT_MS 5000
+/* TCP keepalive: a peer that vanished is found within about two minutes */
+#define KEEPIDLE 60
+#define KEEPINTVL 10
+#define KEEPCNT 6
 
 enum sinkkind { SINK_FILE, SINK_STDERR, SINK_SYSLOG };
 enum endreason { END_EOF, END_TIMEOUT, END_RESET, END_ERROR, END_SHUTDOWN };
@@ -62,6 +71,8 @@ struct opts {
 	long maxline;
 	int maxline_set;	/* -m given: say so if the sink needs less */
 	long timeout;
+	long session;		/* -T: the whole connection's cap, 0 none */
+	int proxy;		/* -p: a PROXY header comes first */
 	int use_syslog;
 	int sync;
 };
@@ -96,7 +107,8 @@ struct conn {
 	struct buf rec, rep;
 };
 
-#define SYNOPSIS "msgd-handler [-hsS] [-g TEXT] [-l FILE] [-m BYTES] [-t SECS]"
+#define SYNOPSIS "msgd-handler [-hpsS] [-g TEXT] [-l FILE] [-m BYTES] " \
+	"[-t SECS] [-T SECS]"
 
 static void
 buf_need(struct buf *b, size_t more)
@@ -765,22 +777,41 @@ batch_end(struct conn *c, enum endreason *why)
 
 /* ---- the connection ---- */
 
-/* wait for input up to the idle timeout (0: none): 1 readable, 0 timed
- * out, -1 stopping.  SIGTERM is let in only here, so it never cuts a
+/* wait for input up to ms milliseconds (-1: no limit): 1 readable, 0
+ * timed out, -1 stopping.  SIGTERM is let in only here, so it never cuts a
  * batch short. */
 static int
-wait_input(long secs)
+wait_input(long long ms)
 {
 	struct pollfd pfd = { .fd = 0, .events = POLLIN };
-	struct timespec ts = { .tv_sec = secs };
+	struct timespec ts = { .tv_sec = ms / 1000,
+	    .tv_nsec = ms % 1000 * 1000000 };
 	int r;
 
 	do
-		r = ppoll(&pfd, 1, secs ? &ts : NULL, &waitmask);
+		r = ppoll(&pfd, 1, ms >= 0 ? &ts : NULL, &waitmask);
 	while (r < 0 && errno == EINTR && !stopping);
 	if (stopping)
 		return -1;
 	return r != 0;	/* an error shows up again in read() */
+}
+
+/* how long to wait for input: the idle timeout, or less when the session
+ * cap (an absolute time, -1 none) comes first */
+static long long
+input_wait(long timeout, long long session_end)
+{
+	long long ms = timeout ? (long long)timeout * 1000 : -1;
+
+	if (session_end >= 0) {
+		long long left = session_end - now_ms();
+
+		if (left < 0)
+			left = 0;
+		if (ms < 0 || left < ms)
+			ms = left;
+	}
+	return ms;
 }
 
 /* the last line of a connection that is cut short: its reason */
@@ -795,18 +826,21 @@ say_end(struct conn *c, const char *line, enum endreason end)
 }
 
 static enum endreason
-serve(struct conn *c, long timeout)
+serve(struct conn *c, long timeout, long long session_end)
 {
 	enum endreason why = END_EOF;
 
 	for (;;) {
 		size_t from = c->inlen;
 		ssize_t n;
-		int w = wait_input(timeout);
+		int w = wait_input(input_wait(timeout, session_end));
 
 		if (w < 0)
 			return say_end(c, "error server shutting down\n",
 			    END_SHUTDOWN);
+		if (w == 0 && session_end >= 0 && now_ms() >= session_end)
+			return say_end(c, "error session time limit\n",
+			    END_TIMEOUT);
 		if (w == 0)
 			return say_end(c, "error idle timeout\n", END_TIMEOUT);
 		n = read(0, c->in + c->inlen, c->incap - c->inlen);
@@ -932,7 +966,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->maxline = MAXLINE_DEFAULT;
 	o->timeout = 300;
 	opt_help(argc, argv, SYNOPSIS);
-	while ((ch = getopt(argc, argv, ":g:hl:m:sSt:")) != -1) {
+	while ((ch = getopt(argc, argv, ":g:hl:m:psSt:T:")) != -1) {
 		switch (ch) {
 		case 'h':
 			usage_help(SYNOPSIS);
@@ -959,6 +993,12 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 't':
 			/* poll(2) takes milliseconds in an int */
 			o->timeout = opt_num(ch, optarg, 0, 2000000, SYNOPSIS);
+			break;
+		case 'T':
+			o->session = opt_num(ch, optarg, 0, 2000000, SYNOPSIS);
+			break;
+		case 'p':
+			o->proxy = 1;
 			break;
 		default:
 			opt_fail(ch, SYNOPSIS);
@@ -1106,6 +1146,60 @@ output_init(struct conn *c, long timeout)
 	c->sendwait_ms = (int)(timeout ? timeout : SEND_WAIT_DEFAULT) * 1000;
 }
 
+/*
+ * -p: the relay's PROXY header, read before anything else and never a
+ * byte past it, within PROXY_WAIT_MS.  Its client becomes the peer (a v2
+ * LOCAL or v1 UNKNOWN keeps the one found so far).  0, or -1 said.
+ */
+static int
+proxy_peer(char *peer)
+{
+	struct proxy_reader r;
+	struct proxy_info pi;
+	long long end = now_ms() + PROXY_WAIT_MS;
+	char ip[ADDR_IPLEN];
+	unsigned port;
+	int k;
+
+	memset(&r, 0, sizeof r);
+	while ((k = proxy_read(0, &r, &pi)) == 0) {
+		struct pollfd pfd = { .fd = 0, .events = POLLIN };
+		long long left = end - now_ms();
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
+			warn("bad proxy header from %s: none within %d s", peer,
+			    PROXY_WAIT_MS / 1000);
+			return -1;
+		}
+	}
+	if (k < 0) {
+		if (errno)
+			warn("bad proxy header from %s: cannot read it:", peer);
+		else
+			warn("bad proxy header from %s", peer);
+		return -1;
+	}
+	if (!pi.local && addr_ip_port((struct sockaddr *)&pi.src, ip,
+	    &port) == 0)
+		addr_peer(peer, ip, port);
+	return 0;
+}
+
+/* replies go out at once, and a peer that vanished without a word (no
+ * FIN, no RST) is noticed by keepalive even with -t 0 */
+static void
+tcp_options(void)
+{
+	int one = 1, idle = KEEPIDLE, intvl = KEEPINTVL, cnt = KEEPCNT;
+
+	if (setsockopt(0, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+		return;	/* not TCP */
+	setsockopt(0, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+	setsockopt(0, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+	setsockopt(0, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+	setsockopt(0, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+}
+
 static void
 on_term(int sig)
 {
@@ -1141,6 +1235,7 @@ main(int argc, char **argv)
 	enum endreason why;
 	char text[128], peer[ADDR_PEERLEN];
 	int conn_on_stderr;
+	long long session_end;
 
 	progname = "msgd-handler";
 	signals_init();
@@ -1153,6 +1248,15 @@ main(int argc, char **argv)
 	peer_init(peer);
 	c.maxline = (size_t)o.maxline;
 	output_init(&c, o.timeout);
+	tcp_options();
+	if (o.proxy && proxy_peer(peer) < 0) {
+		static const char bad[] = "error bad proxy header\n";
+
+		write_within(1, bad, sizeof bad - 1, c.sendwait_ms, c.outhow);
+		linger();
+		return 1;
+	}
+	session_end = o.session ? now_ms() + o.session * 1000LL : -1;
 
 	if (sink_init(&c, &o, conn_on_stderr, peer) < 0 ||
 	    rec_single(&c, "connect") < 0) {
@@ -1169,7 +1273,7 @@ main(int argc, char **argv)
 	reply(&c, "\n", 1);
 	why = END_EOF;
 	if (rep_flush(&c, &why) == 0)
-		why = serve(&c, o.timeout);
+		why = serve(&c, o.timeout, session_end);
 	if (why == END_EOF) {
 		int k = snprintf(text, sizeof text, "bye %llu\n", c.durable);
 
