@@ -8,7 +8,7 @@ load helpers
 # the peer must come from the test, never from the caller's environment
 unset PROTO TCPREMOTEIP TCPREMOTEPORT REMOTE_HOST REMOTE_ADDR REMOTE_PORT
 
-USAGE='usage: msgd-handler [-hsS] [-g TEXT] [-l FILE] [-m BYTES] [-t SECS]'
+USAGE='usage: msgd-handler [-hpsS] [-g TEXT] [-l FILE] [-m BYTES] [-t SECS] [-T SECS]'
 # LeakSanitizer cannot run under ptrace: off for the handlers strace runs
 LSAN_OFF=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 
@@ -890,6 +890,8 @@ serve_and_talk() {
 
 @test "with -t 0 a client that never reads is still bounded: the handler waits in poll with a 300 s limit" {
 	command -v strace >/dev/null || skip "needs strace"
+	# under valgrind the handler reads too slowly to fill the buffers in time
+	[ -z "$MSGD_WRAP" ] || skip "the replies cannot outrun a client under $MSGD_WRAP"
 	local port spid
 	start_server "$T/port" python3 "$TCP_PY" serve-once env "ASAN_OPTIONS=$LSAN_OFF" \
 		strace -f -o "$T/trace" -e trace=poll,ppoll "${HANDLER_CMD[@]}" -t 0 -l /dev/null
