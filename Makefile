@@ -30,8 +30,10 @@ BATS = bats
 
 LIBOBJ = $(BUILD)/lib/util.o $(BUILD)/lib/addr.o $(BUILD)/lib/slog.o \
 	$(BUILD)/lib/proxy.o
+LAUNCHEROBJ = $(BUILD)/launcher/launcher.o $(BUILD)/launcher/rules.o \
+	$(BUILD)/launcher/limits.o
 PROGS = $(BIN)/msgd-handler $(BIN)/msgd-launcher $(BIN)/msgd-client
-OBJS = $(LIBOBJ) $(BUILD)/handler/handler.o $(BUILD)/launcher/launcher.o \
+OBJS = $(LIBOBJ) $(BUILD)/handler/handler.o $(LAUNCHEROBJ) \
 	$(BUILD)/client/client.o
 
 all: $(PROGS)
@@ -40,9 +42,9 @@ $(BIN)/msgd-handler: $(BUILD)/handler/handler.o $(BUILD)/libmsgd.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $(BUILD)/handler/handler.o $(BUILD)/libmsgd.a
 
-$(BIN)/msgd-launcher: $(BUILD)/launcher/launcher.o $(BUILD)/libmsgd.a
+$(BIN)/msgd-launcher: $(LAUNCHEROBJ) $(BUILD)/libmsgd.a
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $(BUILD)/launcher/launcher.o $(BUILD)/libmsgd.a
+	$(CC) $(LDFLAGS) -o $@ $(LAUNCHEROBJ) $(BUILD)/libmsgd.a
 
 $(BIN)/msgd-client: $(BUILD)/client/client.o $(BUILD)/libmsgd.a
 	@mkdir -p $(BIN)
@@ -63,6 +65,8 @@ $(BUILD)/lib/slog.o: lib/slog.c
 $(BUILD)/lib/proxy.o: lib/proxy.c
 $(BUILD)/handler/handler.o: handler/handler.c
 $(BUILD)/launcher/launcher.o: launcher/launcher.c
+$(BUILD)/launcher/rules.o: launcher/rules.c
+$(BUILD)/launcher/limits.o: launcher/limits.c
 $(BUILD)/client/client.o: client/client.c
 -include $(OBJS:.o=.d)
 
@@ -71,24 +75,30 @@ $(BUILD)/loadgen: bench/loadgen.c $(BUILD)/libmsgd.a
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ bench/loadgen.c $(BUILD)/libmsgd.a
 
+# the PROXY header parser's table of cases, run by test/proxy.bats
+$(BUILD)/proxy-unit: test/proxy-unit.c lib/proxy.h $(BUILD)/libmsgd.a
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ test/proxy-unit.c $(BUILD)/libmsgd.a
+
 # the service in the foreground: records and launcher log on this terminal
 HOST = 127.0.0.1
 PORT = 9100
 run: all
 	$(BIN)/msgd-launcher $(HOST) $(PORT) $(BIN)/msgd-handler -l -
 
-test: all
-	MSGD_BIN="$$PWD/$(BIN)" $(BATS) test
+test: all $(BUILD)/proxy-unit
+	MSGD_BIN="$$PWD/$(BIN)" MSGD_UNIT="$$PWD/$(BUILD)/proxy-unit" $(BATS) test
 
 # the whole suite again with AddressSanitizer and UBSan (glibc: no musl ASan)
 SANFLAGS = -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 sanitize:
 	$(MAKE) BUILD=build/san BIN=build/san/bin TOOLCHAIN=cc OPT=-O1 \
-		XCFLAGS="$(SANFLAGS)" XLDFLAGS="$(SANFLAGS)" all
+		XCFLAGS="$(SANFLAGS)" XLDFLAGS="$(SANFLAGS)" all build/san/proxy-unit
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	MSGD_BIN="$$PWD/build/san/bin" $(BATS) test
+	MSGD_BIN="$$PWD/build/san/bin" MSGD_UNIT="$$PWD/build/san/proxy-unit" \
+	$(BATS) test
 
 # the handler tests with every handler under valgrind memcheck
 memcheck:
@@ -113,7 +123,8 @@ fuzz:
 
 # only through make fuzz, which sets CC and the flags
 fuzzers: $(FUZZERS)
-$(FUZZERS): $(BUILD)/libmsgd.a $(FUZZSRC) handler/handler.c lib/util.c
+$(FUZZERS): $(BUILD)/libmsgd.a $(FUZZSRC) handler/handler.c lib/util.c \
+	launcher/rules.c launcher/launcher.h
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -Ilib -o $@ $(@:build/%=test/%).c \
 		$(BUILD)/libmsgd.a
 

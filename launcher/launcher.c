@@ -1,5 +1,6 @@
 /* msgd-launcher: a minimal super-server.  Listen, accept, spawn PROGRAM with
- * the connection on fds 0 and 1, reap, repeat; with limits and a log. */
+ * the connection on fds 0 and 1, reap, repeat; with access rules (rules.c),
+ * limits (limits.c) and a log. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,12 +22,13 @@
 #include <unistd.h>
 
 #include "msgd.h"
+#include "launcher.h"
 
 extern char **environ;
 
 #define SYNOPSIS "msgd-launcher [-46hvq1f] [-c MAX] [-C PERSOURCE] " \
-	"[-b BACKLOG] [-u USER] [-g GROUP] [-k GRACE] [-i PIDFILE] " \
-	"HOST PORT PROGRAM [ARG...]"
+	"[-R RATE] [-x RULES] [-b BACKLOG] [-u USER] [-g GROUP] " \
+	"[-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]"
 
 enum { QUIET, NORMAL, VERBOSE };
 
@@ -35,8 +37,8 @@ struct opts {
 	int verbosity;
 	int print_port;
 	int daemon;
-	long maxconn, persource, backlog, grace;
-	const char *user, *group, *pidfile;
+	long maxconn, persource, rate, backlog, grace;
+	const char *user, *group, *pidfile, *rules;
 	const char *host, *port;
 	char **argv;		/* PROGRAM [ARG...] */
 };
@@ -52,12 +54,22 @@ static long nchildren;
 
 /* signals arrive through a pipe, so the loop only ever waits in poll(2) */
 static int sigpipe_fd[2];
-static volatile sig_atomic_t got_term;
+static volatile sig_atomic_t got_term, got_hup;
+
+/* -x: the rules in force */
+static struct ruleset *rules;
 
 /* the environment of every child: ours less UCSPI variables, plus these */
 enum { E_PROTO, E_LOCALIP, E_LOCALPORT, E_REMOTEIP, E_REMOTEPORT, E_N };
 static char **child_env;
+static size_t child_env_n;
 static char envbuf[E_N][ADDR_IPLEN + 16];
+/* a child whose allow rule sets variables gets child_env with them: made
+ * before the fork in room sized for the rules in force (env_room); the
+ * rule's conn_nvars variables are the last of conn_n, copied to conn_vars */
+static char **conn_env, *conn_vars;
+static size_t conn_env_room, conn_vars_room, conn_n, conn_nvars;
+static char **exec_env;		/* the one for the next child */
 static int local_fixed;	/* bound to one address: TCPLOCAL* never change */
 
 /* signals a child must get back at their defaults before exec */
@@ -74,7 +86,7 @@ parse_opts(int argc, char **argv)
 	o.backlog = 64;
 	o.grace = 10;
 	opt_help(argc, argv, SYNOPSIS);
-	while ((ch = getopt(argc, argv, "+:46hvq1fc:C:b:u:g:k:i:")) != -1) {
+	while ((ch = getopt(argc, argv, "+:46hvq1fc:C:R:x:b:u:g:k:i:")) != -1) {
 		switch (ch) {
 		case 'h': usage_help(SYNOPSIS);
 		case '4': o.family = AF_INET; break;
@@ -89,6 +101,10 @@ parse_opts(int argc, char **argv)
 		case 'C':
 			o.persource = opt_num(ch, optarg, 0, 65536, SYNOPSIS);
 			break;
+		case 'R':
+			o.rate = opt_num(ch, optarg, 0, 1000000, SYNOPSIS);
+			break;
+		case 'x': o.rules = optarg; break;
 		case 'b':
 			o.backlog = opt_num(ch, optarg, 1, 65535, SYNOPSIS);
 			break;
@@ -300,6 +316,8 @@ on_signal(int sig)
 
 	if (sig == SIGTERM || sig == SIGINT)
 		got_term++;
+	else if (sig == SIGHUP)
+		got_hup = 1;
 	(void)!write(sigpipe_fd[1], &c, 1);
 	errno = saved;
 }
@@ -336,7 +354,7 @@ signals_init(void)
 	sigaction(SIGCHLD, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	signal(SIGHUP, SIG_IGN);	/* no re-reading; don't die on a hangup */
+	sigaction(SIGHUP, &sa, NULL);	/* re-read -x; never die of a hangup */
 	sigaddset(&reset, SIGHUP);
 
 	sigaddset(&reset, SIGCHLD);
@@ -362,6 +380,102 @@ is_ucspi(const char *e)
 	return 0;
 }
 
+/*
+ * Room in conn_env and conn_vars for any rule of rs: 0, or -1.  The
+ * environment already made for a connection that waits for a process
+ * (exec_env is conn_env) moves with them.
+ */
+static int
+env_room(const struct ruleset *rs)
+{
+	size_t i, j, envs, vars = 0, bytes = 1;
+	char **e;
+	char *v;
+
+	for (i = 0; rs && i < rs->nrule; i++) {
+		size_t n = 0;
+
+		for (j = 0; j < rs->rule[i].nenv; j++)
+			n += strlen(rs->rule[i].env[j]) + 1;
+		if (rs->rule[i].nenv > vars)
+			vars = rs->rule[i].nenv;
+		if (n > bytes)
+			bytes = n;
+	}
+	envs = child_env_n + vars + 1;
+	if (envs <= conn_env_room && bytes <= conn_vars_room)
+		return 0;
+	if (envs < conn_env_room)
+		envs = conn_env_room;
+	if (bytes < conn_vars_room)
+		bytes = conn_vars_room;
+	e = malloc(envs * sizeof *e);
+	v = malloc(bytes);
+	if (e == NULL || v == NULL) {
+		free(e);
+		free(v);
+		return -1;
+	}
+	if (conn_env && exec_env == conn_env) {
+		memcpy(e, conn_env, (conn_n + 1) * sizeof *e);
+		memcpy(v, conn_vars, conn_vars_room);
+		for (i = conn_n - conn_nvars; i < conn_n; i++)
+			e[i] = v + (conn_env[i] - conn_vars);
+		exec_env = e;
+	}
+	free(conn_env);
+	free(conn_vars);
+	conn_env = e;
+	conn_env_room = envs;
+	conn_vars = v;
+	conn_vars_room = bytes;
+	return 0;
+}
+
+/* "NAME=..." names the variable of "NAME=VALUE" */
+static int
+same_name(const char *e, const char *var)
+{
+	size_t n = (size_t)(strchr(var, '=') - var) + 1;
+
+	return strncmp(e, var, n) == 0;
+}
+
+/*
+ * The next child's environment: child_env, or with the variables of its
+ * allow rule, which come after the UCSPI ones and so replace any variable
+ * of the same name.  They are copied: a reload may free the rule before a
+ * connection kept for want of a process is served.
+ */
+static void
+env_for(const struct rule *r)
+{
+	size_t i, j, k = 0;
+	char *v = conn_vars;
+
+	exec_env = child_env;
+	if (r == NULL || r->nenv == 0)
+		return;
+	for (i = 0; i < child_env_n; i++) {
+		for (j = 0; j < r->nenv && !same_name(child_env[i], r->env[j]);
+		    j++)
+			;
+		if (j == r->nenv)
+			conn_env[k++] = child_env[i];
+	}
+	for (j = 0; j < r->nenv; j++) {
+		size_t n = strlen(r->env[j]) + 1;
+
+		memcpy(v, r->env[j], n);
+		conn_env[k++] = v;
+		v += n;
+	}
+	conn_env[k] = NULL;
+	conn_n = k;
+	conn_nvars = r->nenv;
+	exec_env = conn_env;
+}
+
 static void
 env_init(void)
 {
@@ -377,7 +491,11 @@ env_init(void)
 			child_env[k++] = environ[i];
 	for (i = 0; i < E_N; i++)
 		child_env[k++] = envbuf[i];
+	child_env_n = k;
+	exec_env = child_env;
 	strcpy(envbuf[E_PROTO], "PROTO=TCP");
+	if (env_room(rules) < 0)
+		die(1, "out of memory");
 }
 
 /* mark every descriptor from `from` on close-on-exec, or close it */
@@ -468,20 +586,31 @@ daemon_ready(int ready)
 }
 
 /* the daemon moves to /: a relative pid file must still be found to
- * remove it at exit */
+ * remove it at exit, and a relative rules file to re-read it */
 static void
-pidfile_absolute(void)
+absolute(const char **name, char *path, const char *what)
 {
-	static char path[PATH_MAX];
 	char cwd[PATH_MAX];
 
-	if (o.pidfile == NULL || o.pidfile[0] == '/')
+	if (*name == NULL || (*name)[0] == '/')
 		return;
 	if (getcwd(cwd, sizeof cwd) == NULL ||
-	    snprintf(path, sizeof path, "%s/%s", cwd, o.pidfile) >=
-	    (int)sizeof path)
-		die(1, "cannot find the full path of pid file %s", o.pidfile);
-	o.pidfile = path;
+	    snprintf(path, PATH_MAX, "%s/%s", cwd, *name) >= PATH_MAX)
+		die(1, "cannot find the full path of %s %s", what, *name);
+	*name = path;
+}
+
+static void
+paths_absolute(void)
+{
+	static char pidfile[PATH_MAX];
+
+	absolute(&o.pidfile, pidfile, "pid file");
+	if (o.daemon) {
+		static char rules_path[PATH_MAX];
+
+		absolute(&o.rules, rules_path, "rules file");
+	}
 }
 
 /* kept open: after -u the file may not be removable, only emptied */
@@ -564,6 +693,25 @@ pidfile_remove(void)
 
 /* ---- children ---- */
 
+static long long
+now_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static long
+ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000 +
+	    (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
 static void
 log_status(void)
 {
@@ -604,31 +752,18 @@ from_source(const unsigned char *addr)
 	return n;
 }
 
-/* the source address as 16 bytes, IPv4 as mapped IPv6, for comparing */
+/* over -R or -C: told so and closed; logged "deny IP WHY" unless ip is
+ * NULL */
 static void
-source_key(const struct sockaddr *sa, unsigned char *key)
-{
-	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
-
-	if (sa->sa_family == AF_INET) {
-		memcpy(key, mapped, 12);
-		memcpy(key + 12, &((const struct sockaddr_in *)(const void *)sa)
-		    ->sin_addr, 4);
-	} else
-		memcpy(key, &((const struct sockaddr_in6 *)(const void *)sa)
-		    ->sin6_addr, 16);
-}
-
-static void
-deny(int fd, const char *ip)
+deny(int fd, const char *ip, const char *why)
 {
 	static const char msg[] = "error too many connections\n";
 
 	(void)!send(fd, msg, sizeof msg - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 	shutdown(fd, SHUT_WR);
 	close(fd);
-	if (o.verbosity != QUIET)
-		note("deny %s per-source limit", ip);
+	if (ip && o.verbosity != QUIET)
+		note("deny %s %s", ip, why);
 }
 
 static void
@@ -666,7 +801,7 @@ child(int cfd)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* a path by now (find_program): gone or changed since, it is said */
-	execve(o.argv[0], o.argv, child_env);
+	execve(o.argv[0], o.argv, exec_env);
 	warn("cannot run %s:", o.argv[0]);
 	_exit(127);
 }
@@ -693,23 +828,52 @@ spawn(int cfd)
 	return pid;
 }
 
-/* serve one connection: 0, or -1 (errno set, cfd still open) when no
- * child could be made for it */
+/*
+ * Whether the client at `client` may have a child: the rules first (a
+ * denied client costs no -R token), then -R, then -C.  A client refused is
+ * closed here and logged.  The client's address is given apart from the
+ * socket: it is not always the socket's peer.  On 1, the next child's
+ * environment has the variables of the allow rule that matched.
+ */
 static int
-serve(int cfd, const struct sockaddr *peer)
+admit(int cfd, const struct sockaddr *client)
+{
+	const struct rule *rule = rules ? rules_match(rules, client) : NULL;
+	unsigned char key[16];
+	char ip[ADDR_IPLEN];
+	unsigned port;
+	int say;
+
+	addr_ip_port(client, ip, &port);
+	if (rule && !rule->allow) {
+		close(cfd);
+		if (o.verbosity != QUIET)
+			note("deny %s rule %u", ip, rule->line);
+		return 0;
+	}
+	source_key(client, key);
+	if (o.rate && !rate_take(key, now_ms(), &say)) {
+		deny(cfd, say ? ip : NULL, "rate limit");
+		return 0;
+	}
+	if (o.persource && from_source(key) >= o.persource) {
+		deny(cfd, ip, "per-source limit");
+		return 0;
+	}
+	env_for(rule);
+	return 1;
+}
+
+/* a child for an admitted client: 0, or -1 (errno set, cfd still open)
+ * when none could be made */
+static int
+serve(int cfd, const struct sockaddr *client)
 {
 	char ip[ADDR_IPLEN];
 	unsigned port;
 	pid_t pid;
 
-	addr_ip_port(peer, ip, &port);
-	if (o.persource) {
-		source_key(peer, children[nchildren].addr);
-		if (from_source(children[nchildren].addr) >= o.persource) {
-			deny(cfd, ip);
-			return 0;
-		}
-	}
+	addr_ip_port(client, ip, &port);
 	set_env_addr(E_REMOTEIP, "TCPREMOTE", ip, port);
 	if (!local_fixed) {
 		char lip[ADDR_IPLEN];
@@ -722,6 +886,7 @@ serve(int cfd, const struct sockaddr *peer)
 	if (pid < 0)
 		return -1;
 	close(cfd);
+	source_key(client, children[nchildren].addr);
 	children[nchildren++].pid = pid;
 	if (o.verbosity == VERBOSE) {
 		note("pid %ld from %s port %u", (long)pid, ip, port);
@@ -795,25 +960,6 @@ find_program(void)
 
 /* ---- the loop ---- */
 
-static long long
-now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-static long
-ms_since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t->tv_sec) * 1000 +
-	    (now.tv_nsec - t->tv_nsec) / 1000000;
-}
-
 static int
 accept_error_is_resources(int err)
 {
@@ -878,6 +1024,8 @@ accept_some(int lfd, int *starved)
 			return 0;
 		}
 		fed(starved);
+		if (!admit(cfd, (struct sockaddr *)&ss))
+			continue;
 		if (serve(cfd, (struct sockaddr *)&ss) < 0) {
 			pending_fd = cfd;
 			pending_peer = ss;
@@ -894,6 +1042,47 @@ drain_signals(void)
 
 	while (read(sigpipe_fd[0], buf, sizeof buf) > 0)
 		;
+}
+
+/* -x at start: a file that cannot be read or has a bad line is bad usage,
+ * said with its FILE:LINE */
+static void
+rules_init(void)
+{
+	char err[512];
+
+	if (o.rules == NULL)
+		return;
+	rules = rules_load(o.rules, err, sizeof err);
+	if (rules == NULL) {
+		warn("%s", err);
+		usage_exit(SYNOPSIS);
+	}
+}
+
+/* SIGHUP: the file again, all of it good, or the old rules stay */
+static void
+rules_reload(void)
+{
+	char err[512];
+	struct ruleset *rs;
+
+	if (o.rules == NULL)
+		return;
+	rs = rules_load(o.rules, err, sizeof err);
+	if (rs && env_room(rs) < 0) {
+		rules_free(rs);
+		rs = NULL;
+		snprintf(err, sizeof err, "%s: out of memory", o.rules);
+	}
+	if (rs == NULL) {
+		warn("cannot reload %s; the old rules stay", err);
+		return;
+	}
+	rules_free(rules);
+	rules = rs;
+	if (o.verbosity != QUIET)
+		note("rules reloaded from %s: %zu rules", o.rules, rs->nrule);
 }
 
 static void
@@ -966,6 +1155,10 @@ loop(int lfd)
 		if (r > 0 && pfd[0].revents) {
 			drain_signals();
 			reap();
+			if (got_hup) {
+				got_hup = 0;
+				rules_reload();
+			}
 		}
 		if (due < 0 ? r > 0 && n == 2 && pfd[1].revents :
 		    now_ms() >= due) {
@@ -1004,12 +1197,14 @@ main(int argc, char **argv)
 	sigemptyset(&early);
 	sigaddset(&early, SIGTERM);
 	sigaddset(&early, SIGINT);
+	sigaddset(&early, SIGHUP);
 	sigprocmask(SIG_BLOCK, &early, NULL);
+	rules_init();
 	resolve_ids(&id);
-	pidfile_absolute();
+	paths_absolute();
 	fds_init();
 	children = calloc((size_t)o.maxconn + 1, sizeof *children);
-	if (children == NULL)
+	if (children == NULL || (o.rate && rate_init(o.rate) < 0))
 		die(1, "out of memory");
 
 	lfd = activated();

@@ -1,0 +1,70 @@
+/* The launcher's own parts, shared by its files only: access rules
+ * (rules.c) and per-source rate limits (limits.c). */
+#ifndef LAUNCHER_H
+#define LAUNCHER_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* ---- access rules: rules.c ---- */
+
+/* one line of a rules file, as parsed */
+struct rule {
+	unsigned line;		/* its line number in the file, from 1 */
+	unsigned char v6;	/* 0: an IPv4 rule, 1: an IPv6 rule */
+	unsigned char plen;	/* prefix length, 0 to 32 or 128 */
+	unsigned char allow;
+	unsigned char addr[16];	/* network address (IPv4 in the first 4) */
+	size_t nenv;		/* its NAME=VALUE words, allow rules only */
+	char **env;
+};
+
+/* the addresses of one family with one prefix length, masked, sorted,
+ * each with the first rule (smallest line) that has it */
+struct rule_key {
+	unsigned char addr[16];
+	unsigned rule;		/* index into rule[] */
+};
+struct rule_table {
+	unsigned plen;
+	size_t n;
+	struct rule_key *key;
+};
+
+struct ruleset {
+	struct rule *rule;	/* in file order */
+	size_t nrule;
+	struct rule_table *table[2];	/* per family: one per prefix length used */
+	size_t ntable[2];
+	char **envs;		/* every rule's variables, pointing into text */
+	char *text;		/* the file, its words NUL-terminated in place */
+};
+
+/* parse a rules file's bytes; name is the file's name for messages.
+ * Returns the rules, or NULL with "NAME:LINE: what is wrong" (or "out of
+ * memory") in err */
+struct ruleset *rules_parse(const char *data, size_t len, const char *name,
+    char *err, size_t errlen);
+/* read and parse the file at path, the same way; a file that cannot be
+ * read gets "PATH: why" */
+struct ruleset *rules_load(const char *path, char *err, size_t errlen);
+void rules_free(struct ruleset *rs);
+/* the first rule matching the client's address, or NULL when none does.
+ * An IPv4 client seen as ::ffff:a.b.c.d matches IPv4 rules only */
+const struct rule *rules_match(const struct ruleset *rs,
+    const struct sockaddr *sa);
+
+/* ---- per-source limits: limits.c ---- */
+
+/* a client's address as 16 bytes, IPv4 as mapped IPv6, for comparing */
+void source_key(const struct sockaddr *sa, unsigned char *key);
+
+/* -R: a token bucket of rate tokens a second, burst rate, per source, in
+ * a table of fixed size.  0, or -1 out of memory */
+int rate_init(long rate);
+/* take a token for the source key at now_ms (a monotonic clock): 1 when
+ * it had one, 0 when it is over the rate; then *say is 1 when this
+ * denial is the source's first in a second, to be logged */
+int rate_take(const unsigned char *key, long long now_ms, int *say);
+
+#endif
