@@ -100,6 +100,7 @@ struct conn {
 	/* the connection's output */
 	enum how outhow;
 	int sendwait_ms;
+	long long session_end;	/* -T: when the connection ends, -1 never */
 	/* counts: messages numbered, and the last whose record is written */
 	unsigned long long seq, durable, bytes;
 	unsigned long long acked;	/* oks sent before this batch */
@@ -608,6 +609,21 @@ is_reset(int err)
 	return err == EPIPE || err == ECONNRESET;
 }
 
+/* how long replies may wait for a client that reads nothing: the -t
+ * bound, or less when the session cap (-T) comes first */
+static int
+send_wait(const struct conn *c)
+{
+	long long left;
+
+	if (c->session_end < 0)
+		return c->sendwait_ms;
+	left = c->session_end - now_ms();
+	if (left < 0)
+		left = 0;
+	return left < c->sendwait_ms ? (int)left : c->sendwait_ms;
+}
+
 /* send what is queued for the client; -1 with the reason set on failure */
 static int
 rep_flush(struct conn *c, enum endreason *why)
@@ -615,7 +631,7 @@ rep_flush(struct conn *c, enum endreason *why)
 	int ret = 0;
 
 	if (c->rep.len && write_within(1, c->rep.p, c->rep.len,
-	    c->sendwait_ms, c->outhow) < c->rep.len) {
+	    send_wait(c), c->outhow) < c->rep.len) {
 		if (is_reset(errno))
 			*why = END_RESET;
 		else if (errno == ETIMEDOUT)
@@ -838,7 +854,9 @@ serve(struct conn *c, long timeout, long long session_end)
 		if (w < 0)
 			return say_end(c, "error server shutting down\n",
 			    END_SHUTDOWN);
-		if (w == 0 && session_end >= 0 && now_ms() >= session_end)
+		/* checked whatever the wait said: a client whose input never
+		 * pauses must not outlive the cap */
+		if (session_end >= 0 && now_ms() >= session_end)
 			return say_end(c, "error session time limit\n",
 			    END_TIMEOUT);
 		if (w == 0)
@@ -1144,6 +1162,7 @@ output_init(struct conn *c, long timeout)
 	c->outhow = fstat(1, &st) == 0 && S_ISSOCK(st.st_mode) ? HOW_SEND :
 	    HOW_WRITE;
 	c->sendwait_ms = (int)(timeout ? timeout : SEND_WAIT_DEFAULT) * 1000;
+	c->session_end = -1;	/* no cap until main() sets -T's */
 }
 
 /*
@@ -1257,6 +1276,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	session_end = o.session ? now_ms() + o.session * 1000LL : -1;
+	c.session_end = session_end;
 
 	if (sink_init(&c, &o, conn_on_stderr, peer) < 0 ||
 	    rec_single(&c, "connect") < 0) {

@@ -111,9 +111,11 @@ parse_v1(const unsigned char *buf, size_t len, struct proxy_info *pi)
 
 	for (i = 0; i < end; i++) {
 		if (buf[i] == '\r') {
+			if (i + 2 > PROXY_V1_MAX)
+				return -1;	/* no room left for its LF */
 			if (i + 1 == len)
 				return 0;	/* its LF may come next */
-			if (buf[i + 1] != '\n' || i + 2 > PROXY_V1_MAX)
+			if (buf[i + 1] != '\n')
 				return -1;
 			return v1_line((const char *)buf, i, pi) < 0 ? -1 :
 			    (long)i + 2;

@@ -8,13 +8,17 @@ tcp.py serve-once [-6] [--fd2] [--env NAME=VALUE]... PROGRAM [ARG...]
     TCPREMOTEIP, REMOTE_ADDR and friends unless --env sets them.  Exits with
     PROGRAM's status (128+N if signal N killed it), 124 if it did not end.
 
-tcp.py client HOST PORT [--trickle] [--reset-after-send] [--wait-lines N]
+tcp.py client HOST PORT [--trickle] [--trickle-bytes N] [--delay SECS]
+                        [--no-shutdown] [--reset-after-send] [--wait-lines N]
                         [--port-file FILE]
     Connect, send stdin (one byte at a time with --trickle), then half-close
-    and print everything received until EOF.  --reset-after-send closes with
-    an RST instead of a FIN, right after sending, or after N reply lines
-    with --wait-lines.  The client's own port goes to FILE, or to stderr as
-    "local port N".
+    and print everything received until EOF.  --trickle-bytes trickles only
+    the first N bytes and sends the rest in one write after them; --delay
+    is the pause after each trickled byte (default 0.02).  --no-shutdown
+    never half-closes: the server must end the connection.
+    --reset-after-send closes with an RST instead of a FIN, right after
+    sending, or after N reply lines with --wait-lines.  The client's own
+    port goes to FILE, or to stderr as "local port N".
 
 tcp.py syslog PATH
     Bind a unix datagram socket at PATH (a /dev/log), print PATH as one
@@ -88,8 +92,8 @@ def client(args):
     if len(args) < 2:
         die("client: HOST PORT needed")
     host, port = args[0], int(args[1])
-    trickle = reset = False
-    wait_lines, port_file = None, None
+    trickle = reset = no_shutdown = False
+    wait_lines, port_file, trickle_bytes, delay = None, None, None, 0.02
     rest = args[2:]
     while rest:
         opt = rest.pop(0)
@@ -101,6 +105,12 @@ def client(args):
             wait_lines = int(rest.pop(0))
         elif opt == "--port-file" and rest:
             port_file = rest.pop(0)
+        elif opt == "--trickle-bytes" and rest:
+            trickle, trickle_bytes = True, int(rest.pop(0))
+        elif opt == "--delay" and rest:
+            delay = float(rest.pop(0))
+        elif opt == "--no-shutdown":
+            no_shutdown = True
         else:
             die("client: bad option %s" % opt)
 
@@ -117,9 +127,12 @@ def client(args):
     out = sys.stdout.buffer
     try:
         if trickle:
-            for i in range(len(data)):
+            n = len(data) if trickle_bytes is None else trickle_bytes
+            for i in range(min(n, len(data))):
                 sock.sendall(data[i:i + 1])
-                time.sleep(0.02)
+                time.sleep(delay)
+            if n < len(data):
+                sock.sendall(data[n:])
         else:
             sock.sendall(data)
         if reset:
@@ -136,7 +149,8 @@ def client(args):
                             b"\x01\x00\x00\x00\x00\x00\x00\x00")
             sock.close()
             return 0
-        sock.shutdown(socket.SHUT_WR)
+        if not no_shutdown:
+            sock.shutdown(socket.SHUT_WR)
         while True:
             chunk = sock.recv(65536)
             if not chunk:
