@@ -31,7 +31,7 @@ BATS = bats
 LIBOBJ = $(BUILD)/lib/util.o $(BUILD)/lib/addr.o $(BUILD)/lib/slog.o \
 	$(BUILD)/lib/proxy.o
 LAUNCHEROBJ = $(BUILD)/launcher/launcher.o $(BUILD)/launcher/rules.o \
-	$(BUILD)/launcher/limits.o
+	$(BUILD)/launcher/limits.o $(BUILD)/launcher/proxied.o
 PROGS = $(BIN)/msgd-handler $(BIN)/msgd-launcher $(BIN)/msgd-client
 OBJS = $(LIBOBJ) $(BUILD)/handler/handler.o $(LAUNCHEROBJ) \
 	$(BUILD)/client/client.o
@@ -67,6 +67,7 @@ $(BUILD)/handler/handler.o: handler/handler.c
 $(BUILD)/launcher/launcher.o: launcher/launcher.c
 $(BUILD)/launcher/rules.o: launcher/rules.c
 $(BUILD)/launcher/limits.o: launcher/limits.c
+$(BUILD)/launcher/proxied.o: launcher/proxied.c
 $(BUILD)/client/client.o: client/client.c
 -include $(OBJS:.o=.d)
 

@@ -16,8 +16,8 @@
 
 #include "msgd.h"
 
-#define SYNOPSIS "loadgen [-c CONC] [-n TOTAL | -d SECS] [-w WARMUP_CONNS] " \
-	"[-t SECS] HOST PORT"
+#define SYNOPSIS "loadgen [-P] [-c CONC] [-n TOTAL | -d SECS] " \
+	"[-w WARMUP_CONNS] [-t SECS] HOST PORT"
 
 /* everything the server must send, in order; we act at two points in it */
 static const char script[] = "hello\nok 1\nbye 1\n";
@@ -26,6 +26,11 @@ static const char script[] = "hello\nok 1\nbye 1\n";
 #define AT_OK 11		/* the line is acknowledged: half-close */
 static const char ping[] = "ping\n";
 #define PING_LEN (sizeof ping - 1)
+/* -P: a PROXY v2 header first, as HAProxy's send-proxy-v2 sends it: TCP over
+ * IPv4 from 192.0.2.1 (a port of its own per connection) to 192.0.2.2:9100 */
+static unsigned char proxy_hdr[28] = "\r\n\r\n\0\r\nQUIT\n\x21\x11\0\x0c"
+    "\xc0\0\x02\x01\xc0\0\x02\x02\0\0\x23\x8c";
+#define PROXY_LEN sizeof proxy_hdr
 
 /* after a failed connection a client pauses, so a dead server is no spin */
 #define ERROR_PAUSE_NS 10000000LL
@@ -50,12 +55,14 @@ struct client {
 	enum state state;
 	size_t got;		/* bytes of the script received */
 	size_t sent;		/* bytes of the line sent */
+	size_t psent;		/* bytes of the PROXY header sent (-P) */
 	int halfclosed;
 	long long start;	/* ns, just before socket(2) */
 	long long deadline;	/* ns: in flight, the timeout; idle, the restart */
 };
 
 struct opts {
+	int proxy;
 	long conc, total, secs, warmup, timeout;
 	const char *host, *port;
 };
@@ -86,8 +93,11 @@ parse_opts(int argc, char **argv)
 
 	o.conc = 16;
 	o.timeout = 10;
-	while ((ch = getopt(argc, argv, ":c:n:d:w:t:")) != -1) {
+	while ((ch = getopt(argc, argv, ":Pc:n:d:w:t:")) != -1) {
 		switch (ch) {
+		case 'P':
+			o.proxy = 1;
+			break;
 		case 'c':
 			o.conc = opt_num(ch, optarg, 1, 10000, SYNOPSIS);
 			break;
@@ -312,6 +322,7 @@ start(struct client *c)
 	c->start = now_ns();
 	c->deadline = c->start + o.timeout * 1000000000LL;
 	c->got = c->sent = 0;
+	c->psent = o.proxy ? 0 : PROXY_LEN;
 	c->halfclosed = 0;
 	c->state = CONNECTING;
 	st.inflight++;
@@ -332,6 +343,27 @@ start(struct client *c)
 static int
 advance(struct client *c)
 {
+	static unsigned port;
+
+	if (c->psent == 0) {
+		port = port % 65535 + 1;
+		proxy_hdr[24] = (unsigned char)(port >> 8);
+		proxy_hdr[25] = (unsigned char)port;
+	}
+	while (c->psent < PROXY_LEN) {
+		ssize_t n = send(c->fd, proxy_hdr + c->psent,
+		    PROXY_LEN - c->psent, MSG_NOSIGNAL);
+
+		if (n >= 0)
+			c->psent += (size_t)n;
+		else if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 1;
+		else if (errno != EINTR) {
+			finish(c, errno == ECONNRESET || errno == EPIPE ?
+			    E_RESET : E_IO, "send", errno);
+			return 0;
+		}
+	}
 	while (c->got >= AT_HELLO && c->sent < PING_LEN) {
 		ssize_t n = send(c->fd, ping + c->sent, PING_LEN - c->sent,
 		    MSG_NOSIGNAL);
@@ -464,6 +496,7 @@ run(struct client *cl, struct pollfd *pfd, struct client **owner)
 				continue;
 			pfd[n].fd = c->fd;
 			pfd[n].events = c->state == CONNECTING ||
+			    c->psent < PROXY_LEN ||
 			    (c->got >= AT_HELLO && c->sent < PING_LEN) ?
 			    POLLOUT : POLLIN;
 			pfd[n].revents = 0;

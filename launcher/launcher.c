@@ -27,7 +27,7 @@
 extern char **environ;
 
 #define SYNOPSIS "msgd-launcher [-46hvq1f] [-c MAX] [-C PERSOURCE] " \
-	"[-R RATE] [-x RULES] [-b BACKLOG] [-u USER] [-g GROUP] " \
+	"[-R RATE] [-x RULES] [-p CIDR] [-b BACKLOG] [-u USER] [-g GROUP] " \
 	"[-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]"
 
 enum { QUIET, NORMAL, VERBOSE };
@@ -39,6 +39,8 @@ struct opts {
 	int daemon;
 	long maxconn, persource, rate, backlog, grace;
 	const char *user, *group, *pidfile, *rules;
+	char *proxies;		/* -p CIDR, one "CIDR allow" line each */
+	size_t proxies_len;
 	const char *host, *port;
 	char **argv;		/* PROGRAM [ARG...] */
 };
@@ -56,14 +58,18 @@ static long nchildren;
 static int sigpipe_fd[2];
 static volatile sig_atomic_t got_term, got_hup;
 
-/* -x: the rules in force */
-static struct ruleset *rules;
+/* -x: the rules in force; -p: the relays whose PROXY header is believed */
+static struct ruleset *rules, *proxies;
 
 /* the environment of every child: ours less UCSPI variables, plus these */
 enum { E_PROTO, E_LOCALIP, E_LOCALPORT, E_REMOTEIP, E_REMOTEPORT, E_N };
 static char **child_env;
 static size_t child_env_n;
 static char envbuf[E_N][ADDR_IPLEN + 16];
+/* PROXYREMOTEIP and PROXYREMOTEPORT, for a proxied client only: the last
+ * two entries of child_env, NULL when not */
+static char proxybuf[2][ADDR_IPLEN + 20];
+static size_t proxy_slot;
 /* a child whose allow rule sets variables gets child_env with them: made
  * before the fork in room sized for the rules in force (env_room); the
  * rule's conn_nvars variables are the last of conn_n, copied to conn_vars */
@@ -74,6 +80,25 @@ static int local_fixed;	/* bound to one address: TCPLOCAL* never change */
 
 /* signals a child must get back at their defaults before exec */
 static sigset_t child_reset;
+
+/* -p CIDR: kept as a line of a rules file, parsed with them at start */
+static void
+proxy_opt(const char *cidr)
+{
+	size_t n = strlen(cidr);
+	char *p = realloc(o.proxies, o.proxies_len + n + 8);
+
+	if (p == NULL)
+		die(1, "out of memory");
+	if (strpbrk(cidr, " \t\r\n#")) {
+		warn("-p: bad address '%s' (an address or ADDRESS/PREFIX)", cidr);
+		usage_exit(SYNOPSIS);
+	}
+	memcpy(p + o.proxies_len, cidr, n);
+	memcpy(p + o.proxies_len + n, " allow\n", 7);
+	o.proxies = p;
+	o.proxies_len += n + 7;
+}
 
 static void
 parse_opts(int argc, char **argv)
@@ -86,7 +111,7 @@ parse_opts(int argc, char **argv)
 	o.backlog = 64;
 	o.grace = 10;
 	opt_help(argc, argv, SYNOPSIS);
-	while ((ch = getopt(argc, argv, "+:46hvq1fc:C:R:x:b:u:g:k:i:")) != -1) {
+	while ((ch = getopt(argc, argv, "+:46hvq1fc:C:R:x:p:b:u:g:k:i:")) != -1) {
 		switch (ch) {
 		case 'h': usage_help(SYNOPSIS);
 		case '4': o.family = AF_INET; break;
@@ -105,6 +130,7 @@ parse_opts(int argc, char **argv)
 			o.rate = opt_num(ch, optarg, 0, 1000000, SYNOPSIS);
 			break;
 		case 'x': o.rules = optarg; break;
+		case 'p': proxy_opt(optarg); break;
 		case 'b':
 			o.backlog = opt_num(ch, optarg, 1, 65535, SYNOPSIS);
 			break;
@@ -371,7 +397,8 @@ is_ucspi(const char *e)
 {
 	static const char *const names[] = { "PROTO=", "TCPLOCALIP=",
 	    "TCPLOCALPORT=", "TCPLOCALHOST=", "TCPREMOTEIP=", "TCPREMOTEPORT=",
-	    "TCPREMOTEHOST=", "TCPREMOTEINFO=", NULL };
+	    "TCPREMOTEHOST=", "TCPREMOTEINFO=", "PROXYREMOTEIP=",
+	    "PROXYREMOTEPORT=", NULL };
 	int i;
 
 	for (i = 0; names[i]; i++)
@@ -456,7 +483,7 @@ env_for(const struct rule *r)
 	exec_env = child_env;
 	if (r == NULL || r->nenv == 0)
 		return;
-	for (i = 0; i < child_env_n; i++) {
+	for (i = 0; i < child_env_n && child_env[i]; i++) {
 		for (j = 0; j < r->nenv && !same_name(child_env[i], r->env[j]);
 		    j++)
 			;
@@ -483,7 +510,7 @@ env_init(void)
 
 	while (environ[n])
 		n++;
-	child_env = calloc(n + E_N + 1, sizeof *child_env);
+	child_env = calloc(n + E_N + 2 + 1, sizeof *child_env);
 	if (child_env == NULL)
 		die(1, "out of memory");
 	for (i = 0; i < n; i++)
@@ -491,11 +518,29 @@ env_init(void)
 			child_env[k++] = environ[i];
 	for (i = 0; i < E_N; i++)
 		child_env[k++] = envbuf[i];
-	child_env_n = k;
+	proxy_slot = k;
+	child_env_n = k + 2;	/* room for the PROXYREMOTE pair */
 	exec_env = child_env;
 	strcpy(envbuf[E_PROTO], "PROTO=TCP");
 	if (env_room(rules) < 0)
 		die(1, "out of memory");
+}
+
+/* the relay's own address for a proxied client's child, or none */
+static void
+env_proxy(const struct sockaddr_storage *proxy)
+{
+	char ip[ADDR_IPLEN];
+	unsigned port;
+
+	child_env[proxy_slot] = NULL;
+	if (proxy == NULL ||
+	    addr_ip_port((const struct sockaddr *)proxy, ip, &port) < 0)
+		return;
+	snprintf(proxybuf[0], sizeof proxybuf[0], "PROXYREMOTEIP=%s", ip);
+	snprintf(proxybuf[1], sizeof proxybuf[1], "PROXYREMOTEPORT=%u", port);
+	child_env[proxy_slot] = proxybuf[0];
+	child_env[proxy_slot + 1] = proxybuf[1];
 }
 
 /* mark every descriptor from `from` on close-on-exec, or close it */
@@ -867,21 +912,18 @@ admit(int cfd, const struct sockaddr *client)
 /* a child for an admitted client: 0, or -1 (errno set, cfd still open)
  * when none could be made */
 static int
-serve(int cfd, const struct sockaddr *client)
+serve(int cfd, const struct sockaddr *client, const struct sockaddr *local)
 {
-	char ip[ADDR_IPLEN];
-	unsigned port;
+	char ip[ADDR_IPLEN], lip[ADDR_IPLEN];
+	unsigned port, lport;
 	pid_t pid;
 
 	addr_ip_port(client, ip, &port);
 	set_env_addr(E_REMOTEIP, "TCPREMOTE", ip, port);
-	if (!local_fixed) {
-		char lip[ADDR_IPLEN];
-		unsigned lport;
-
-		if (local_addr(cfd, lip, &lport) == 0)
-			set_env_addr(E_LOCALIP, "TCPLOCAL", lip, lport);
-	}
+	/* what the client reached: the relay's address, when proxied */
+	if (local ? addr_ip_port(local, lip, &lport) == 0 :
+	    !local_fixed && local_addr(cfd, lip, &lport) == 0)
+		set_env_addr(E_LOCALIP, "TCPLOCAL", lip, lport);
 	pid = spawn(cfd);
 	if (pid < 0)
 		return -1;
@@ -970,7 +1012,25 @@ accept_error_is_resources(int err)
 /* a connection accepted when no child could be made: it is kept and
  * served after the back-off, never dropped */
 static int pending_fd = -1;
-static struct sockaddr_storage pending_peer;
+static struct sockaddr_storage pending_peer, pending_local, pending_proxy;
+static int pending_proxied;
+
+static int pending_local_set;
+
+/* keep the connection whose child could not be made, with its addresses */
+static void
+pend(int fd, const struct sockaddr_storage *client,
+    const struct sockaddr_storage *local, const struct sockaddr_storage *proxy)
+{
+	pending_fd = fd;
+	pending_peer = *client;
+	pending_local_set = local != NULL;
+	if (local)
+		pending_local = *local;
+	pending_proxied = proxy != NULL;
+	if (proxy)
+		pending_proxy = *proxy;
+}
 
 /* out of descriptors, memory or processes: said once per episode, then a
  * calm retry with a back-off doubling from 50 ms to 1 s */
@@ -1003,12 +1063,16 @@ accept_some(int lfd, int *starved)
 	int i;
 
 	if (pending_fd >= 0) {
-		if (serve(pending_fd, (struct sockaddr *)&pending_peer) < 0)
+		env_proxy(pending_proxied ? &pending_proxy : NULL);
+		if (serve(pending_fd, (struct sockaddr *)&pending_peer,
+		    pending_local_set ? (struct sockaddr *)&pending_local :
+		    NULL) < 0)
 			return starve(starved, "fork");
 		pending_fd = -1;
 		fed(starved);
 	}
-	for (i = 0; i < 64 && nchildren < o.maxconn; i++) {
+	for (i = 0; i < 64 && nchildren < o.maxconn &&
+	    !(proxies && waiting_full()); i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
 		int cfd = accept4(lfd, (struct sockaddr *)&ss, &len,
@@ -1024,11 +1088,15 @@ accept_some(int lfd, int *starved)
 			return 0;
 		}
 		fed(starved);
+		if (proxies && rules_match(proxies, (struct sockaddr *)&ss)) {
+			waiting_add(cfd, &ss, now_ms());
+			continue;
+		}
+		env_proxy(NULL);
 		if (!admit(cfd, (struct sockaddr *)&ss))
 			continue;
-		if (serve(cfd, (struct sockaddr *)&ss) < 0) {
-			pending_fd = cfd;
-			pending_peer = ss;
+		if (serve(cfd, (struct sockaddr *)&ss, NULL) < 0) {
+			pend(cfd, &ss, NULL, NULL);
 			return starve(starved, "fork");
 		}
 	}
@@ -1058,6 +1126,25 @@ rules_init(void)
 		warn("%s", err);
 		usage_exit(SYNOPSIS);
 	}
+}
+
+/* -p: the relays, parsed as "CIDR allow" lines; a bad one is bad usage.
+ * Connections waiting for a header are at most -c MAX, apart from the
+ * children */
+static void
+proxies_init(void)
+{
+	char err[512];
+
+	if (o.proxies == NULL)
+		return;
+	proxies = rules_parse(o.proxies, o.proxies_len, "-p", err, sizeof err);
+	if (proxies == NULL) {
+		warn("%s", err);
+		usage_exit(SYNOPSIS);
+	}
+	if (waiting_init(o.maxconn) < 0)
+		die(1, "out of memory");
 }
 
 /* SIGHUP: the file again, all of it good, or the old rules stay */
@@ -1127,29 +1214,88 @@ shutdown_gracefully(void)
 }
 
 /*
+ * A relay's header is in (pi), or it is bad, cut short or late (why).  A
+ * complete one names the client that rules, limits, the log and the child
+ * see; a v2 LOCAL or v1 UNKNOWN keeps the socket's addresses.  0 when the
+ * connection was taken, -1 to keep it until there is room for a child.
+ */
+static int
+on_header(int fd, const struct proxy_info *pi,
+    const struct sockaddr_storage *proxy, const char *why)
+{
+	const struct sockaddr_storage *client = proxy, *local = NULL;
+	char ip[ADDR_IPLEN];
+	unsigned port;
+
+	if (pi == NULL) {
+		close(fd);
+		if (o.verbosity != QUIET &&
+		    addr_ip_port((const struct sockaddr *)proxy, ip, &port) == 0)
+			note("bad proxy header from %s: %s", ip, why);
+		return 0;
+	}
+	if (pending_fd >= 0 || nchildren >= o.maxconn)
+		return -1;
+	if (!pi->local) {
+		client = &pi->src;
+		local = &pi->dst;
+	}
+	env_proxy(proxy);
+	if (!admit(fd, (const struct sockaddr *)client))
+		return 0;
+	if (serve(fd, (const struct sockaddr *)client,
+	    (const struct sockaddr *)local) < 0)
+		pend(fd, client, local, proxy);
+	return 0;
+}
+
+/* the poll timeout for the nearer of two deadlines (-1 none) */
+static int
+timeout_to(long long a, long long b)
+{
+	long long t = a < 0 || (b >= 0 && b < a) ? b : a, left;
+
+	if (t < 0)
+		return -1;
+	left = t - now_ms();
+	return left > 0 ? (int)left : 0;
+}
+
+/*
  * Starved, the next try is a deadline, not a poll timeout: a child's end
  * or any other signal may wake us before it, and a connection kept for
- * want of a process must still be served when it is due.
+ * want of a process must still be served when it is due.  Connections
+ * from a relay wait for their header in the same poll, each with its own
+ * deadline.
  */
 static int
 loop(int lfd)
 {
 	int starved = 0;
 	long long due = -1;	/* starved: when to try again */
+	struct pollfd *pfd = calloc((size_t)o.maxconn + 2, sizeof *pfd);
 
+	if (pfd == NULL) {
+		warn("out of memory");
+		return -1;
+	}
 	while (!got_term) {
-		struct pollfd pfd[2] = {
-			{ .fd = sigpipe_fd[0], .events = POLLIN },
-			{ .fd = lfd, .events = POLLIN },
-		};
-		long long left = due < 0 ? -1 : due - now_ms();
-		/* at the limit, or starved: leave them in the backlog */
-		int n = nchildren < o.maxconn && due < 0 ? 2 : 1;
-		int r = poll(pfd, (nfds_t)n, due < 0 ? -1 :
-		    left > 0 ? (int)left : 0);
+		/* starved, nothing new is taken: the relays' headers wait */
+		int nw = proxies && due < 0 ? waiting_fds(pfd + 2) : 0;
+		int r;
 
+		pfd[0].fd = sigpipe_fd[0];
+		pfd[0].events = POLLIN;
+		/* at the limit, or starved: leave them in the backlog */
+		pfd[1].fd = nchildren < o.maxconn && due < 0 &&
+		    !(proxies && waiting_full()) ? lfd : -1;
+		pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		r = poll(pfd, (nfds_t)(2 + nw),
+		    timeout_to(due, nw ? waiting_due() : -1));
 		if (r < 0 && errno != EINTR) {
 			warn("poll:");
+			free(pfd);
 			return -1;
 		}
 		if (r > 0 && pfd[0].revents) {
@@ -1160,13 +1306,18 @@ loop(int lfd)
 				rules_reload();
 			}
 		}
-		if (due < 0 ? r > 0 && n == 2 && pfd[1].revents :
+		if (nw)
+			waiting_run(pfd + 2, nw, now_ms(), on_header);
+		if (pending_fd >= 0 && due < 0)
+			due = now_ms() + starve(&starved, "fork");
+		else if (due < 0 ? r > 0 && pfd[1].revents :
 		    now_ms() >= due) {
 			int backoff = accept_some(lfd, &starved);
 
 			due = backoff ? now_ms() + backoff : -1;
 		}
 	}
+	free(pfd);
 	return 0;
 }
 
@@ -1178,6 +1329,8 @@ drop_pending(void)
 	if (pending_fd >= 0)
 		close(pending_fd);
 	pending_fd = -1;
+	if (proxies)
+		waiting_close_all();
 }
 
 int
@@ -1200,6 +1353,7 @@ main(int argc, char **argv)
 	sigaddset(&early, SIGHUP);
 	sigprocmask(SIG_BLOCK, &early, NULL);
 	rules_init();
+	proxies_init();
 	resolve_ids(&id);
 	paths_absolute();
 	fds_init();
@@ -1214,8 +1368,10 @@ main(int argc, char **argv)
 		return 1;
 	if (local_addr(lfd, ip, &port) < 0)
 		die(1, "cannot read the bound address:");
-	/* activated on a wildcard: TCPLOCALIP comes from each connection */
-	local_fixed = strcmp(ip, "0.0.0.0") != 0 && strcmp(ip, "::") != 0;
+	/* activated on a wildcard: TCPLOCALIP comes from each connection;
+	 * so it does behind a relay, whose header names what was reached */
+	local_fixed = strcmp(ip, "0.0.0.0") != 0 && strcmp(ip, "::") != 0 &&
+	    proxies == NULL;
 	if (o.print_port) {
 		int n = snprintf(line, sizeof line, "%u\n", port);
 

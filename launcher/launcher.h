@@ -3,8 +3,11 @@
 #ifndef LAUNCHER_H
 #define LAUNCHER_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <sys/socket.h>
+
+#include "proxy.h"
 
 /* ---- access rules: rules.c ---- */
 
@@ -66,5 +69,25 @@ int rate_init(long rate);
  * it had one, 0 when it is over the rate; then *say is 1 when this
  * denial is the source's first in a second, to be logged */
 int rate_take(const unsigned char *key, long long now_ms, int *say);
+
+/* ---- connections waiting for a PROXY header (-p): proxied.c ---- */
+
+/* a trusted relay's header must be whole within this */
+#define PROXY_WAIT_MS 5000
+
+int waiting_init(long max);
+/* at the bound: accept no more until one is done */
+int waiting_full(void);
+void waiting_add(int fd, const struct sockaddr_storage *proxy, long long now);
+/* the nearest deadline, or -1 when none waits */
+long long waiting_due(void);
+/* their descriptors into pfd (room for max): how many */
+int waiting_fds(struct pollfd *pfd);
+/* done() returns 0 when it took the connection, -1 to keep it waiting (a
+ * complete header is kept whole and handed over again) */
+void waiting_run(const struct pollfd *pfd, int n, long long now,
+    int (*done)(int fd, const struct proxy_info *pi,
+    const struct sockaddr_storage *proxy, const char *why));
+void waiting_close_all(void);
 
 #endif
