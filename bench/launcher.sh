@@ -4,10 +4,13 @@
 #
 #   bench/launcher.sh [-r ROUNDS] [-d SECS]    (or ROUNDS=5 SECS=3 bench/launcher.sh)
 #
-# Starts both servers once, then runs loadgen at each concurrency against each
-# server, alternating them, ROUNDS times (default 3) for SECS seconds (default 5);
-# prints the medians, the ratio msgd/tcpserver, the CPU each server spent per
-# connection, both servers' peak RSS and the targets as PASS/MISS. Exits 0 when a
+# Starts the servers once, then runs loadgen at each concurrency against each
+# server, rotating their order, ROUNDS times (default 3) for SECS seconds
+# (default 5); prints the medians, the ratio msgd/tcpserver, the CPU each server
+# spent per connection, peak RSS and the targets as PASS/MISS.  Besides plain
+# msgd-launcher and tcpserver it runs msgd-launcher with -x and a file of
+# 10,000 rules (msgd-x) and with -p and a PROXY v2 header before each
+# connection (msgd-p, loadgen -P): each should be within 5% of msgd. Exits 0 when a
 # target is missed (it is a benchmark), 1 when tcpserver is missing or a step
 # fails, 2 on bad usage. MSGD_BIN: directory of the msgd programs (default: bin/
 # of this repo). See bench/README.md.
@@ -15,7 +18,8 @@ set -uo pipefail
 export LC_ALL=C
 
 readonly CONCS="16 64" MAXCONN=200 BACKLOG=1024 WARMUP=200
-readonly T_RATIO=2.0 T_RSS_KB=1024
+readonly T_RATIO=2.0 T_RSS_KB=1024 T_FRONT=0.95 NRULES=10000
+readonly SERVERS="msgd tcpserver msgd-x msgd-p"
 
 me=${0##*/}
 die() { printf '%s: %s\n' "$me" "$*" >&2; exit 1; }
@@ -53,7 +57,7 @@ for f in "$launcher" "$handler" "$loadgen"; do
 done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/msgd-bench.XXXXXX") || die "mktemp -d failed"
-declare -A pid=() port=()
+declare -A pid=() port=() lgflags=([msgd-p]=-P)
 
 # shellcheck disable=SC2317  # stop and cleanup run from the EXIT trap
 # stop one server by its PID: SIGTERM, a bounded wait, then SIGKILL
@@ -123,40 +127,65 @@ hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 field() { local kv; for kv in $2; do [[ ${kv%%=*} == "$1" ]] && { printf '%s\n' "${kv#*=}"; return; }; done; echo NA; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "NA"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+# NRULES rules that do not match loopback, spread over many prefix lengths
+# and both families, and last the one that does: the worst place for it
+awk -v n="$NRULES" 'BEGIN {
+	srand(7)
+	for (i = 0; i < n - 1; i++) {
+		if (i % 5 == 4)
+			printf "2001:db8:%x:%x::/64 deny\n", int(rand() * 65536), i
+		else {
+			p = 16 + i % 17
+			a = int(rand() * 256); b = int(rand() * 256); c = int(rand() * 256)
+			printf "10.%d.%d.0/%d %s\n", a, (p >= 24 ? b : 0), (p >= 24 ? 24 : 16), (i % 2 ? "allow" : "deny")
+		}
+	}
+	print "127.0.0.0/8 allow ZONE=local"
+}' >"$tmp/rules"
 start msgd "$launcher" -q -c "$MAXCONN" -b "$BACKLOG" -1 127.0.0.1 0 \
 	"$handler" -l "$tmp/rec-msgd"
+start msgd-x "$launcher" -q -c "$MAXCONN" -b "$BACKLOG" -x "$tmp/rules" -1 \
+	127.0.0.1 0 "$handler" -l "$tmp/rec-msgd-x"
+start msgd-p "$launcher" -q -c "$MAXCONN" -b "$BACKLOG" -p 127.0.0.1 -1 \
+	127.0.0.1 0 "$handler" -l "$tmp/rec-msgd-p"
 # -q: tcpserver logs four lines per connection by default; msgd-launcher runs -q too
 start tcpserver tcpserver -q -HRl0 -c "$MAXCONN" -b "$BACKLOG" -1 127.0.0.1 0 \
 	"$handler" -l "$tmp/rec-tcpserver"
 
 ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')
-printf 'msgd-launcher (pid %s, port %s) and tcpserver (pid %s, port %s), -c %s -b %s, %s CPUs\n' \
-	"${pid[msgd]}" "${port[msgd]}" "${pid[tcpserver]}" "${port[tcpserver]}" "$MAXCONN" "$BACKLOG" "$ncpu"
-printf 'loadgen: %s rounds of %s s at concurrency %s, servers alternating, warm-up %s connections\n' \
+printf 'msgd-launcher (pid %s), tcpserver (pid %s), msgd-launcher -x %s rules (pid %s), -p (pid %s); -c %s -b %s, %s CPUs\n' \
+	"${pid[msgd]}" "${pid[tcpserver]}" "$NRULES" "${pid[msgd-x]}" "${pid[msgd-p]}" "$MAXCONN" "$BACKLOG" "$ncpu"
+printf 'loadgen: %s rounds of %s s at concurrency %s, servers in rotating order, warm-up %s connections\n' \
 	"$rounds" "$secs" "${CONCS// /, }" "$WARMUP"
 # other work on the machine skews everything: say how busy it was before
 read -r load1 _ </proc/loadavg
 printf 'load average (1 min) before the runs: %s\n\n' "$load1"
 
 declare -A cpu0=()
-for s in msgd tcpserver; do
+for s in $SERVERS; do
 	cpu0[$s]=$(cpu "${pid[$s]}") || die "$s is gone"
 done
 read -r hbusy0 htotal0 < <(host_cpu)
-declare -A wall=([msgd]=0 [tcpserver]=0) oncpu=([msgd]=0 [tcpserver]=0) runq=([msgd]=0 [tcpserver]=0)
+declare -A wall=() oncpu=() runq=()
+for s in $SERVERS; do wall[$s]=0 oncpu[$s]=0 runq[$s]=0; done
 
 results=$tmp/results
 : >"$results"
 for ((r = 1; r <= rounds; r++)); do
 	for c in $CONCS; do
-		order="msgd tcpserver"
-		((r % 2 == 0)) && order="tcpserver msgd"	# neither always goes first
+		# none always goes first: rotate the order each round
+		read -ra all <<<"$SERVERS"
+		order=""
+		for ((k = 0; k < ${#all[@]}; k++)); do
+			order+=" ${all[(k + r - 1) % ${#all[@]}]}"
+		done
 		for s in $order; do
 			kill -0 "${pid[$s]}" 2>/dev/null || die "$s died: $(cat "$tmp/$s.err")"
 			read -r b0 t0 < <(host_cpu)
 			read -r a0 q0 < <(sched "${pid[$s]}")
 			w0=$(usecs)
-			line=$("$loadgen" -c "$c" -d "$secs" -w "$WARMUP" 127.0.0.1 "${port[$s]}" 2>"$tmp/lg.err")
+			# shellcheck disable=SC2086 # -P or nothing
+			line=$("$loadgen" ${lgflags[$s]:-} -c "$c" -d "$secs" -w "$WARMUP" 127.0.0.1 "${port[$s]}" 2>"$tmp/lg.err")
 			[[ $line == conns=* ]] || die "loadgen failed: $(cat "$tmp/lg.err")"
 			w1=$(usecs)
 			read -r a1 q1 < <(sched "${pid[$s]}")
@@ -174,7 +203,7 @@ done
 
 read -r hbusy1 htotal1 < <(host_cpu)
 declare -A selfus=() kidsus=() rss=() served=()
-for s in msgd tcpserver; do
+for s in $SERVERS; do
 	kill -0 "${pid[$s]}" 2>/dev/null || die "$s died: $(cat "$tmp/$s.err")"
 	read -r self0 kids0 <<<"${cpu0[$s]}"
 	read -r self1 kids1 < <(cpu "${pid[$s]}")
@@ -197,7 +226,7 @@ printf '\nmedians of %d rounds of %d s (errors: the sum)\n' "$rounds" "$secs"
 printf '%-10s %5s %10s %9s %9s %7s\n' server conc conns/s p50_ms p99_ms errors
 declare -A rate=() p99=() errs=()
 for c in $CONCS; do
-	for s in msgd tcpserver; do
+	for s in $SERVERS; do
 		rate[$s$c]=$(agg "$s" "$c" rate)
 		p99[$s$c]=$(agg "$s" "$c" p99_ms)
 		errs[$s$c]=$(agg "$s" "$c" errors)
@@ -209,17 +238,21 @@ declare -A ratio=()
 for c in $CONCS; do
 	ratio[$c]=$(awk -v a="${rate[msgd$c]}" -v b="${rate[tcpserver$c]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 	printf 'ratio msgd/tcpserver conns/s at c=%s: %s\n' "$c" "${ratio[$c]}"
+	for s in msgd-x msgd-p; do
+		ratio[$s$c]=$(awk -v a="${rate[$s$c]}" -v b="${rate[msgd$c]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+		printf 'ratio %s/msgd conns/s at c=%s: %s\n' "$s" "$c" "${ratio[$s$c]}"
+	done
 done
 
 printf '\nCPU per connection served (utime+stime from /proc/PID/stat over all runs)\n'
 printf '%-10s %11s %10s %12s %14s\n' server connections 'self us' 'handlers us' 'peak RSS kB'
-for s in msgd tcpserver; do
+for s in $SERVERS; do
 	printf '%-10s %11s %10s %12s %14s\n' "$s" "${served[$s]}" "${selfus[$s]}" "${kidsus[$s]}" "${rss[$s]}"
 done
 if [[ -r /proc/${pid[msgd]}/schedstat ]]; then
 	printf '\nthe server process during the runs, per connection served (/proc/PID/schedstat)\n'
 	printf '%-10s %8s %9s %18s %18s\n' server 'wall us' 'on CPU us' 'waiting for CPU us' 'blocked/asleep us'
-	for s in msgd tcpserver; do
+	for s in $SERVERS; do
 		awk -v s="$s" -v n="${served[$s]}" -v w="${wall[$s]}" -v a="${oncpu[$s]}" -v q="${runq[$s]}" \
 			'BEGIN { if (n) printf "%-10s %8.0f %9.0f %18.0f %18.0f\n", s, w / n, a / n, q / n, (w - a - q) / n }'
 	done
@@ -227,7 +260,7 @@ fi
 awk -v b="$((hbusy1 - hbusy0))" -v t="$((htotal1 - htotal0))" -v n="$ncpu" \
 	'BEGIN { printf "host CPU busy during the runs: %.0f%% of %s CPUs (loadgen included)\n", t ? 100 * b / t : 0, n }'
 
-for s in msgd tcpserver; do
+for s in $SERVERS; do
 	[[ -s $tmp/$s.err ]] && { printf '\n%s said on stderr:\n' "$s"; head -20 "$tmp/$s.err"; }
 done
 
@@ -241,11 +274,19 @@ for c in $CONCS; do
 	ok=$(awk -v a="${p99[msgd$c]}" -v b="${p99[tcpserver$c]}" 'BEGIN { print (a + 0 <= b + 0) }')
 	verdict "$ok" "p99 msgd <= tcpserver at c=$c (${p99[msgd$c]} vs ${p99[tcpserver$c]} ms)"
 done
-total_errs=0 msgd_errs=0
 for c in $CONCS; do
-	msgd_errs=$((msgd_errs + ${errs[msgd$c]}))
-	total_errs=$((total_errs + ${errs[msgd$c]} + ${errs[tcpserver$c]}))
+	for s in msgd-x msgd-p; do
+		ok=$(awk -v r="${ratio[$s$c]}" -v t="$T_FRONT" 'BEGIN { print (r >= t) }')
+		verdict "$ok" "conns/s $s within 5% of msgd at c=$c (ratio ${ratio[$s$c]})"
+	done
 done
-verdict $((total_errs == 0)) "zero errors (msgd $msgd_errs, tcpserver $((total_errs - msgd_errs)))"
+total_errs=0 summary=""
+for s in $SERVERS; do
+	n=0
+	for c in $CONCS; do n=$((n + ${errs[$s$c]})); done
+	total_errs=$((total_errs + n))
+	summary+="${summary:+, }$s $n"
+done
+verdict $((total_errs == 0)) "zero errors ($summary)"
 verdict $((rss[msgd] <= T_RSS_KB)) "msgd-launcher peak RSS <= 1 MiB (${rss[msgd]} kB; tcpserver ${rss[tcpserver]} kB)"
 exit 0
