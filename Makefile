@@ -8,6 +8,7 @@ MANPREFIX = $(PREFIX)/share/man
 # under PREFIX like everything else; a system xinetd reads SYSCONFDIR=/etc
 SYSCONFDIR = $(PREFIX)/etc
 SYSTEMDDIR = $(PREFIX)/lib/systemd/system
+DOCDIR = $(PREFIX)/share/doc/msgd
 DESTDIR =
 
 # A static musl binary is exec'd several times faster than a dynamic glibc
@@ -129,14 +130,17 @@ $(FUZZERS): $(BUILD)/libmsgd.a $(FUZZSRC) handler/handler.c lib/util.c \
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -Ilib -o $@ $(@:build/%=test/%).c \
 		$(BUILD)/libmsgd.a
 
-# the service files name the installed handler and launcher
+# the service files and examples name the installed handler and launcher
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g'
 UNITS = msgd.socket msgd@.service msgd.service
+EXAMPLES = haproxy.cfg rsyslog-central.conf rsyslog-node.conf \
+	stunnel-exec.conf stunnel-proxy.conf
 
 install: all
 	mkdir -p $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 		$(DESTDIR)$(MANPREFIX)/man1 $(DESTDIR)$(MANPREFIX)/man8 \
-		$(DESTDIR)$(SYSCONFDIR)/xinetd.d $(DESTDIR)$(SYSTEMDDIR)
+		$(DESTDIR)$(SYSCONFDIR)/xinetd.d $(DESTDIR)$(SYSTEMDDIR) \
+		$(DESTDIR)$(DOCDIR)/examples
 	cp -f $(BIN)/msgd-handler $(BIN)/msgd-launcher $(DESTDIR)$(SBINDIR)/
 	cp -f $(BIN)/msgd-client $(DESTDIR)$(BINDIR)/
 	cd $(DESTDIR)$(SBINDIR) && chmod 755 msgd-handler msgd-launcher
@@ -151,8 +155,13 @@ install: all
 	done
 	cd $(DESTDIR)$(SYSTEMDDIR) && chmod 644 $(UNITS)
 	chmod 644 $(DESTDIR)$(SYSCONFDIR)/xinetd.d/msgd
+	for e in $(EXAMPLES); do \
+		$(SUBST) examples/$$e >$(DESTDIR)$(DOCDIR)/examples/$$e || exit 1; \
+	done
+	cd $(DESTDIR)$(DOCDIR)/examples && chmod 644 $(EXAMPLES)
 
-# full paths and rm -f only: succeeds whatever is (no longer) there
+# full paths and rm -f only: succeeds whatever is (no longer) there; the
+# doc directories install made go too, if nothing else is in them
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/msgd-handler $(DESTDIR)$(SBINDIR)/msgd-launcher
 	rm -f $(DESTDIR)$(BINDIR)/msgd-client
@@ -161,6 +170,8 @@ uninstall:
 		$(DESTDIR)$(MANPREFIX)/man8/msgd-launcher.8
 	rm -f $(DESTDIR)$(SYSCONFDIR)/xinetd.d/msgd
 	for u in $(UNITS); do rm -f $(DESTDIR)$(SYSTEMDDIR)/$$u || exit 1; done
+	for e in $(EXAMPLES); do rm -f $(DESTDIR)$(DOCDIR)/examples/$$e || exit 1; done
+	rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || :
 
 clean:
 	rm -rf build bin

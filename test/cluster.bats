@@ -5,6 +5,7 @@
 # file a day.  Both run the shipped files with only addresses, ports and
 # paths rewritten; everything listens on 127.0.0.1 or under $T, and the
 # handler sees the node's socket as /dev/log in a private mount namespace.
+# The front (HAProxy in front of two nodes, TLS through stunnel) comes after.
 
 load helpers
 
@@ -348,4 +349,461 @@ duplicates() {
 	# if one is lost, it is the first the node took after the central
 	# went away: this handler's connect
 	[ "$(central_lines | grep -c ' connect$')" -eq $((2 - lost)) ]
+}
+
+# ---- the front: HAProxy in front of msgd nodes, TLS through stunnel ----
+#
+# Two nodes, msgd-launcher -p 127.0.0.1 on 127.0.0.2 and 127.0.0.3, behind
+# HAProxy on 127.0.0.1 (which reaches them from 127.0.0.1, as Linux picks
+# it for the loopback network: so -p 127.0.0.1), each run from the shipped
+# examples/ file with only addresses, ports, paths and the check interval
+# rewritten.  Clients connect from 127.0.0.10 to 127.0.0.19, so a record
+# that names one of those names the client, not a relay.
+
+# need_root WHY: skip unless root (the shipped files chroot and change user)
+need_root() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root: $1"
+}
+
+need_haproxy() {
+	command -v ss >/dev/null || skip "needs ss (Debian package iproute2)"
+	command -v haproxy >/dev/null || skip "needs haproxy (Debian package haproxy)"
+	need_root "examples/haproxy.cfg chroots and becomes user haproxy"
+	id haproxy >/dev/null 2>&1 || skip "needs the user haproxy (Debian package haproxy)"
+}
+
+need_stunnel() {
+	command -v ss >/dev/null || skip "needs ss (Debian package iproute2)"
+	command -v stunnel4 >/dev/null || skip "needs stunnel4 (Debian package stunnel4)"
+	command -v openssl >/dev/null || skip "needs openssl (Debian package openssl)"
+	need_root "examples/stunnel-*.conf become user nobody"
+}
+
+# example NAME OLD NEW...: $T/NAME from examples/NAME with each OLD
+# replaced by its NEW (rewrite), @SBINDIR@ by the programs' directory;
+# no machine path (/etc, /var, /run) left in what it says
+example() {
+	local conf=$T/$1
+	cp "$EXAMPLES/$1" "$conf"
+	shift
+	while [ "$#" -ge 2 ]; do
+		rewrite "$conf" "$1" "$2" || return 1
+		shift 2
+	done
+	if grep -qF @SBINDIR@ "$conf"; then
+		rewrite "$conf" @SBINDIR@ "$MSGD_BIN" || return 1
+	fi
+	! grep -vE '^[[:space:]]*[#;]' "$conf" | grep -nE '(^|[ =])/(etc|var|run)/' ||
+		{ echo "$conf: machine paths left"; return 1; }
+}
+
+# listening PID PORT: wait (at most 10 s) until PID listens on TCP PORT;
+# fail at once if PID ends (the port was taken meanwhile, say)
+listening() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		ss -Hltnp "sport = :$2" | grep -q "pid=$1," && return 0
+		alive "$1" || return 1
+		sleep 0.05
+	done
+	echo "pid $1 not listening on port $2 after 10 s"
+	return 1
+}
+
+# msgd_node N ADDR: a node, "msgd-launcher -1 -p 127.0.0.1 ADDR 0 handler
+# -l $T/nodeN.log" (records to a file, the rsyslog part being tested
+# above); its pid in NODE_PID[N], its port in NODE_PORT[N]
+NODE_PID=()
+NODE_PORT=()
+msgd_node() {
+	start_server "$T/node$1.port" "$MSGD_BIN/msgd-launcher" -1 -p 127.0.0.1 \
+		"$2" 0 "${HANDLER_CMD[@]}" -l "$T/node$1.log"
+	NODE_PID[$1]=${SERVER_PIDS[-1]}
+	NODE_PORT[$1]=$(wait_line "$T/node$1.port") || return 1
+	wait_grep "$T/node$1.port.err" '^msgd-launcher: listening on '
+}
+
+# haproxy_up: HAProxy from examples/haproxy.cfg on 127.0.0.1:$HPORT in
+# front of nodes 1 and 2, checking each every 200 ms; its log socket (in
+# its chroot) read by tcp.py syslog into $T/haproxy.log; its pid in
+# HAPROXY_PID.  A port taken meanwhile gets one more try.
+haproxy_up() {
+	local try
+	mkdir -p "$T/chroot/dev"
+	start_server "$T/haproxy.log" python3 "$TCP_PY" syslog "$T/chroot/dev/log"
+	wait_line "$T/haproxy.log" >/dev/null || return 1
+	# HAProxy writes to it as user haproxy, as to Debian's /dev/log
+	chmod 666 "$T/chroot/dev/log"
+	for try in 1 2; do
+		HPORT=$(free_port)
+		example haproxy.cfg 'bind :9100' "bind 127.0.0.1:$HPORT" \
+			'chroot /var/lib/haproxy' "chroot $T/chroot" \
+			/run/haproxy/admin.sock "$T/admin.sock" \
+			'inter 2s' 'inter 200ms' \
+			'server node1 10.0.1.1:9100' "server node1 127.0.0.2:${NODE_PORT[1]}" \
+			'server node2 10.0.1.2:9100' "server node2 127.0.0.3:${NODE_PORT[2]}" ||
+			return 1
+		haproxy -c -q -f "$T/haproxy.cfg" || return 1
+		start_server "$T/haproxy.out" haproxy -db -f "$T/haproxy.cfg"
+		HAPROXY_PID=${SERVER_PIDS[-1]}
+		listening "$HAPROXY_PID" "$HPORT" && return 0
+		echo "haproxy (try $try) did not start:"
+		cat "$T/haproxy.out.err"
+		alive "$HAPROXY_PID" && stop_pid "$HAPROXY_PID"
+	done
+	return 1
+}
+
+# cluster_up: nodes 1 (127.0.0.2) and 2 (127.0.0.3) behind HAProxy
+cluster_up() {
+	msgd_node 1 127.0.0.2 && msgd_node 2 127.0.0.3 && haproxy_up
+}
+
+# swarm_py: writes $T/swarm.py, run as
+#   swarm.py PORT OUT WORKERS CONNS MSGS PAUSE [FLAG,FLAG... AFTER]
+# WORKERS clients at once, worker w from 127.0.0.(10 + w % 10), each opening
+# connection after connection to 127.0.0.1:PORT: hello, MSGS messages
+# "wWWcCCCmMM" each sent after the ok of the one before (PAUSE seconds
+# apart), half-close, bye.  A conversation's phase is the name of the last
+# FLAG file that existed as it began, else "before".  A worker stops after
+# CONNS conversations, and with FLAGs not before AFTER of them began in the
+# last FLAG's phase (at most 60 s in all).  OUT, line by line as it happens:
+#   ack ADDR:PORT TEXT               the message TEXT got its ok
+#   conn ADDR:PORT PHASE bye         a whole conversation
+#   conn ADDR:PORT PHASE error WHAT  anything else
+swarm_py() {
+	cat >"$T/swarm.py" <<'EOF'
+import os, socket, sys, threading, time
+port, out = int(sys.argv[1]), sys.argv[2]
+workers, conns, msgs = (int(a) for a in sys.argv[3:6])
+pause = float(sys.argv[6])
+flags = sys.argv[7].split(",") if len(sys.argv) > 7 else []
+after = int(sys.argv[8]) if len(sys.argv) > 8 else 0
+end = time.monotonic() + 60
+lock = threading.Lock()
+log = open(out, "w")
+
+def emit(line):
+    with lock:
+        log.write(line + "\n")
+        log.flush()
+
+def expect(f, want):
+    got = f.readline()
+    if got != want:
+        raise ValueError("got %r, not %r" % (got, want))
+
+def conversation(w, c, src):
+    phase = "before"
+    for flag in flags:
+        if os.path.exists(flag):
+            phase = os.path.basename(flag)
+    me = src + ":?"
+    try:
+        with socket.socket() as s:
+            s.settimeout(15)
+            s.bind((src, 0))
+            me = "%s:%d" % s.getsockname()
+            s.connect(("127.0.0.1", port))
+            f = s.makefile("rb")
+            expect(f, b"hello\n")
+            for m in range(1, msgs + 1):
+                text = "w%02dc%03dm%02d" % (w, c, m)
+                s.sendall(text.encode() + b"\n")
+                expect(f, b"ok %d\n" % m)
+                emit("ack %s %s" % (me, text))
+                time.sleep(pause)
+            s.shutdown(socket.SHUT_WR)
+            expect(f, b"bye %d\n" % msgs)
+            expect(f, b"")
+        emit("conn %s %s bye" % (me, phase))
+    except (OSError, ValueError) as e:
+        emit("conn %s %s error %s" % (me, phase, e))
+    return phase
+
+def worker(w):
+    src, n, late = "127.0.0.%d" % (10 + w % 10), 0, 0
+    while n < conns or (flags and late < after):
+        if time.monotonic() > end:
+            emit("deadline worker %d" % w)
+            return
+        n += 1
+        phase = conversation(w, n, src)
+        late += bool(flags) and phase == os.path.basename(flags[-1])
+
+threads = [threading.Thread(target=worker, args=(w,)) for w in range(workers)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+EOF
+}
+
+# client_records FILE...: the records of FILE... from clients (not the
+# health checks' 127.0.0.1), time stamp and ident taken off, sorted
+client_records() {
+	cat "$@" | sed -E "/^$TS_RE/!s/^/BAD: /; s/^$TS_RE//" |
+		grep -v '^127\.0\.0\.1:' | sort || true
+}
+
+# acked OUT: "ADDR:PORT TEXT" for every message of swarm's OUT that got its
+# ok; recorded FILE...: the same from the records of FILE..., sorted
+acked() {
+	sed -n 's/^ack //p' "$1" | sort
+}
+recorded() {
+	client_records "$@" | sed -nE 's/^([^ ]+) #[0-9]+ receive message: /\1 /p'
+}
+
+# peers FILE...: the client addresses that connected in the records of FILE...
+peers() {
+	client_records "$@" | sed -n 's/ connect$//p' | sort -u
+}
+
+# node_kill N: node N dies as a machine would: its launcher stopped (so it
+# forks no more), then it and every handler it runs, SIGKILL (the handlers
+# are in sessions of their own: no process group holds them all); how many
+# handlers in KILLED
+node_kill() {
+	local pid=${NODE_PID[$1]} kids
+	kill -STOP "$pid"
+	kids=$(ps -o pid= --ppid "$pid" || true)
+	# shellcheck disable=SC2086 # one word a pid
+	kill -KILL "$pid" $kids
+	KILLED=$(wc -w <<<"$kids")
+}
+
+@test "behind HAProxy two nodes share the clients, and every acknowledged message is recorded once, under the client's own address and port" {
+	need_haproxy
+	cluster_up
+	# 20 clients at once from 10 addresses, 5 conversations of 5 messages each
+	swarm_py
+	timeout 120 python3 "$T/swarm.py" "$HPORT" "$T/swarm" 20 5 5 0
+	[ "$(grep -c '^conn .* bye$' "$T/swarm")" -eq 100 ]
+	[ "$(grep -vc '^ack \|^conn .* bye$' "$T/swarm")" -eq 0 ]
+	# exactly the clients' conversations, each on one node, whole
+	# shellcheck disable=SC2016 # awk's
+	diff -u <(awk '$1 == "ack" { n[$2]++; print $2 " #" n[$2] " receive message: " $3 }
+		$1 == "conn" { print $2 " connect"
+			print $2 " disconnect: 5 messages, 50 bytes, eof" }' "$T/swarm" | sort) \
+		<(client_records "$T/node1.log" "$T/node2.log")
+	diff -u <(acked "$T/swarm") <(recorded "$T/node1.log" "$T/node2.log")
+	[ -z "$(comm -12 <(peers "$T/node1.log") <(peers "$T/node2.log"))" ]
+	n1=$(peers "$T/node1.log" | wc -l)
+	n2=$(peers "$T/node2.log" | wc -l)
+	[ "$n1" -gt 0 ] && [ "$n2" -gt 0 ]
+	[ "$((n1 + n2))" -eq 100 ]
+	# the health checks: a connect and a disconnect each, from HAProxy
+	{ records "$T/node1.log"; records "$T/node2.log"; } >"$T/all"
+	checks=$(grep -c '^127\.0\.0\.1:[0-9]* connect$' "$T/all")
+	[ "$checks" -gt 0 ]
+	grep '^127\.0\.0\.1:' "$T/all" |
+		grep -vE '^127\.0\.0\.1:[0-9]+ (connect|disconnect: 0 messages, 0 bytes, (reset|eof))$' \
+		>"$T/odd" || true
+	file_is "$T/odd" ''
+	echo "# haproxy: 100 conversations, $n1 on node 1, $n2 on node 2; $checks health checks recorded" >&3
+}
+
+@test "a node killed mid-run cuts only its open sessions: clients after it go to the other node, and no acknowledged message is missing" {
+	need_haproxy
+	cluster_up
+	# 10 clients at once, conversations of 5 messages 20 ms apart, until
+	# each has begun 5 after the file down exists
+	swarm_py
+	: >"$T/swarm"
+	start_server "$T/swarm.out" timeout 120 python3 "$T/swarm.py" "$HPORT" \
+		"$T/swarm" 10 0 5 0.02 "$T/killed,$T/down" 5
+	SWARM_PID=${SERVER_PIDS[-1]}
+	for ((i = 0; i < 600; i++)); do
+		[ "$(grep -c '^conn .* bye$' "$T/swarm")" -ge 40 ] && break
+		sleep 0.05
+	done
+	[ "$(grep -c '^conn .* bye$' "$T/swarm")" -ge 40 ]
+	start=$(date +%s%N)
+	node_kill 2
+	touch "$T/killed"
+	wait_grep "$T/haproxy.out.err" 'Server msgd_nodes/node2 is DOWN' 20
+	noticed=$((($(date +%s%N) - start) / 1000000))
+	touch "$T/down"
+	for ((i = 0; i < 1200; i++)); do
+		alive "$SWARM_PID" || break
+		sleep 0.05
+	done
+	if alive "$SWARM_PID"; then
+		echo "the clients still run 60 s after node 2 went down"
+		false
+	fi
+	wait "$SWARM_PID"
+	forget "$SWARM_PID"
+	[ "$(grep -c '^deadline' "$T/swarm")" -eq 0 ]
+	# Every client that began after the kill had a whole conversation:
+	# before the check noticed, HAProxy's retries and redispatch took
+	# those sent to node 2 to node 1; after, all went to node 1.
+	[ "$(grep -c '^conn [^ ]* down bye$' "$T/swarm")" -eq 50 ]
+	[ "$(grep -c '^conn [^ ]* \(killed\|down\) error ' "$T/swarm")" -eq 0 ]
+	late=$(sed -n 's/^conn \([^ ]*\) \(killed\|down\) bye$/\1/p' "$T/swarm" | sort)
+	[ -z "$(comm -23 <(echo "$late") <(peers "$T/node1.log"))" ]
+	# every ok had its record, on one node, once; node 2 had its share
+	[ -z "$(comm -23 <(acked "$T/swarm") <(recorded "$T/node1.log" "$T/node2.log"))" ]
+	[ -z "$(recorded "$T/node1.log" "$T/node2.log" | uniq -d)" ]
+	[ -z "$(comm -12 <(peers "$T/node1.log") <(peers "$T/node2.log"))" ]
+	[ "$(peers "$T/node2.log" | wc -l)" -gt 0 ]
+	[ "$(client_records "$T/node1.log" "$T/node2.log" | grep -c '^BAD: ')" -eq 0 ]
+	# only the sessions node 2 had at the kill were cut
+	cut=$(grep -c '^conn .* error ' "$T/swarm" || true)
+	[ "$cut" -le "$KILLED" ]
+	between=$(grep -c '^conn [^ ]* killed ' "$T/swarm" || true)
+	echo "# kill: $KILLED handlers killed, noticed in $noticed ms; $(grep -c '^conn ' "$T/swarm") conversations, $cut cut short, $between begun in between, all whole; $(acked "$T/swarm" | wc -l) oks, all recorded" >&3
+}
+
+# tls_client PORT SRC PORTFILE: a TLS client from SRC to 127.0.0.1:PORT
+# (no certificate check): send stdin, read the replies to its lines, then
+# end its side with close_notify, as a TLS half-close, and read on until the
+# server's; everything received on stdout, its own port in PORTFILE
+tls_client() {
+	local py
+	py=$(cat <<'EOF'
+import socket, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+raw = socket.socket()
+raw.settimeout(10)
+raw.bind((sys.argv[2], 0))
+raw.connect(("127.0.0.1", int(sys.argv[1])))
+with open(sys.argv[3], "w") as f:
+    f.write("%d\n" % raw.getsockname()[1])
+# TLS over memory buffers: Python's unwrap() would wait for the server's
+# close_notify and refuse the data before it
+into, outof = ssl.MemoryBIO(), ssl.MemoryBIO()
+tls = ctx.wrap_bio(into, outof)
+
+def flush():
+    raw.sendall(outof.read())
+
+def fill():
+    d = raw.recv(65536)
+    if d:
+        into.write(d)
+    else:
+        into.write_eof()
+    return bool(d)
+
+def read(lines):
+    got = b""
+    while lines is None or got.count(b"\n") < lines:
+        try:
+            d = tls.read(65536)
+        except ssl.SSLWantReadError:
+            flush()
+            if fill():
+                continue
+            break
+        except ssl.SSLZeroReturnError:
+            break
+        if not d:
+            break
+        got += d
+    return got
+
+while True:
+    try:
+        tls.do_handshake()
+        break
+    except ssl.SSLWantReadError:
+        flush()
+        fill()
+data = sys.stdin.buffer.read()
+tls.write(data)
+flush()
+got = read(data.count(b"\n") + 1)
+try:
+    tls.unwrap()
+except ssl.SSLWantReadError:
+    pass
+flush()
+sys.stdout.buffer.write(got + read(None))
+EOF
+)
+	timeout 30 python3 -c "$py" "$@"
+}
+
+# a self-signed certificate for localhost: $T/cert.pem, $T/key.pem
+make_cert() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		-nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 1 \
+		-subj /CN=localhost 2>"$T/openssl.err" ||
+		{ cat "$T/openssl.err"; return 1; }
+}
+
+# stunnel_up NAME [OLD NEW]...: stunnel4 from examples/stunnel-NAME.conf
+# on 127.0.0.1:$SPORT with $T's certificate, the other rewrites given;
+# listening when this returns; a port taken meanwhile gets one more try
+stunnel_up() {
+	local name=$1 try
+	shift
+	for try in 1 2; do
+		SPORT=$(free_port)
+		example "stunnel-$name.conf" 'accept = 9101' "accept = 127.0.0.1:$SPORT" \
+			/etc/stunnel/msgd.pem "$T/cert.pem" \
+			/etc/stunnel/msgd.key "$T/key.pem" "$@" || return 1
+		start_server "$T/stunnel.out" "${STUNNEL_PRE[@]}" stunnel4 \
+			"$T/stunnel-$name.conf"
+		listening "${SERVER_PIDS[-1]}" "$SPORT" && return 0
+		echo "stunnel (try $try) did not start:"
+		cat "$T/stunnel.out.err"
+		alive "${SERVER_PIDS[-1]}" && stop_pid "${SERVER_PIDS[-1]}"
+	done
+	return 1
+}
+STUNNEL_PRE=()
+
+@test "TLS through stunnel's exec mode: hello, ok, bye, and syslog records name the TLS client's own address and port" {
+	need_stunnel
+	need_mount_ns
+	make_cert
+	# the handlers' /dev/log (-s), written to as nobody
+	mkdir -p "$T/dev"
+	start_server "$T/syslog" python3 "$TCP_PY" syslog "$T/dev/log"
+	wait_line "$T/syslog" >/dev/null
+	chmod 666 "$T/dev/log"
+	# with_dev, exec'd all the way, so that the pid is stunnel's
+	: >"$T/dev/null"
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	STUNNEL_PRE=(unshare -m --propagation private sh -c 'mount --bind /dev/null "$1/null" &&
+		mount --rbind "$1" /dev && shift && exec "$@"' sh "$T/dev")
+	stunnel_up exec
+	printf 'hi over TLS\n你好\n' | tls_client "$SPORT" 127.0.0.11 "$T/cport" >"$T/out"
+	me=127.0.0.11:$(cat "$T/cport")
+	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
+	wait_grep "$T/syslog" ' disconnect: ' 10
+	syslog_drain "$T/dev/log" "$T/syslog"
+	diff -u <(printf '%s\n' "<30> $me connect" \
+		"<30> $me #1 receive message: hi over TLS" \
+		"<30> $me #2 receive message: 你好" \
+		"<30> $me disconnect: 2 messages, 17 bytes, eof") <(syslog_records "$T/syslog")
+	grep -q "Service \[msgd\] accepted connection from $me" "$T/stunnel.out.err"
+	# nothing from the handler on stderr: every record went to syslog
+	[ "$(grep -c 'msgd-handler' "$T/stunnel.out.err")" -eq 0 ]
+}
+
+@test "TLS through stunnel with protocol = proxy: hello, ok, bye, and the launcher's records name the TLS client's own address and port" {
+	need_stunnel
+	make_cert
+	start_server "$T/launcher.port" "$MSGD_BIN/msgd-launcher" -1 -p 127.0.0.1 \
+		127.0.0.1 0 "${HANDLER_CMD[@]}" -l "$T/F"
+	lport=$(wait_line "$T/launcher.port")
+	stunnel_up proxy 'connect = 127.0.0.1:9100' "connect = 127.0.0.1:$lport"
+	printf 'hi over TLS\n你好\n' | tls_client "$SPORT" 127.0.0.12 "$T/cport" >"$T/out"
+	me=127.0.0.12:$(cat "$T/cport")
+	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
+	wait_grep "$T/F" ' disconnect: ' 10
+	records_are "$T/F" "$me connect" \
+		"$me #1 receive message: hi over TLS" \
+		"$me #2 receive message: 你好" \
+		"$me disconnect: 2 messages, 17 bytes, eof"
+	# stunnel reached the launcher from 127.0.0.1, which -p trusts
+	grep -q "Service \[msgd\] connected remote server from 127\.0\.0\.1:" \
+		"$T/stunnel.out.err"
+	[ "$(grep -c 'bad proxy header' "$T/launcher.port.err")" -eq 0 ]
 }

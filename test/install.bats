@@ -17,6 +17,11 @@ installed_files() {
 644 ./opt/msgd/lib/systemd/system/msgd.service
 644 ./opt/msgd/lib/systemd/system/msgd.socket
 644 ./opt/msgd/lib/systemd/system/msgd@.service
+644 ./opt/msgd/share/doc/msgd/examples/haproxy.cfg
+644 ./opt/msgd/share/doc/msgd/examples/rsyslog-central.conf
+644 ./opt/msgd/share/doc/msgd/examples/rsyslog-node.conf
+644 ./opt/msgd/share/doc/msgd/examples/stunnel-exec.conf
+644 ./opt/msgd/share/doc/msgd/examples/stunnel-proxy.conf
 644 ./opt/msgd/share/man/man1/msgd-client.1
 644 ./opt/msgd/share/man/man8/msgd-handler.8
 644 ./opt/msgd/share/man/man8/msgd-launcher.8
@@ -34,6 +39,17 @@ installed_files() {
 	grep -qx 'ExecStart=/opt/msgd/sbin/msgd-handler -t 300' "$T/root/opt/msgd/lib/systemd/system/msgd@.service"
 	grep -qx 'ExecStart=/opt/msgd/sbin/msgd-launcher -c 40 -C 10 -k 10 0 9100 /opt/msgd/sbin/msgd-handler -t 300' \
 		"$T/root/opt/msgd/lib/systemd/system/msgd.service"
+	# every example, with the programs' paths filled in
+	ex=$T/root/opt/msgd/share/doc/msgd/examples
+	diff <(ls "$REPO/examples") <(ls "$ex")
+	for e in "$REPO"/examples/*; do
+		diff <(sed 's|@SBINDIR@|/opt/msgd/sbin|g' "$e") "$ex/${e##*/}"
+	done
+	grep -qx 'exec = /opt/msgd/sbin/msgd-handler' "$ex/stunnel-exec.conf"
+	grep -q '^;   /opt/msgd/sbin/msgd-launcher .* /opt/msgd/sbin/msgd-handler -s$' \
+		"$ex/stunnel-proxy.conf"
+	grep -q '^#   /opt/msgd/sbin/msgd-launcher -p .* /opt/msgd/sbin/msgd-handler -s$' \
+		"$ex/haproxy.cfg"
 	run grep -rl '@SBINDIR@' "$T/root"
 	[ "$status" -eq 1 ]
 	[ -z "$output" ]
@@ -47,6 +63,9 @@ installed_files() {
 	run make -s -C "$REPO" uninstall DESTDIR="$T/root" PREFIX=/usr/local
 	[ "$status" -eq 0 ]
 	[ "$(installed_files "$T/root")" = "644 ./usr/local/bin/other" ]
+	# the directories only msgd's files were in are gone too
+	[ ! -e "$T/root/usr/local/share/doc/msgd" ]
+	[ -d "$T/root/usr/local/share/doc" ]
 }
 
 @test "make install SYSCONFDIR=/etc puts the xinetd file where a system xinetd reads it, and uninstall takes it away" {
