@@ -110,15 +110,6 @@ check_family(void)
 	return 0;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* a non-blocking connect, waited for at most -w: 0, or -1 with errno */
 static int
 connect_one(int fd, const struct addrinfo *ai)

@@ -337,15 +337,6 @@ count_msgs(const struct conn *c, const char *p, size_t n)
 	return k;
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* wait until fd takes output, at most until `end`: 1, or 0 (ETIMEDOUT) */
 static int
 wait_output(int fd, long long end)
