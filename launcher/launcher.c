@@ -90,7 +90,8 @@ proxy_opt(const char *cidr)
 
 	if (p == NULL)
 		die(1, "out of memory");
-	if (strpbrk(cidr, " \t\r\n#")) {
+	/* one word: more would be read as the rule's, none said as "allow" */
+	if (n == 0 || strpbrk(cidr, " \t\r\n#")) {
 		warn("-p: bad address '%s' (an address or ADDRESS/PREFIX)", cidr);
 		usage_exit(SYNOPSIS);
 	}
@@ -737,15 +738,6 @@ pidfile_remove(void)
 }
 
 /* ---- children ---- */
-
-static long long
-now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 static long
 ms_since(const struct timespec *t)

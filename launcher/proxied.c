@@ -14,6 +14,7 @@ struct waiting {
 	long long deadline;
 	struct sockaddr_storage proxy;	/* the relay's own address */
 	struct proxy_reader rd;
+	struct proxy_info pi;	/* filled by the read that finds its length */
 };
 
 static struct waiting *w;
@@ -25,6 +26,13 @@ waiting_init(long max)
 	w = calloc((size_t)max, sizeof *w);
 	maxw = max;
 	return w ? 0 : -1;
+}
+
+/* its header is read whole: it waits for a child, not for the relay */
+static int
+whole(const struct waiting *x)
+{
+	return x->rd.total > 0 && x->rd.have >= (size_t)x->rd.total;
 }
 
 int
@@ -51,9 +59,7 @@ waiting_due(void)
 	long i;
 
 	for (i = 0; i < nw; i++)
-		/* a header read whole waits for a child, not for the relay */
-		if (!(w[i].rd.total > 0 && w[i].rd.have >= (size_t)w[i].rd.total)
-		    && (due < 0 || w[i].deadline < due))
+		if (!whole(&w[i]) && (due < 0 || w[i].deadline < due))
 			due = w[i].deadline;
 	return due;
 }
@@ -64,7 +70,9 @@ waiting_fds(struct pollfd *pfd)
 	long i;
 
 	for (i = 0; i < nw; i++) {
-		pfd[i].fd = w[i].fd;
+		/* not a whole header's: the client's bytes after it would
+		 * wake every poll until a child is free */
+		pfd[i].fd = whole(&w[i]) ? -1 : w[i].fd;
 		pfd[i].events = POLLIN;
 		pfd[i].revents = 0;
 	}
@@ -87,21 +95,20 @@ waiting_run(const struct pollfd *pfd, int n, long long now,
 
 	for (i = n < nw ? n : nw; i-- > 0;) {
 		struct waiting *x = &w[i];
-		struct proxy_info pi;
 		struct sockaddr_storage proxy = x->proxy;
 		const char *why = NULL;
 		int fd = x->fd, r = 0;
 
 		/* a header read whole but not yet taken is handed over again */
 		if (pfd[i].revents || x->rd.total > 0)
-			r = proxy_read(fd, &x->rd, &pi);
+			r = proxy_read(fd, &x->rd, &x->pi);
 		if (r == 0 && now < x->deadline)
 			continue;
 		if (r < 0)
 			why = errno ? "cut short" : "malformed";
 		else if (r == 0)
 			why = "none in time";
-		if (done(fd, r > 0 ? &pi : NULL, &proxy, why) < 0)
+		if (done(fd, r > 0 ? &x->pi : NULL, &proxy, why) < 0)
 			continue;
 		*x = w[--nw];
 	}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
-# msgd-launcher's front door: who may connect (-x access rules) and how
-# often (-R).  Clients come from chosen loopback addresses: Linux routes
-# all of 127.0.0.0/8 to lo, so a client may bind 127.0.0.5 before it
-# connects.  Every launcher listens on port 0 with -1 and is stopped by PID.
+# msgd-launcher's front door: who may connect (-x access rules), how
+# often (-R), and who they are behind a trusted relay's PROXY header (-p).
+# Clients come from chosen loopback addresses: Linux routes all of
+# 127.0.0.0/8 to lo, so a client may bind 127.0.0.5 before it connects.
+# Every launcher listens on port 0 with -1 and is stopped by PID.
 
 load helpers
 
@@ -318,7 +319,8 @@ sources() {
 @test "SIGHUP re-reads the rules while a connection runs on undisturbed, and a bad file then is logged with FILE:LINE and the old rules stay" {
 	printf '127.0.0.3 deny\n' >"$T/rules"
 	launch l -x "$T/rules" 127.0.0.1 0 "$H" -l "$T/rec"
-	client_bg a -s 127.0.0.2 127.0.0.1 "$PORT" line wait:"$T/go" send:'still here\n' shut eof
+	# -w 30: the wait for go spans all that follows, slow on a busy machine
+	client_bg a -s 127.0.0.2 -w 30 127.0.0.1 "$PORT" line wait:"$T/go" send:'still here\n' shut eof
 	a=$CPID
 	wait_grep "$T/a" '^hello$'
 	[ "$(from 127.0.0.3 eof)" = "" ]
@@ -549,4 +551,523 @@ held.close()' "$PORT"
 	[ "$(log_count l '^msgd-launcher: deny 127\.0\.0\.2 per-source limit$')" -eq 1 ]
 	[ "$(log_count l '^msgd-launcher: deny ')" -eq 2 ]
 	[ "$(grep -n 'deny' "$T/l.err" | head -n 1)" = "2:msgd-launcher: deny 127.0.0.2 per-source limit" ]
+}
+
+# ---- -p: trusted relays and their PROXY headers ----
+
+# a child that says the addresses it was given, none when unset
+# shellcheck disable=SC2016 # the child expands it
+ADDR_SH='echo "R=$TCPREMOTEIP:$TCPREMOTEPORT L=$TCPLOCALIP:$TCPLOCALPORT P=${PROXYREMOTEIP-none}:${PROXYREMOTEPORT-none}"'
+# the handler (sh -c "$REC_SH" "$H" "$T/rec"), its records in $T/rec.PORT
+# for the client's TCPREMOTEPORT: one file, one connection
+# shellcheck disable=SC2016 # the child expands it
+REC_SH='exec "$0" -l "$1.$TCPREMOTEPORT"'
+V1='PROXY TCP4 192.0.2.10 192.0.2.20 40000 9100\r\n'
+
+# v2 CMD FAMILY [SRC DST SPORT DPORT [TLV_HEX]]: a PROXY v2 header on
+# stdout, as HAProxy's send-proxy-v2 writes it (CMD 0x20 LOCAL, 0x21
+# PROXY; FAMILY 0x00 UNSPEC, 0x11 TCP4, 0x21 TCP6)
+v2() {
+	python3 - "$@" <<'EOF'
+import ipaddress, struct, sys
+cmd, fam = int(sys.argv[1], 0), int(sys.argv[2], 0)
+body = b""
+if len(sys.argv) > 3:
+    src, dst = ipaddress.ip_address(sys.argv[3]), ipaddress.ip_address(sys.argv[4])
+    body = src.packed + dst.packed + struct.pack(">HH", int(sys.argv[5]), int(sys.argv[6]))
+if len(sys.argv) > 7:
+    body += bytes.fromhex(sys.argv[7])
+sys.stdout.buffer.write(b"\r\n\r\n\0\r\nQUIT\n" + bytes([cmd, fam]) +
+                        struct.pack(">H", len(body)) + body)
+EOF
+}
+
+# via SRC FILE: a connection from SRC that sends the bytes of FILE,
+# half-closes and reads to the end; its own port in RPORT, what it got
+# in GOT
+via() {
+	"${CLIENT[@]}" -s "$1" 127.0.0.1 "$PORT" port file:"$2" shut eof >"$T/via" ||
+		{ cat "$T/via"; return 1; }
+	RPORT=$(head -n 1 "$T/via")
+	GOT=$(tail -n +2 "$T/via")
+}
+
+# relays SRC PAUSE FILE...: one connection from SRC for each FILE, all
+# opened at once; after PAUSE seconds each sends its FILE, then each is
+# read up to a first line or its end, then all half-close and are read to
+# the end.  One line each, in order: what it got (newlines as |), or
+# "closed" for nothing before an EOF or a reset
+# shellcheck disable=SC2016 # python code
+RELAYS='import socket, sys, time
+src, port, pause, files = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]
+conns = []
+for _ in files:
+    s = socket.socket()
+    s.settimeout(20)
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    conns.append(s)
+time.sleep(pause)
+for s, f in zip(conns, files):
+    with open(f, "rb") as h:
+        s.sendall(h.read())
+got, done = [b""] * len(conns), [False] * len(conns)
+def read(i, whole):
+    try:
+        while whole or not got[i].endswith(b"\n"):
+            b = conns[i].recv(4096)
+            if not b:
+                done[i] = True
+                return
+            got[i] += b
+    except ConnectionResetError:
+        done[i] = True
+for i in range(len(conns)):
+    read(i, False)
+for i in range(len(conns)):
+    if not done[i]:
+        conns[i].shutdown(socket.SHUT_WR)
+        read(i, True)
+for g in got:
+    print(g.decode("latin-1").strip().replace("\n", "|") or "closed")'
+relays() {
+	local src=$1
+	shift
+	"${CLIENT[0]}" -c "$RELAYS" "$src" "$PORT" "$@"
+}
+
+# dribble_bg NAME SRC N SECS FILE: in the background (its output in
+# $T/NAME, its pid in CPID) from SRC, send FILE's first N bytes one at a
+# time over SECS seconds, then the rest in one write; half-close and print
+# all that comes back.  On stderr "connected", then how long it took in ms
+# shellcheck disable=SC2016 # python code
+DRIBBLE='import socket, sys, time
+src, port, n, secs, path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+with open(path, "rb") as f:
+    data = f.read()
+s = socket.socket()
+s.settimeout(20)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+s.bind((src, 0))
+s.connect(("127.0.0.1", port))
+sys.stderr.write("connected\n")
+sys.stderr.flush()
+start = time.monotonic()
+for i in range(n):
+    s.sendall(data[i:i + 1])
+    time.sleep(secs / n)
+s.sendall(data[n:])
+s.shutdown(socket.SHUT_WR)
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    sys.stdout.buffer.write(b)
+sys.stdout.flush()
+sys.stderr.write("%d\n" % int((time.monotonic() - start) * 1000))'
+dribble_bg() {
+	local name=$1
+	shift
+	start_server "$T/$name" "${CLIENT[0]}" -c "$DRIBBLE" "$1" "$PORT" "${@:2}"
+	CPID=${SERVER_PIDS[-1]}
+}
+
+# fd_count PID: how many descriptors PID has open
+fd_count() {
+	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
+}
+
+# wait_fds PID N: wait (at most 10 s) until PID has at least N descriptors:
+# the launcher has accepted a connection that has no child yet
+wait_fds() {
+	local i
+	for ((i = 0; i < 500; i++)); do
+		[ "$(fd_count "$1")" -ge "$2" ] && return 0
+		sleep 0.02
+	done
+	echo "pid $1 has $(fd_count "$1") descriptors, not $2, after 10 s" >&2
+	return 1
+}
+
+@test "behind a trusted relay a v1 or v2 header's client is the child's TCPREMOTEIP and PORT, what it reached TCPLOCALIP and PORT, and the relay PROXYREMOTEIP and PORT" {
+	launch l -p 127.0.0.2 127.0.0.1 0 /bin/sh -c "$ADDR_SH"
+	printf %b "$V1" >"$T/h"
+	via 127.0.0.2 "$T/h"
+	[ "$GOT" = "R=192.0.2.10:40000 L=192.0.2.20:9100 P=127.0.0.2:$RPORT" ]
+	printf 'PROXY TCP6 2001:db8::10 2001:db8::20 40001 9101\r\n' >"$T/h"
+	via 127.0.0.2 "$T/h"
+	[ "$GOT" = "R=2001:db8::10:40001 L=2001:db8::20:9101 P=127.0.0.2:$RPORT" ]
+	# TLVs (ALPN "h2", authority "example.com") are read and dropped
+	v2 0x21 0x11 203.0.113.5 198.51.100.1 51000 9100 \
+		010002683202000b6578616d706c652e636f6d >"$T/h"
+	via 127.0.0.2 "$T/h"
+	[ "$GOT" = "R=203.0.113.5:51000 L=198.51.100.1:9100 P=127.0.0.2:$RPORT" ]
+	v2 0x21 0x21 2001:db8::5 2001:db8::1 51001 9101 >"$T/h"
+	via 127.0.0.2 "$T/h"
+	[ "$GOT" = "R=2001:db8::5:51001 L=2001:db8::1:9101 P=127.0.0.2:$RPORT" ]
+	# an IPv4-mapped client is IPv4, as a dual-stack socket's peer is
+	printf 'PROXY TCP6 ::ffff:192.0.2.11 ::ffff:192.0.2.21 40002 9102\r\n' >"$T/h"
+	via 127.0.0.2 "$T/h"
+	[ "$GOT" = "R=192.0.2.11:40002 L=192.0.2.21:9102 P=127.0.0.2:$RPORT" ]
+}
+
+@test "a direct client's child has no PROXYREMOTEIP or PROXYREMOTEPORT, even when the launcher was started with them" {
+	PRE=(PROXYREMOTEIP=198.51.100.9 PROXYREMOTEPORT=9)
+	launch l -p 127.0.0.2 127.0.0.1 0 env
+	run from 127.0.0.3 eof
+	[ "$status" -eq 0 ]
+	printf '%s\n' "${lines[@]}" >"$T/env1"
+	grep -qx TCPREMOTEIP=127.0.0.3 "$T/env1"
+	grep -qx TCPLOCALIP=127.0.0.1 "$T/env1"
+	grep -qx "TCPLOCALPORT=$PORT" "$T/env1"
+	[ "$(grep -c '^PROXYREMOTE' "$T/env1")" -eq 0 ]
+	# a proxied client's child has the relay's, once
+	printf %b "$V1" >"$T/h"
+	via 127.0.0.2 "$T/h"
+	[ "$(grep -c '^PROXYREMOTE' <<<"$GOT")" -eq 2 ]
+	grep -qx PROXYREMOTEIP=127.0.0.2 <<<"$GOT"
+	grep -qx "PROXYREMOTEPORT=$RPORT" <<<"$GOT"
+	grep -qx TCPREMOTEIP=192.0.2.10 <<<"$GOT"
+	# and the next direct client's none again
+	run from 127.0.0.3 eof
+	[ "$status" -eq 0 ]
+	printf '%s\n' "${lines[@]}" >"$T/env2"
+	grep -qx TCPREMOTEIP=127.0.0.3 "$T/env2"
+	[ "$(grep -c '^PROXYREMOTE' "$T/env2")" -eq 0 ]
+}
+
+@test "a v2 LOCAL header, a v2 UNSPEC one and a v1 UNKNOWN one keep the socket's own addresses" {
+	launch l -p 127.0.0.2 127.0.0.1 0 /bin/sh -c "$ADDR_SH"
+	v2 0x20 0x00 >"$T/local"
+	# a health check that names addresses all the same: they are ignored
+	v2 0x20 0x11 192.0.2.10 192.0.2.20 40000 9100 >"$T/local-addr"
+	v2 0x21 0x00 >"$T/unspec"
+	printf 'PROXY UNKNOWN\r\n' >"$T/unknown"
+	printf 'PROXY UNKNOWN 192.0.2.10 192.0.2.20 40000 9100\r\n' >"$T/unknown-addr"
+	for h in local local-addr unspec unknown unknown-addr; do
+		via 127.0.0.2 "$T/$h"
+		echo "$h: $GOT" >&2
+		[ "$GOT" = "R=127.0.0.2:$RPORT L=127.0.0.1:$PORT P=127.0.0.2:$RPORT" ]
+	done
+}
+
+@test "the rules see the header's client: a rule denies it although the relay is allowed, and its allow rule's variables reach the child" {
+	printf '192.0.2.66 deny\n192.0.2.0/24 allow ZONE=doc\n127.0.0.0/8 allow ZONE=lo\n' >"$T/rules"
+	launch l -v -x "$T/rules" -p 127.0.0.2 127.0.0.1 0 /bin/sh -c "$ZONE_SH"
+	printf 'PROXY TCP4 192.0.2.66 192.0.2.20 40066 9100\r\n' >"$T/h"
+	via 127.0.0.2 "$T/h"
+	[ "$GOT" = "" ]
+	wait_grep "$T/l.err" '^msgd-launcher: deny 192\.0\.2\.66 rule 1$'
+	printf 'PROXY TCP4 192.0.2.7 192.0.2.20 40007 9100\r\n' >"$T/h"
+	via 127.0.0.2 "$T/h"
+	[ "$GOT" = zone=doc ]
+	wait_grep "$T/l.err" '^msgd-launcher: pid [0-9]+ from 192\.0\.2\.7 port 40007$'
+	# a health check is the relay's own: its rule
+	v2 0x20 0x00 >"$T/h"
+	via 127.0.0.2 "$T/h"
+	[ "$GOT" = zone=lo ]
+	wait_grep "$T/l.err" "^msgd-launcher: pid [0-9]+ from 127\\.0\\.0\\.2 port $RPORT\$"
+	[ "$(log_count l '^msgd-launcher: deny ')" -eq 1 ]
+	[ "$(log_count l '^msgd-launcher: pid ')" -eq 2 ]
+}
+
+@test "-R and -C count the header's client, not the relay, and say it in the log" {
+	printf 'PROXY TCP4 192.0.2.1 192.0.2.20 40001 9100\r\n' >"$T/a"
+	printf 'PROXY TCP4 192.0.2.2 192.0.2.20 40002 9100\r\n' >"$T/b"
+	launch l -R 1 -p 127.0.0.2 127.0.0.1 0 echo served
+	run relays 127.0.0.2 0 "$T/a" "$T/b" "$T/a"
+	[ "$status" -eq 0 ]
+	echo "$output" >&2
+	[ "$(sort <<<"$output")" = $'error too many connections\nserved\nserved' ]
+	[ "${lines[1]}" = served ]
+	wait_grep "$T/l.err" '^msgd-launcher: deny 192\.0\.2\.1 rate limit$'
+	[ "$(log_count l '^msgd-launcher: deny ')" -eq 1 ]
+	# one running child per client address; each says its client
+	# shellcheck disable=SC2016 # the child expands it
+	launch m -v -C 1 -p 127.0.0.2 127.0.0.1 0 /bin/sh -c 'echo "$TCPREMOTEIP"; exec cat'
+	run relays 127.0.0.2 0 "$T/a" "$T/b" "$T/a"
+	[ "$status" -eq 0 ]
+	echo "$output" >&2
+	[ "$(sort <<<"$output")" = $'192.0.2.1\n192.0.2.2\nerror too many connections' ]
+	[ "${lines[1]}" = 192.0.2.2 ]
+	wait_grep "$T/m.err" '^msgd-launcher: deny 192\.0\.2\.1 per-source limit$'
+	[ "$(log_count m '^msgd-launcher: pid [0-9]+ from 192\.0\.2\.1 port 40001$')" -eq 1 ]
+	[ "$(log_count m '^msgd-launcher: pid [0-9]+ from 192\.0\.2\.2 port 40002$')" -eq 1 ]
+	[ "$(log_count m '^msgd-launcher: (deny|pid) ')" -eq 3 ]
+}
+
+@test "headers dribbled a byte at a time over seconds hold up no one: direct and proxied clients are served meanwhile" {
+	launch l -p 127.0.0.2 127.0.0.1 0 /bin/sh -c "$REC_SH" "$H" "$T/rec"
+	printf %b "${V1}one\n" >"$T/d1"
+	# a v2 header whose TLVs come in reads of their own
+	{ v2 0x21 0x21 2001:db8::5 2001:db8::1 51001 9100 0400080000000000000000
+		printf 'two\n'; } >"$T/d2"
+	dribble_bg r1 127.0.0.2 45 3 "$T/d1"
+	r1=$CPID
+	dribble_bg r2 127.0.0.2 63 3 "$T/d2"
+	r2=$CPID
+	wait_grep "$T/r1.err" '^connected$'
+	wait_grep "$T/r2.err" '^connected$'
+	{ printf 'PROXY TCP4 192.0.2.30 192.0.2.20 40030 9100\r\n'; printf 'three\n'; } >"$T/h"
+	start=$(date +%s%N)
+	[ "$(from 127.0.0.3 port send:'direct\n' shut eof | tail -n +2)" = $'hello\nok 1\nbye 1' ]
+	via 127.0.0.2 "$T/h"
+	ms=$((($(date +%s%N) - start) / 1000000))
+	echo "two clients served in $ms ms while the headers dribbled" >&2
+	[ "$GOT" = $'hello\nok 1\nbye 1' ]
+	# served before the dribbled headers were whole
+	[ ! -s "$T/r1" ]
+	[ ! -s "$T/r2" ]
+	[[ $(proc_state "$r1") == [RS] ]]
+	[[ $(proc_state "$r2") == [RS] ]]
+	wait_exit "$r1" 20
+	wait_exit "$r2" 20
+	[ "$(cat "$T/r1")" = $'hello\nok 1\nbye 1' ]
+	[ "$(cat "$T/r2")" = $'hello\nok 1\nbye 1' ]
+	[ "$(tail -n 1 "$T/r1.err")" -ge 3000 ]
+	[ "$(tail -n 1 "$T/r2.err")" -ge 3000 ]
+	records_are "$T/rec.40000" '192.0.2.10:40000 connect' \
+		'192.0.2.10:40000 #1 receive message: one' \
+		'192.0.2.10:40000 disconnect: 1 messages, 3 bytes, eof'
+	records_are "$T/rec.51001" '[2001:db8::5]:51001 connect' \
+		'[2001:db8::5]:51001 #1 receive message: two' \
+		'[2001:db8::5]:51001 disconnect: 1 messages, 3 bytes, eof'
+	records_are "$T/rec.40030" '192.0.2.30:40030 connect' \
+		'192.0.2.30:40030 #1 receive message: three' \
+		'192.0.2.30:40030 disconnect: 1 messages, 5 bytes, eof'
+}
+
+@test "a header split across reads, and one sent with the first messages in one write: the handler gets every byte after the header, and none of it" {
+	launch l -p 127.0.0.2 127.0.0.1 0 /bin/sh -c "$REC_SH" "$H" "$T/rec"
+	run from 127.0.0.2 send:'PROXY TCP4 192.0.2.10 19' quiet:0.2 \
+		send:'2.0.2.20 40000 9100\r' quiet:0.2 send:'\nhi\n' shut eof
+	[ "$status" -eq 0 ]
+	[ "$output" = $'quiet\nquiet\nhello\nok 1\nbye 1' ]
+	records_are "$T/rec.40000" '192.0.2.10:40000 connect' \
+		'192.0.2.10:40000 #1 receive message: hi' \
+		'192.0.2.10:40000 disconnect: 1 messages, 2 bytes, eof'
+	# cut in its addresses and again in its TLVs, other clients served
+	# between the parts
+	v2 0x21 0x11 203.0.113.5 198.51.100.1 51000 9100 04000400000000 >"$T/v2"
+	head -c 20 "$T/v2" >"$T/part1"
+	{ tail -c +21 "$T/v2" | head -c 10; } >"$T/part2"
+	{ tail -c +31 "$T/v2"; printf 'hi\n'; } >"$T/part3"
+	client_bg a -s 127.0.0.2 127.0.0.1 "$PORT" file:"$T/part1" \
+		wait:"$T/go1" file:"$T/part2" wait:"$T/go2" file:"$T/part3" shut eof
+	a=$CPID
+	[ "$(from 127.0.0.3 send:'x\n' shut eof)" = $'hello\nok 1\nbye 1' ]
+	touch "$T/go1"
+	printf 'PROXY TCP4 192.0.2.11 192.0.2.20 40011 9100\r\n' >"$T/h"
+	via 127.0.0.2 "$T/h"
+	[ "$GOT" = $'hello\nbye 0' ]
+	touch "$T/go2"
+	wait_exit "$a"
+	[ "$(cat "$T/a")" = $'hello\nok 1\nbye 1' ]
+	records_are "$T/rec.51000" '203.0.113.5:51000 connect' \
+		'203.0.113.5:51000 #1 receive message: hi' \
+		'203.0.113.5:51000 disconnect: 1 messages, 2 bytes, eof'
+	# with the first messages in the same write, a PROXY line among them
+	printf 'PROXY TCP4 192.0.2.12 192.0.2.20 40012 9100\r\nPROXY again\r\nsecond' >"$T/h"
+	via 127.0.0.2 "$T/h"
+	[ "$GOT" = $'hello\nok 1\nok 2\nbye 2' ]
+	records_are "$T/rec.40012" '192.0.2.12:40012 connect' \
+		'192.0.2.12:40012 #1 receive message: PROXY again' \
+		'192.0.2.12:40012 #2 receive message: second' \
+		'192.0.2.12:40012 disconnect: 2 messages, 17 bytes, eof'
+	# after the TLVs, bytes that look like another header are data
+	{ v2 0x21 0x11 203.0.113.6 198.51.100.1 51002 9100 04000400000000
+		printf '\r\n\r\n\0\r\nQUIT\nend\n'; } >"$T/h"
+	via 127.0.0.2 "$T/h"
+	[ "$GOT" = $'hello\nok 1\nok 2\nok 3\nok 4\nok 5\nbye 5' ]
+	records_are "$T/rec.51002" '203.0.113.6:51002 connect' \
+		'203.0.113.6:51002 #1 receive message: ' \
+		'203.0.113.6:51002 #2 receive message: ' \
+		'203.0.113.6:51002 #3 receive message: \x00' \
+		'203.0.113.6:51002 #4 receive message: QUIT' \
+		'203.0.113.6:51002 #5 receive message: end' \
+		'203.0.113.6:51002 disconnect: 5 messages, 8 bytes, eof'
+}
+
+@test "a relay's bad header is closed with no child and logged bad proxy header from IP: malformed, or cut short when the connection ends inside it" {
+	# shellcheck disable=SC2016 # the child expands it
+	launch l -p 127.0.0.2 127.0.0.1 0 /bin/sh -c 'echo ran >>"$0"; echo served' "$T/ran"
+	sig='\r\n\r\n\0\r\nQUIT\n'
+	n=0
+	bad() {
+		n=$((n + 1))
+		printf '%b' "$1" >"$T/bad$n"
+	}
+	bad 'PROXY TCP4 192.0.2.10 192.0.2.20 65536 9100\r\nhi\n'	# port
+	bad 'PROXY TCP4 192.0.2.10 192.0.2.20 040000 9100\r\nhi\n'	# a leading 0
+	bad 'PROXY TCP4 2001:db8::1 192.0.2.20 40000 9100\r\nhi\n'	# family
+	bad 'PROXY TCP5 192.0.2.10 192.0.2.20 40000 9100\r\nhi\n'
+	bad 'PROXY TCP4 192.0.2 192.0.2.20 40000 9100\r\nhi\n'	# address
+	bad 'PROXY TCP4 192.0.2.10 192.0.2.20 40000\r\nhi\n'	# a field short
+	bad 'PROXY TCP4 192.0.2.10 192.0.2.20 40000 9100 x\r\nhi\n'
+	bad 'PROXY TCP4 192.0.2.10 192.0.2.20 40000 9100\nhi\n'	# no CR
+	bad "PROXY UNKNOWN $(printf '%0101d' 0)\r\nhi\n"	# CRLF after 107
+	bad 'proxy TCP4 192.0.2.10 192.0.2.20 40000 9100\r\nhi\n'
+	bad "$sig"'\x11\x11\x00\x0c\xc0\x00\x02\x0a\xc0\x00\x02\x14\x9c\x40\x23\x8chi\n'	# version 1
+	bad "$sig"'\x22\x11\x00\x0c\xc0\x00\x02\x0a\xc0\x00\x02\x14\x9c\x40\x23\x8chi\n'	# command 2
+	bad "$sig"'\x21\x12\x00\x0c\xc0\x00\x02\x0a\xc0\x00\x02\x14\x9c\x40\x23\x8chi\n'	# UDP
+	bad "$sig"'\x21\x31\x00\x00hi\n'	# a unix socket
+	bad "$sig"'\x21\x11\x00\x08\xc0\x00\x02\x0a\xc0\x00\x02\x14hi\n'	# a length short of TCP4's 12
+	bad "$sig"'\x21\x21\x00\x23'"$(printf '\\x%02x' {1..35})hi\n"	# and of TCP6's 36
+	bad 'GET / HTTP/1.0\r\n\r\n'
+	run relays 127.0.0.2 0 "$T"/bad{1..17}
+	[ "$status" -eq 0 ]
+	echo "$output" >&2
+	[ "${#lines[@]}" -eq 17 ]
+	[ "$(grep -cx closed <<<"$output")" -eq 17 ]
+	for ((i = 0; i < 250; i++)); do
+		[ "$(log_count l 'bad proxy header')" -ge 17 ] && break
+		sleep 0.02
+	done
+	[ "$(log_count l '^msgd-launcher: bad proxy header from 127\.0\.0\.2: malformed$')" -eq 17 ]
+	# ended inside the header: in v1's line, v2's addresses, v2's TLVs
+	printf 'PROXY TCP4 192.0.2.10 192.0.2.20 4' >"$T/cut1"
+	printf '%b' "$sig"'\x21\x11\x00\x0c\xc0\x00\x02\x0a\xc0\x00' >"$T/cut2"
+	printf '%b' "$sig"'\x21\x11\x00\x14\xc0\x00\x02\x0a\xc0\x00\x02\x14\x9c\x40\x23\x8c\x04\x00' >"$T/cut3"
+	for f in cut1 cut2 cut3; do
+		run from 127.0.0.2 file:"$T/$f" shut eof
+		[ "$status" -eq 0 ]
+		[ "$output" = "" ]
+	done
+	wait_grep "$T/l.err" 'cut short'
+	for ((i = 0; i < 250; i++)); do
+		[ "$(log_count l 'cut short')" -ge 3 ] && break
+		sleep 0.02
+	done
+	[ "$(log_count l '^msgd-launcher: bad proxy header from 127\.0\.0\.2: cut short$')" -eq 3 ]
+	[ "$(log_count l 'bad proxy header')" -eq 20 ]
+	[ ! -e "$T/ran" ]
+	# and a good one is served as ever
+	printf %b "$V1" >"$T/h"
+	via 127.0.0.2 "$T/h"
+	[ "$GOT" = served ]
+}
+
+@test "a relay that sends no header, or half of one, is closed after about 5 seconds, logged none in time, while others are served meanwhile" {
+	launch l -p 127.0.0.2 127.0.0.1 0 /bin/sh -c "$ADDR_SH"
+	n=$(fd_count "$PID")
+	start=$(date +%s%N)
+	client_bg s1 -s 127.0.0.2 -w 20 127.0.0.1 "$PORT" eof
+	s1=$CPID
+	client_bg s2 -s 127.0.0.2 -w 20 127.0.0.1 "$PORT" send:'PROXY TCP4 192.0.2.10 ' eof
+	s2=$CPID
+	wait_fds "$PID" $((n + 2))
+	run from 127.0.0.3 port eof
+	[ "$status" -eq 0 ]
+	[ "${lines[1]}" = "R=127.0.0.3:${lines[0]} L=127.0.0.1:$PORT P=none:none" ]
+	printf %b "$V1" >"$T/h"
+	via 127.0.0.2 "$T/h"
+	[ "$GOT" = "R=192.0.2.10:40000 L=192.0.2.20:9100 P=127.0.0.2:$RPORT" ]
+	ms=$((($(date +%s%N) - start) / 1000000))
+	echo "others served after $ms ms" >&2
+	[[ $(proc_state "$s1") == [RS] ]]
+	[[ $(proc_state "$s2") == [RS] ]]
+	wait_exit "$s1" 20
+	wait_exit "$s2" 20
+	ms=$((($(date +%s%N) - start) / 1000000))
+	echo "closed after $ms ms" >&2
+	[ "$ms" -ge 4500 ]
+	[ "$ms" -le 12000 ]
+	[ ! -s "$T/s1" ]
+	[ ! -s "$T/s2" ]
+	wait_grep "$T/l.err" 'none in time'
+	for ((i = 0; i < 250; i++)); do
+		[ "$(log_count l 'none in time')" -ge 2 ] && break
+		sleep 0.02
+	done
+	[ "$(log_count l '^msgd-launcher: bad proxy header from 127\.0\.0\.2: none in time$')" -eq 2 ]
+	[ "$(log_count l 'bad proxy header')" -eq 2 ]
+}
+
+@test "from a source that is not trusted a PROXY header is not read: it is data, recorded and escaped as any" {
+	launch l -p 127.0.0.2 127.0.0.1 0 /bin/sh -c "$REC_SH" "$H" "$T/rec"
+	printf %b "${V1}hi\n" >"$T/h"
+	via 127.0.0.3 "$T/h"
+	[ "$GOT" = $'hello\nok 1\nok 2\nbye 2' ]
+	records_are "$T/rec.$RPORT" "127.0.0.3:$RPORT connect" \
+		"127.0.0.3:$RPORT #1 receive message: PROXY TCP4 192.0.2.10 192.0.2.20 40000 9100" \
+		"127.0.0.3:$RPORT #2 receive message: hi" \
+		"127.0.0.3:$RPORT disconnect: 2 messages, 45 bytes, eof"
+	{ v2 0x20 0x00; printf 'hi\n'; } >"$T/h"
+	via 127.0.0.3 "$T/h"
+	[ "$GOT" = $'hello\nok 1\nok 2\nok 3\nok 4\nok 5\nbye 5' ]
+	records_are "$T/rec.$RPORT" "127.0.0.3:$RPORT connect" \
+		"127.0.0.3:$RPORT #1 receive message: " \
+		"127.0.0.3:$RPORT #2 receive message: " \
+		"127.0.0.3:$RPORT #3 receive message: \\x00" \
+		"127.0.0.3:$RPORT #4 receive message: QUIT" \
+		"127.0.0.3:$RPORT #5 receive message:  \\x00\\x00\\x00hi" \
+		"127.0.0.3:$RPORT disconnect: 5 messages, 11 bytes, eof"
+	[ "$(log_count l 'bad proxy header')" -eq 0 ]
+}
+
+@test "-p takes an address or a network, as often as needed, and a bad one is a usage error naming it" {
+	usage_error "-p:1: bad address '10.0.0.256'" -p 10.0.0.256 127.0.0.1 0 true
+	usage_error "-p:2: bad address 'relay.example'" -p 10.0.0.1 -p relay.example 127.0.0.1 0 true
+	usage_error "-p:1: bad prefix '/33' (a number from 0 to 32 for IPv4)" -p 10.0.0.0/33 127.0.0.1 0 true
+	usage_error "-p:1: 10.1.2.3/8 has bits set after the prefix: the network is 10.0.0.0/8" -p 10.1.2.3/8 127.0.0.1 0 true
+	usage_error "-p: bad address '10.0.0.1 deny' (an address or ADDRESS/PREFIX)" -p '10.0.0.1 deny' 127.0.0.1 0 true
+	usage_error "-p: bad address '10.0.0.1#x' (an address or ADDRESS/PREFIX)" -p '10.0.0.1#x' 127.0.0.1 0 true
+	usage_error "-p: bad address '' (an address or ADDRESS/PREFIX)" -p '' 127.0.0.1 0 true
+	usage_error "-p needs a value" -p
+	# networks of both families, several times
+	launch l -p 10.0.0.0/8 -p 2001:db8::/32 -p 127.0.0.0/30 127.0.0.1 0 /bin/sh -c "$ADDR_SH"
+	printf %b "$V1" >"$T/h"
+	via 127.0.0.2 "$T/h"
+	[ "$GOT" = "R=192.0.2.10:40000 L=192.0.2.20:9100 P=127.0.0.2:$RPORT" ]
+	run from 127.0.0.4 port eof
+	[ "${lines[1]}" = "R=127.0.0.4:${lines[0]} L=127.0.0.1:$PORT P=none:none" ]
+}
+
+@test "more relay connections than -c at once: those over the bound wait in the backlog, none is dropped, and all are served once their headers come" {
+	# shellcheck disable=SC2016 # the child expands it
+	launch l -c 3 -p 127.0.0.2 127.0.0.1 0 /bin/sh -c 'echo "$TCPREMOTEIP:$TCPREMOTEPORT"'
+	files=()
+	for i in $(seq 1 12); do
+		printf 'PROXY TCP4 192.0.2.%d 192.0.2.20 %d 9100\r\n' "$i" $((40000 + i)) >"$T/h$i"
+		files+=("$T/h$i")
+	done
+	start=$(date +%s%N)
+	# 12 connect at once, and only a second later send their headers
+	run relays 127.0.0.2 1 "${files[@]}"
+	ms=$((($(date +%s%N) - start) / 1000000))
+	printf '%s\n' "served in $ms ms:" "$output" >&2
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(for i in $(seq 1 12); do echo "192.0.2.$i:$((40000 + i))"; done)" ]
+	[ "$(log_count l 'bad proxy header')" -eq 0 ]
+	# none waited for a deadline
+	[ "$ms" -lt 4500 ]
+}
+
+@test "connections waiting for their header do not count toward -c, and a whole header with every child busy is served under its own address when one ends, without a busy loop meanwhile" {
+	# shellcheck disable=SC2016 # the child expands it
+	launch l -c 2 -p 127.0.0.2 127.0.0.1 0 /bin/sh -c 'echo "R=$TCPREMOTEIP:$TCPREMOTEPORT"; exec cat'
+	n=$(fd_count "$PID")
+	client_bg r -s 127.0.0.2 127.0.0.1 "$PORT" wait:"$T/go1" \
+		send:'PROXY TCP4 192.0.2.10 192.0.2.20 40000 9100\r\nstill here\n' shut eof
+	r=$CPID
+	wait_fds "$PID" $((n + 1))
+	# both children's places are free for others
+	client_bg a -s 127.0.0.3 127.0.0.1 "$PORT" line wait:"$T/go2" shut eof
+	a=$CPID
+	client_bg b -s 127.0.0.4 127.0.0.1 "$PORT" line wait:"$T/go2" shut eof
+	b=$CPID
+	wait_grep "$T/a" '^R=127\.0\.0\.3:'
+	wait_grep "$T/b" '^R=127\.0\.0\.4:'
+	# the relay's header and message come: no place for a child yet
+	touch "$T/go1"
+	sleep 0.5
+	t0=$(cpu_ticks "$PID")
+	sleep 1
+	ticks=$(($(cpu_ticks "$PID") - t0))
+	echo "$ticks ticks in a second with a whole header waiting" >&2
+	[ "$ticks" -le 10 ]
+	[ ! -s "$T/r" ]
+	touch "$T/go2"
+	wait_exit "$r"
+	[ "$(cat "$T/r")" = $'R=192.0.2.10:40000\nstill here' ]
 }
