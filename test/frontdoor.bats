@@ -111,24 +111,11 @@ hup() {
 	return 1
 }
 
-# usage_error MESSAGE ARG...: the launcher with ARG... exits 2 with
-# "msgd-launcher: MESSAGE" and the usage line, and nothing else
-usage_error() {
-	local msg=$1
-	shift
-	run timeout 10 "$L" "$@" 3>&-
-	echo "args: $* -> status $status: $output" >&2
-	[ "$status" -eq 2 ]
-	[ "${#lines[@]}" -eq 2 ]
-	[ "${lines[0]}" = "msgd-launcher: $msg" ]
-	[[ ${lines[1]} == 'usage: msgd-launcher ['*' HOST PORT PROGRAM [ARG...]' ]]
-}
-
 # bad_rules MESSAGE TEXT: a rules file holding TEXT (printf %b) is refused
 # at start with "FILE:MESSAGE", exit status 2
 bad_rules() {
 	printf '%b' "$2" >"$T/rules"
-	usage_error "$T/rules:$1" -x "$T/rules" 127.0.0.1 0 true
+	launcher_usage_error "$T/rules:$1" -x "$T/rules" 127.0.0.1 0 true
 }
 
 # burst SRC N: N connections from SRC opened at once, then each read to
@@ -308,12 +295,12 @@ sources() {
 	bad_rules "1: variable A set twice" '10.0.0.1 allow A=1 B=2 A=3\n'
 	bad_rules "1: a NUL byte" '10.0.0.1 allow\0 # x\n'
 	# a file that cannot be read, or is not a file
-	usage_error "$T/none: No such file or directory" -x "$T/none" 127.0.0.1 0 true
+	launcher_usage_error "$T/none: No such file or directory" -x "$T/none" 127.0.0.1 0 true
 	mkdir "$T/dir"
-	usage_error "$T/dir: Is a directory" -x "$T/dir" 127.0.0.1 0 true
-	usage_error "-x needs a value" -x
-	usage_error "-R: bad value '-1' (a number from 0 to 1000000)" -R -1 127.0.0.1 0 true
-	usage_error "-R: bad value 'x' (a number from 0 to 1000000)" -R x 127.0.0.1 0 true
+	launcher_usage_error "$T/dir: Is a directory" -x "$T/dir" 127.0.0.1 0 true
+	launcher_usage_error "-x needs a value" -x
+	launcher_usage_error "-R: bad value '-1' (a number from 0 to 1000000)" -R -1 127.0.0.1 0 true
+	launcher_usage_error "-R: bad value 'x' (a number from 0 to 1000000)" -R x 127.0.0.1 0 true
 }
 
 @test "SIGHUP re-reads the rules while a connection runs on undisturbed, and a bad file then is logged with FILE:LINE and the old rules stay" {
@@ -1006,14 +993,14 @@ wait_fds() {
 }
 
 @test "-p takes an address or a network, as often as needed, and a bad one is a usage error naming it" {
-	usage_error "-p:1: bad address '10.0.0.256'" -p 10.0.0.256 127.0.0.1 0 true
-	usage_error "-p:2: bad address 'relay.example'" -p 10.0.0.1 -p relay.example 127.0.0.1 0 true
-	usage_error "-p:1: bad prefix '/33' (a number from 0 to 32 for IPv4)" -p 10.0.0.0/33 127.0.0.1 0 true
-	usage_error "-p:1: 10.1.2.3/8 has bits set after the prefix: the network is 10.0.0.0/8" -p 10.1.2.3/8 127.0.0.1 0 true
-	usage_error "-p: bad address '10.0.0.1 deny' (an address or ADDRESS/PREFIX)" -p '10.0.0.1 deny' 127.0.0.1 0 true
-	usage_error "-p: bad address '10.0.0.1#x' (an address or ADDRESS/PREFIX)" -p '10.0.0.1#x' 127.0.0.1 0 true
-	usage_error "-p: bad address '' (an address or ADDRESS/PREFIX)" -p '' 127.0.0.1 0 true
-	usage_error "-p needs a value" -p
+	launcher_usage_error "-p:1: bad address '10.0.0.256'" -p 10.0.0.256 127.0.0.1 0 true
+	launcher_usage_error "-p:2: bad address 'relay.example'" -p 10.0.0.1 -p relay.example 127.0.0.1 0 true
+	launcher_usage_error "-p:1: bad prefix '/33' (a number from 0 to 32 for IPv4)" -p 10.0.0.0/33 127.0.0.1 0 true
+	launcher_usage_error "-p:1: 10.1.2.3/8 has bits set after the prefix: the network is 10.0.0.0/8" -p 10.1.2.3/8 127.0.0.1 0 true
+	launcher_usage_error "-p: bad address '10.0.0.1 deny' (an address or ADDRESS/PREFIX)" -p '10.0.0.1 deny' 127.0.0.1 0 true
+	launcher_usage_error "-p: bad address '10.0.0.1#x' (an address or ADDRESS/PREFIX)" -p '10.0.0.1#x' 127.0.0.1 0 true
+	launcher_usage_error "-p: bad address '' (an address or ADDRESS/PREFIX)" -p '' 127.0.0.1 0 true
+	launcher_usage_error "-p needs a value" -p
 	# networks of both families, several times
 	launch l -p 10.0.0.0/8 -p 2001:db8::/32 -p 127.0.0.0/30 127.0.0.1 0 /bin/sh -c "$ADDR_SH"
 	printf %b "$V1" >"$T/h"

@@ -168,3 +168,17 @@ wait_grep() {
 	cat "$1" >&2
 	return 1
 }
+
+# launcher_usage_error MESSAGE ARG...: msgd-launcher ($L) with ARG... exits 2
+# with "msgd-launcher: MESSAGE" and the usage line, and nothing else
+# shellcheck disable=SC2154 # status, output and lines are set by bats' run
+launcher_usage_error() {
+	local msg=$1
+	shift
+	run timeout 10 "$L" "$@" 3>&-
+	echo "args: $* -> status $status: $output" >&2
+	[ "$status" -eq 2 ]
+	[ "${#lines[@]}" -eq 2 ]
+	[ "${lines[0]}" = "msgd-launcher: $msg" ]
+	[[ ${lines[1]} == 'usage: msgd-launcher ['*' HOST PORT PROGRAM [ARG...]' ]]
+}

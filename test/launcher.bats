@@ -105,19 +105,6 @@ has_ipv6() {
 	grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null
 }
 
-# usage_error MESSAGE ARG...: the launcher with ARG... exits 2 with
-# "msgd-launcher: MESSAGE" and the usage line, and nothing else
-usage_error() {
-	local msg=$1
-	shift
-	run timeout 10 "$L" "$@" 3>&-
-	echo "args: $* -> status $status: $output" >&2
-	[ "$status" -eq 2 ]
-	[ "${#lines[@]}" -eq 2 ]
-	[ "${lines[0]}" = "msgd-launcher: $msg" ]
-	[[ ${lines[1]} == 'usage: msgd-launcher ['*' HOST PORT PROGRAM [ARG...]' ]]
-}
-
 # start_fails MESSAGE ARG...: the launcher with ARG... exits 1 with only
 # "msgd-launcher: MESSAGE" and nothing else
 start_fails() {
@@ -777,18 +764,18 @@ $gid" ]
 # ---- bad usage and runtime failures ----
 
 @test "a bad option value or a missing operand is a usage error naming it" {
-	usage_error "-c: bad value '0' (a number from 1 to 65536)" -c 0 127.0.0.1 0 true
-	usage_error "-c: bad value 'abc' (a number from 1 to 65536)" -c abc 127.0.0.1 0 true
-	usage_error "-b: bad value '0' (a number from 1 to 65535)" -b 0 127.0.0.1 0 true
-	usage_error "-k: bad value '-1' (a number from 0 to 86400)" -k -1 127.0.0.1 0 true
-	usage_error "-C: bad value '-1' (a number from 0 to 65536)" -C -1 127.0.0.1 0 true
-	usage_error "-c needs a value" -c
-	usage_error "unknown option -Z" -Z 127.0.0.1 0 true
-	usage_error "HOST PORT PROGRAM missing"
-	usage_error "PORT PROGRAM missing" 127.0.0.1
-	usage_error "PROGRAM missing" 127.0.0.1 0
-	usage_error "-u: no such user 'no_such_user_xyz'" -u no_such_user_xyz 127.0.0.1 0 true
-	usage_error "-g: no such group 'no_such_group_xyz'" -g no_such_group_xyz 127.0.0.1 0 true
+	launcher_usage_error "-c: bad value '0' (a number from 1 to 65536)" -c 0 127.0.0.1 0 true
+	launcher_usage_error "-c: bad value 'abc' (a number from 1 to 65536)" -c abc 127.0.0.1 0 true
+	launcher_usage_error "-b: bad value '0' (a number from 1 to 65535)" -b 0 127.0.0.1 0 true
+	launcher_usage_error "-k: bad value '-1' (a number from 0 to 86400)" -k -1 127.0.0.1 0 true
+	launcher_usage_error "-C: bad value '-1' (a number from 0 to 65536)" -C -1 127.0.0.1 0 true
+	launcher_usage_error "-c needs a value" -c
+	launcher_usage_error "unknown option -Z" -Z 127.0.0.1 0 true
+	launcher_usage_error "HOST PORT PROGRAM missing"
+	launcher_usage_error "PORT PROGRAM missing" 127.0.0.1
+	launcher_usage_error "PROGRAM missing" 127.0.0.1 0
+	launcher_usage_error "-u: no such user 'no_such_user_xyz'" -u no_such_user_xyz 127.0.0.1 0 true
+	launcher_usage_error "-g: no such group 'no_such_group_xyz'" -g no_such_group_xyz 127.0.0.1 0 true
 }
 
 @test "-h and --help print the usage on stdout and exit 0, even with other arguments" {
