@@ -82,6 +82,7 @@ struct conn {
 	enum sinkkind sink;
 	int logfd;
 	int logreg;		/* the sink is a regular file */
+	int logown;		/* opened by us: its lock excludes every handler */
 	enum how loghow;	/* how to write a sink that is not */
 	int sync;
 	const char *logname;
@@ -337,15 +338,25 @@ count_msgs(const struct conn *c, const char *p, size_t n)
 	return k;
 }
 
-/* wait until fd takes output, at most until `end`: 1, or 0 (ETIMEDOUT) */
+/* once SIGTERM came, a reader that takes nothing gets this much more */
+#define STOP_WAIT_MS 1000
+
+/* wait until fd takes output, at most until *end: 1, or 0 (ETIMEDOUT).
+ * SIGTERM is let in here too, and then shortens the wait. */
 static int
-wait_output(int fd, long long end)
+wait_output(int fd, long long *end)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-	long long left = end - now_ms();
+	long long now = now_ms(), left;
+	struct timespec ts;
 
-	if (left > 0 && poll(&pfd, 1, (int)left) != 0)
-		return 1;	/* ready, or an error that write() reports */
+	if (stopping && *end > now + STOP_WAIT_MS)
+		*end = now + STOP_WAIT_MS;
+	left = *end - now;
+	ts.tv_sec = left / 1000;
+	ts.tv_nsec = left % 1000 * 1000000;
+	if (left > 0 && ppoll(&pfd, 1, &ts, &waitmask) != 0)
+		return 1;	/* ready, interrupted, or an error write() reports */
 	errno = ETIMEDOUT;
 	return 0;
 }
@@ -366,7 +377,7 @@ write_within(int fd, const char *p, size_t len, int ms, enum how how)
 	while (done < len) {
 		ssize_t n;
 
-		if (how == HOW_POLLFIRST && !wait_output(fd, end))
+		if (how == HOW_POLLFIRST && !wait_output(fd, &end))
 			break;
 		n = how == HOW_SEND ? send(fd, p + done, len - done,
 		    MSG_DONTWAIT | MSG_NOSIGNAL) : write(fd, p + done,
@@ -380,7 +391,7 @@ write_within(int fd, const char *p, size_t len, int ms, enum how how)
 		else if (errno == EINTR)
 			continue;
 		else if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
-		    wait_output(fd, end))
+		    wait_output(fd, &end))
 			continue;
 		break;
 	}
@@ -407,24 +418,45 @@ lock_within(int fd)
 	return 0;
 }
 
+/* the longest record there can be: a head, the fixed words, a line of
+ * MAXLINE_LIMIT bytes each escaped to four, the LF */
+#define REC_MAX (HEAD_MAX + BODY_FIXED + 4 * (off_t)MAXLINE_LIMIT + 1)
+
+/* does the text at off start like a record of ours ("2026-...")? */
+static int
+ours_at(int fd, off_t off)
+{
+	char h[5];
+
+	return pread(fd, h, sizeof h, off) == (ssize_t)sizeof h &&
+	    h[0] >= '0' && h[0] <= '9' && h[1] >= '0' && h[1] <= '9' &&
+	    h[2] >= '0' && h[2] <= '9' && h[3] >= '0' && h[3] <= '9' &&
+	    h[4] == '-';
+}
+
 /*
  * A file that does not end in LF holds the start of a record whose writer
  * was killed mid-write: never acknowledged, so cut back to the last LF
- * (under the lock) before appending, or ours would be glued onto it.
+ * (under the lock) before appending, or ours would be glued onto it.  Only
+ * a tail that starts like one of our records and is no longer than one is
+ * cut, and only when the lock is ours alone (own: a description of our
+ * own, not one shared with handlers the lock cannot exclude); anything
+ * else is ended with an LF, never deleted.
  */
 static void
-repair_tail(int fd)
+repair_tail(int fd, int own)
 {
 	char b[4096];
 	struct stat st;
-	off_t end, at;
+	off_t end, at, stop;
 
 	if (fstat(fd, &st) < 0 || st.st_size == 0)
 		return;
-	for (end = st.st_size; end > 0; end = at) {
+	stop = st.st_size > REC_MAX ? st.st_size - REC_MAX : 0;
+	for (end = st.st_size; end > stop; end = at) {
 		ssize_t n, i;
 
-		at = end > (off_t)sizeof b ? end - (off_t)sizeof b : 0;
+		at = end - stop > (off_t)sizeof b ? end - (off_t)sizeof b : stop;
 		n = pread(fd, b, (size_t)(end - at), at);
 		if (n != end - at)
 			return;	/* cannot read it (-l to a write-only file) */
@@ -437,7 +469,12 @@ repair_tail(int fd)
 			break;
 		}
 	}
-	(void)!ftruncate(fd, end > 0 ? end : 0);
+	if (end == stop && stop > 0)
+		own = 0;	/* longer than any record: not ours */
+	if (own && ours_at(fd, end))
+		(void)!ftruncate(fd, end);
+	else
+		(void)!write(fd, "\n", 1);	/* O_APPEND: after any writer */
 }
 
 /*
@@ -458,10 +495,10 @@ rec_write(struct conn *c, const char *p, size_t len)
 		return write_within(c->logfd, p, len, SINK_WAIT_MS, c->loghow);
 	if (lock_within(c->logfd) < 0)
 		return 0;
-	repair_tail(c->logfd);
+	repair_tail(c->logfd, c->logown);
 	done = write_within(c->logfd, p, len, SINK_WAIT_MS, HOW_WRITE);
 	saved = errno;
-	if (done < len && done > 0) {
+	if (done < len && done > 0 && c->logown) {
 		const char *last = p + done;
 		off_t end = lseek(c->logfd, 0, SEEK_CUR);
 		struct stat st;
@@ -625,8 +662,8 @@ rep_flush(struct conn *c, enum endreason *why)
 	    send_wait(c), c->outhow) < c->rep.len) {
 		if (is_reset(errno))
 			*why = END_RESET;
-		else if (errno == ETIMEDOUT)
-			*why = END_TIMEOUT;	/* the client stopped reading */
+		else if (errno == ETIMEDOUT)	/* the client stopped reading */
+			*why = stopping ? END_SHUTDOWN : END_TIMEOUT;
 		else {
 			warn("cannot write to the connection:");
 			*why = END_ERROR;
@@ -1104,12 +1141,14 @@ sink_init(struct conn *c, const struct opts *o, int conn_on_stderr,
 		c->sink = SINK_STDERR;
 		c->logname = "stderr";
 		c->logfd = fstat(2, &st) == 0 ? reopen_stderr(&st) : 2;
+		c->logown = c->logfd != 2;
 	} else {
 		c->sink = SINK_FILE;
 		c->logname = o->logpath;
 		c->logfd = open_sink(o->logpath);
 		if (c->logfd < 0)
 			return -1;
+		c->logown = 1;
 	}
 	if (c->sink != SINK_SYSLOG) {
 		c->logreg = fstat(c->logfd, &st) == 0 && S_ISREG(st.st_mode);
@@ -1296,7 +1335,8 @@ main(int argc, char **argv)
 			rejected(&c, c.skipped);
 		snprintf(text, sizeof text, "disconnect: %llu messages, "
 		    "%llu bytes, %s", c.durable, c.bytes, reasons[why]);
-		if (rec_single(&c, text) < 0 && why == END_EOF)
+		if (rec_single(&c, text) < 0 &&
+		    (why == END_EOF || why == END_SHUTDOWN))
 			why = END_ERROR;
 	}
 	if (why != END_EOF && why != END_RESET)

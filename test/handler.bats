@@ -2,6 +2,8 @@
 # msgd-handler: the protocol, the records and where they go, the limits, the
 # peer address, and what ends a connection.  Every test checks the bytes the
 # client gets, the exit status and the records.
+# each @test runs in a subshell of its own: SERVER_PIDS is per test
+# shellcheck disable=SC2030,SC2031
 
 load helpers
 
@@ -888,7 +890,7 @@ serve_and_talk() {
 	[ "$status" -eq 1 ]
 }
 
-@test "with -t 0 a client that never reads is still bounded: the handler waits in poll with a 300 s limit" {
+@test "with -t 0 a client that never reads is still bounded: the handler waits in ppoll with a 300 s limit" {
 	command -v strace >/dev/null || skip "needs strace"
 	# under valgrind the handler reads too slowly to fill the buffers in time
 	[ -z "$MSGD_WRAP" ] || skip "the replies cannot outrun a client under $MSGD_WRAP"
@@ -912,7 +914,7 @@ while time.time() < end:
         pass
 EOF
 	SERVER_PIDS+=("$!")
-	wait_grep "$T/trace" 'poll\(\[\{fd=1, events=POLLOUT\}\], 1, (300000|299[0-9]{3})' 15
+	wait_grep "$T/trace" 'ppoll\(\[\{fd=1, events=POLLOUT\}\], 1, \{tv_sec=(300|299), ' 15
 	kill "${SERVER_PIDS[-1]}" "$spid" 2>/dev/null || true
 }
 
@@ -1183,4 +1185,36 @@ all_in_order() {
 	wait "$reader"
 	[ "$failed" -eq 0 ]
 	all_in_order "$T/shared" "$n" "$count"
+}
+
+@test "SIGTERM while a client that never reads holds the replies ends the handler within seconds, not after -t" {
+	local port spid
+	[ -z "$MSGD_WRAP" ] || skip "the replies cannot outrun a client under $MSGD_WRAP"
+	start_server "$T/port" python3 "$TCP_PY" serve-once "${HANDLER_CMD[@]}" -t 60 -l /dev/null
+	spid=${SERVER_PIDS[-1]}
+	port=$(wait_line "$T/port")
+	python3 - "$port" <<'EOF' 3>&- &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+chunk = b"x\n" * 65536
+end = time.time() + 30
+s.settimeout(1)
+while time.time() < end:
+    try:
+        s.send(chunk)
+    except socket.timeout:
+        pass
+    except OSError:
+        break
+EOF
+	SERVER_PIDS+=("$!")
+	# the handler is stuck sending: its replies fill both buffers
+	sleep 3
+	kill -TERM "$(pgrep -P "$spid")"
+	SECONDS=0
+	status=0
+	wait "$spid" || status=$?
+	[ "$SECONDS" -lt 15 ] || { echo "took $SECONDS s"; false; }
+	[ "$status" -eq 0 ]
 }

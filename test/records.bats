@@ -3,6 +3,8 @@
 # pipes and files, syslog's size limit, and sinks that take nothing.  A
 # record is whole or absent, never glued to another, and every wait on a
 # sink has a bound.
+# each @test runs in a subshell of its own: SERVER_PIDS is per test
+# shellcheck disable=SC2030,SC2031
 
 load helpers
 
@@ -44,11 +46,46 @@ ctl_line() {
 }
 
 @test "a record file holding only a torn record is emptied before the next append" {
-	printf 'torn, never acknowledged' >"$T/F"
+	printf '2026-11-26T10:00:00.001Z msgd-handler[7]: local #1 rece' >"$T/F"
 	: >"$T/in"
 	converse "$T/in" -l "$T/F"
 	[ "$status" -eq 0 ]
 	records_are "$T/F" 'local connect' 'local disconnect: 0 messages, 0 bytes, eof'
+}
+
+@test "a last line that is not a record of ours is never cut: it is ended with an LF before the records" {
+	printf 'notes of the operator\nno newline at the end' >"$T/F"
+	printf 'hi\n' >"$T/in"
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	[ "$(sed -n 1,2p "$T/F")" = $'notes of the operator\nno newline at the end' ]
+	sed 1,2d "$T/F" >"$T/F2"
+	records_are "$T/F2" 'local connect' 'local #1 receive message: hi' \
+		'local disconnect: 1 messages, 2 bytes, eof'
+}
+
+@test "without /proc, on a stderr file shared with other handlers, a torn tail is ended with an LF, never cut" {
+	need_mount_ns
+	local torn='2026-11-26T10:00:00.001Z msgd-handler[7]: local #1 rece'
+	printf '%s' "$torn" >"$T/F"
+	printf 'hi\n' >"$T/in"
+	status=0
+	# /proc hidden: stderr cannot be reopened, so the lock is shared with
+	# whoever shares the description and cutting could hit their records
+	# stderr opened for reading and appending, as a launcher's log may be
+	unshare -m --propagation private sh -c 'mount -t tmpfs none /proc && exec "$@"' sh \
+		python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_APPEND)
+os.dup2(fd, 2)
+os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l - \
+		<"$T/in" >"$T/out" || status=$?
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	[ "$(head -n 1 "$T/F")" = "$torn" ]
+	sed 1d "$T/F" >"$T/F2"
+	records_are "$T/F2" 'local connect' 'local #1 receive message: hi' \
+		'local disconnect: 1 messages, 2 bytes, eof'
 }
 
 @test "handlers killed with SIGKILL or SIGTERM while writing 4 MiB records never leave a torn or glued record" {
@@ -101,7 +138,9 @@ ctl_line() {
 		rm -f "$T/F"
 		timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
 		pid=$!
-		sleep "0.0$((RANDOM % 5 + 1))"
+		# after start-up (the handler is installed), at a random moment
+		wait_grep "$T/F" ' connect$'
+		sleep "0.0$((RANDOM % 5))"
 		kill -TERM "$pid" 2>/dev/null || true
 		status=0
 		wait "$pid" || status=$?
