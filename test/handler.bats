@@ -890,6 +890,27 @@ serve_and_talk() {
 	[ "$status" -eq 1 ]
 }
 
+# flood_unread PORT: in the background for at most 30 s, a client that
+# sends lines to 127.0.0.1:PORT and never reads a reply (its PID remembered)
+flood_unread() {
+	python3 - "$1" <<'EOF' 3>&- &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+chunk = b"x\n" * 65536
+end = time.time() + 30
+s.settimeout(1)
+while time.time() < end:
+    try:
+        s.send(chunk)
+    except socket.timeout:
+        pass
+    except OSError:
+        break
+EOF
+	SERVER_PIDS+=("$!")
+}
+
 @test "with -t 0 a client that never reads is still bounded: the handler waits in ppoll with a 300 s limit" {
 	command -v strace >/dev/null || skip "needs strace"
 	# under valgrind the handler reads too slowly to fill the buffers in time
@@ -900,20 +921,7 @@ serve_and_talk() {
 	spid=${SERVER_PIDS[-1]}
 	port=$(wait_line "$T/port")
 	# send lines and never read: the replies fill the socket buffers
-	python3 - "$port" <<'EOF' 3>&- &
-import socket, sys, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-chunk = b"x\n" * 65536
-end = time.time() + 15
-s.settimeout(1)
-while time.time() < end:
-    try:
-        s.send(chunk)
-    except socket.timeout:
-        pass
-EOF
-	SERVER_PIDS+=("$!")
+	flood_unread "$port"
 	wait_grep "$T/trace" 'ppoll\(\[\{fd=1, events=POLLOUT\}\], 1, \{tv_sec=(300|299), ' 15
 	kill "${SERVER_PIDS[-1]}" "$spid" 2>/dev/null || true
 }
@@ -1193,22 +1201,7 @@ all_in_order() {
 	start_server "$T/port" python3 "$TCP_PY" serve-once "${HANDLER_CMD[@]}" -t 60 -l /dev/null
 	spid=${SERVER_PIDS[-1]}
 	port=$(wait_line "$T/port")
-	python3 - "$port" <<'EOF' 3>&- &
-import socket, sys, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-chunk = b"x\n" * 65536
-end = time.time() + 30
-s.settimeout(1)
-while time.time() < end:
-    try:
-        s.send(chunk)
-    except socket.timeout:
-        pass
-    except OSError:
-        break
-EOF
-	SERVER_PIDS+=("$!")
+	flood_unread "$port"
 	# the handler is stuck sending: its replies fill both buffers
 	sleep 3
 	kill -TERM "$(pgrep -P "$spid")"
