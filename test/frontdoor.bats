@@ -551,23 +551,6 @@ ADDR_SH='echo "R=$TCPREMOTEIP:$TCPREMOTEPORT L=$TCPLOCALIP:$TCPLOCALPORT P=${PRO
 REC_SH='exec "$0" -l "$1.$TCPREMOTEPORT"'
 V1='PROXY TCP4 192.0.2.10 192.0.2.20 40000 9100\r\n'
 
-# v2 CMD FAMILY [SRC DST SPORT DPORT [TLV_HEX]]: a PROXY v2 header on
-# stdout, as HAProxy's send-proxy-v2 writes it (CMD 0x20 LOCAL, 0x21
-# PROXY; FAMILY 0x00 UNSPEC, 0x11 TCP4, 0x21 TCP6)
-v2() {
-	python3 - "$@" <<'EOF'
-import ipaddress, struct, sys
-cmd, fam = int(sys.argv[1], 0), int(sys.argv[2], 0)
-body = b""
-if len(sys.argv) > 3:
-    src, dst = ipaddress.ip_address(sys.argv[3]), ipaddress.ip_address(sys.argv[4])
-    body = src.packed + dst.packed + struct.pack(">HH", int(sys.argv[5]), int(sys.argv[6]))
-if len(sys.argv) > 7:
-    body += bytes.fromhex(sys.argv[7])
-sys.stdout.buffer.write(b"\r\n\r\n\0\r\nQUIT\n" + bytes([cmd, fam]) +
-                        struct.pack(">H", len(body)) + body)
-EOF
-}
 
 # via SRC FILE: a connection from SRC that sends the bytes of FILE,
 # half-closes and reads to the end; its own port in RPORT, what it got
@@ -685,11 +668,11 @@ wait_fds() {
 	via 127.0.0.2 "$T/h"
 	[ "$GOT" = "R=2001:db8::10:40001 L=2001:db8::20:9101 P=127.0.0.2:$RPORT" ]
 	# TLVs (ALPN "h2", authority "example.com") are read and dropped
-	v2 0x21 0x11 203.0.113.5 198.51.100.1 51000 9100 \
+	proxy_v2 0x21 0x11 203.0.113.5 198.51.100.1 51000 9100 \
 		010002683202000b6578616d706c652e636f6d >"$T/h"
 	via 127.0.0.2 "$T/h"
 	[ "$GOT" = "R=203.0.113.5:51000 L=198.51.100.1:9100 P=127.0.0.2:$RPORT" ]
-	v2 0x21 0x21 2001:db8::5 2001:db8::1 51001 9101 >"$T/h"
+	proxy_v2 0x21 0x21 2001:db8::5 2001:db8::1 51001 9101 >"$T/h"
 	via 127.0.0.2 "$T/h"
 	[ "$GOT" = "R=2001:db8::5:51001 L=2001:db8::1:9101 P=127.0.0.2:$RPORT" ]
 	# an IPv4-mapped client is IPv4, as a dual-stack socket's peer is
@@ -725,10 +708,10 @@ wait_fds() {
 
 @test "a v2 LOCAL header, a v2 UNSPEC one and a v1 UNKNOWN one keep the socket's own addresses" {
 	launch l -p 127.0.0.2 127.0.0.1 0 /bin/sh -c "$ADDR_SH"
-	v2 0x20 0x00 >"$T/local"
+	proxy_v2 0x20 0x00 >"$T/local"
 	# a health check that names addresses all the same: they are ignored
-	v2 0x20 0x11 192.0.2.10 192.0.2.20 40000 9100 >"$T/local-addr"
-	v2 0x21 0x00 >"$T/unspec"
+	proxy_v2 0x20 0x11 192.0.2.10 192.0.2.20 40000 9100 >"$T/local-addr"
+	proxy_v2 0x21 0x00 >"$T/unspec"
 	printf 'PROXY UNKNOWN\r\n' >"$T/unknown"
 	printf 'PROXY UNKNOWN 192.0.2.10 192.0.2.20 40000 9100\r\n' >"$T/unknown-addr"
 	for h in local local-addr unspec unknown unknown-addr; do
@@ -750,7 +733,7 @@ wait_fds() {
 	[ "$GOT" = zone=doc ]
 	wait_grep "$T/l.err" '^msgd-launcher: pid [0-9]+ from 192\.0\.2\.7 port 40007$'
 	# a health check is the relay's own: its rule
-	v2 0x20 0x00 >"$T/h"
+	proxy_v2 0x20 0x00 >"$T/h"
 	via 127.0.0.2 "$T/h"
 	[ "$GOT" = zone=lo ]
 	wait_grep "$T/l.err" "^msgd-launcher: pid [0-9]+ from 127\\.0\\.0\\.2 port $RPORT\$"
@@ -787,7 +770,7 @@ wait_fds() {
 	launch l -p 127.0.0.2 127.0.0.1 0 /bin/sh -c "$REC_SH" "$H" "$T/rec"
 	printf %b "${V1}one\n" >"$T/d1"
 	# a v2 header whose TLVs come in reads of their own
-	{ v2 0x21 0x21 2001:db8::5 2001:db8::1 51001 9100 0400080000000000000000
+	{ proxy_v2 0x21 0x21 2001:db8::5 2001:db8::1 51001 9100 0400080000000000000000
 		printf 'two\n'; } >"$T/d2"
 	dribble_bg r1 127.0.0.2 45 3 "$T/d1"
 	r1=$CPID
@@ -835,7 +818,7 @@ wait_fds() {
 		'192.0.2.10:40000 disconnect: 1 messages, 2 bytes, eof'
 	# cut in its addresses and again in its TLVs, other clients served
 	# between the parts
-	v2 0x21 0x11 203.0.113.5 198.51.100.1 51000 9100 04000400000000 >"$T/v2"
+	proxy_v2 0x21 0x11 203.0.113.5 198.51.100.1 51000 9100 04000400000000 >"$T/v2"
 	head -c 20 "$T/v2" >"$T/part1"
 	{ tail -c +21 "$T/v2" | head -c 10; } >"$T/part2"
 	{ tail -c +31 "$T/v2"; printf 'hi\n'; } >"$T/part3"
@@ -862,7 +845,7 @@ wait_fds() {
 		'192.0.2.12:40012 #2 receive message: second' \
 		'192.0.2.12:40012 disconnect: 2 messages, 17 bytes, eof'
 	# after the TLVs, bytes that look like another header are data
-	{ v2 0x21 0x11 203.0.113.6 198.51.100.1 51002 9100 04000400000000
+	{ proxy_v2 0x21 0x11 203.0.113.6 198.51.100.1 51002 9100 04000400000000
 		printf '\r\n\r\n\0\r\nQUIT\nend\n'; } >"$T/h"
 	via 127.0.0.2 "$T/h"
 	[ "$GOT" = $'hello\nok 1\nok 2\nok 3\nok 4\nok 5\nbye 5' ]
@@ -979,7 +962,7 @@ wait_fds() {
 		"127.0.0.3:$RPORT #1 receive message: PROXY TCP4 192.0.2.10 192.0.2.20 40000 9100" \
 		"127.0.0.3:$RPORT #2 receive message: hi" \
 		"127.0.0.3:$RPORT disconnect: 2 messages, 45 bytes, eof"
-	{ v2 0x20 0x00; printf 'hi\n'; } >"$T/h"
+	{ proxy_v2 0x20 0x00; printf 'hi\n'; } >"$T/h"
 	via 127.0.0.3 "$T/h"
 	[ "$GOT" = $'hello\nok 1\nok 2\nok 3\nok 4\nok 5\nbye 5' ]
 	records_are "$T/rec.$RPORT" "127.0.0.3:$RPORT connect" \

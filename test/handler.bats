@@ -14,17 +14,6 @@ USAGE='usage: msgd-handler [-hpsS] [-g TEXT] [-l FILE] [-m BYTES] [-t SECS] [-T 
 # LeakSanitizer cannot run under ptrace: off for the handlers strace runs
 LSAN_OFF=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 
-# usage_error WHAT ARGS...: the handler with ARGS is a usage error: status
-# 2, nothing for the client, and on stderr the line WHAT and the usage
-usage_error() {
-	local what=$1
-	shift
-	: >"$T/empty"
-	converse "$T/empty" "$@"
-	[ "$status" -eq 2 ] || { echo "status $status for: $*"; return 1; }
-	file_is "$T/out" ''
-	file_is "$T/err" "msgd-handler: $what\n$USAGE\n"
-}
 
 # peer_is PEER [NAME=VALUE...]: on a pipe, with only this environment for
 # the address, the handler's records name PEER
@@ -102,9 +91,9 @@ now_ms() {
 }
 
 @test "a greeting with a CR or an LF in it is a usage error" {
-	usage_error '-g: the greeting must be one line' -g $'two\nlines'
-	usage_error '-g: the greeting must be one line' -g $'carriage\rreturn'
-	usage_error '-g: the greeting must be one line' -g $'hello\n'
+	handler_usage_error '-g: the greeting must be one line' -g $'two\nlines'
+	handler_usage_error '-g: the greeting must be one line' -g $'carriage\rreturn'
+	handler_usage_error '-g: the greeting must be one line' -g $'hello\n'
 }
 
 # ---- framing ----
@@ -415,7 +404,7 @@ EOF
 @test "-m takes a number from 1 to 1048576 and names a bad value" {
 	local v
 	for v in 0 1048577 -1 abc '' 1.5 ' 1' +1 99999999999999999999; do
-		usage_error "-m: bad value '$v' (a number from 1 to 1048576)" \
+		handler_usage_error "-m: bad value '$v' (a number from 1 to 1048576)" \
 			-m "$v" -l "$T/F"
 	done
 	[ ! -e "$T/F" ]
@@ -463,7 +452,7 @@ EOF
 @test "-t takes a number from 0 to 2000000 and names a bad value" {
 	local v
 	for v in -1 abc '' 2000001 1.5 ' 1' 1s; do
-		usage_error "-t: bad value '$v' (a number from 0 to 2000000)" \
+		handler_usage_error "-t: bad value '$v' (a number from 0 to 2000000)" \
 			-t "$v"
 	done
 }
@@ -471,27 +460,27 @@ EOF
 # ---- usage ----
 
 @test "an unknown option is a usage error" {
-	usage_error 'unknown option -x' -x
-	usage_error 'unknown option -?' -l "$T/F" '-?'
+	handler_usage_error 'unknown option -x' -x
+	handler_usage_error 'unknown option -?' -l "$T/F" '-?'
 	[ ! -e "$T/F" ]
 }
 
 @test "an option without its value is a usage error" {
 	local o
 	for o in g l m t; do
-		usage_error "-$o needs a value" "-$o"
+		handler_usage_error "-$o needs a value" "-$o"
 	done
 }
 
 @test "an extra argument is a usage error and touches no record file" {
-	usage_error "unexpected argument 'extra'" -l "$T/F" extra
+	handler_usage_error "unexpected argument 'extra'" -l "$T/F" extra
 	[ ! -e "$T/F" ]
 }
 
 @test "-l and -s together are a usage error" {
-	usage_error '-l and -s both say where records go: pick one' \
+	handler_usage_error '-l and -s both say where records go: pick one' \
 		-l "$T/F" -s
-	usage_error '-l and -s both say where records go: pick one' \
+	handler_usage_error '-l and -s both say where records go: pick one' \
 		-s -l "$T/F"
 	[ ! -e "$T/F" ]
 }

@@ -182,3 +182,34 @@ launcher_usage_error() {
 	[ "${lines[0]}" = "msgd-launcher: $msg" ]
 	[[ ${lines[1]} == 'usage: msgd-launcher ['*' HOST PORT PROGRAM [ARG...]' ]]
 }
+
+# proxy_v2 CMD FAMILY [SRC DST SPORT DPORT [TLV_HEX]]: a PROXY v2 header on
+# stdout, as HAProxy's send-proxy-v2 writes it (CMD 0x20 LOCAL, 0x21
+# PROXY; FAMILY 0x00 UNSPEC, 0x11 TCP4, 0x21 TCP6)
+proxy_v2() {
+	python3 - "$@" <<'EOF'
+import ipaddress, struct, sys
+cmd, fam = int(sys.argv[1], 0), int(sys.argv[2], 0)
+body = b""
+if len(sys.argv) > 3:
+    src, dst = ipaddress.ip_address(sys.argv[3]), ipaddress.ip_address(sys.argv[4])
+    body = src.packed + dst.packed + struct.pack(">HH", int(sys.argv[5]), int(sys.argv[6]))
+if len(sys.argv) > 7:
+    body += bytes.fromhex(sys.argv[7])
+sys.stdout.buffer.write(b"\r\n\r\n\0\r\nQUIT\n" + bytes([cmd, fam]) +
+                        struct.pack(">H", len(body)) + body)
+EOF
+}
+
+# handler_usage_error WHAT ARGS...: the handler with ARGS is a usage error:
+# status 2, nothing for the client, and on stderr the line WHAT and the
+# usage line $USAGE (set by the .bats file)
+handler_usage_error() {
+	local what=$1
+	shift
+	: >"$T/empty"
+	converse "$T/empty" "$@"
+	[ "$status" -eq 2 ] || { echo "status $status for: $*"; return 1; }
+	file_is "$T/out" ''
+	file_is "$T/err" "msgd-handler: $what\n$USAGE\n"
+}

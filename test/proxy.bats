@@ -8,6 +8,7 @@ load helpers
 # the peer must come from the test, never from the caller's environment
 unset PROTO TCPREMOTEIP TCPREMOTEPORT REMOTE_HOST REMOTE_ADDR REMOTE_PORT
 
+# shellcheck disable=SC2034 # read by handler_usage_error (helpers.bash)
 USAGE='usage: msgd-handler [-hpsS] [-g TEXT] [-l FILE] [-m BYTES] [-t SECS] [-T SECS]'
 # LeakSanitizer cannot run under ptrace: off for the handlers strace runs
 LSAN_OFF=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
@@ -32,23 +33,6 @@ unit() {
 	fi
 }
 
-# v2 CMD FAMILY [SRC DST SPORT DPORT [TLV_HEX]]: a PROXY v2 header on
-# stdout, as HAProxy's send-proxy-v2 writes it (CMD 0x20 LOCAL, 0x21
-# PROXY; FAMILY 0x00 UNSPEC, 0x11 TCP4, 0x21 TCP6)
-v2() {
-	python3 - "$@" <<'EOF'
-import ipaddress, struct, sys
-cmd, fam = int(sys.argv[1], 0), int(sys.argv[2], 0)
-body = b""
-if len(sys.argv) > 3:
-    src, dst = ipaddress.ip_address(sys.argv[3]), ipaddress.ip_address(sys.argv[4])
-    body = src.packed + dst.packed + struct.pack(">HH", int(sys.argv[5]), int(sys.argv[6]))
-if len(sys.argv) > 7:
-    body += bytes.fromhex(sys.argv[7])
-sys.stdout.buffer.write(b"\r\n\r\n\0\r\nQUIT\n" + bytes([cmd, fam]) +
-                        struct.pack(">H", len(body)) + body)
-EOF
-}
 
 # talk IN [CLIENT_OPT...] -- HANDLER_ARG...: serve one connection with the
 # handler (serve-once options from the array serve_opts), send the file IN
@@ -84,17 +68,6 @@ refused() {
 	[ ! -e "$T/F" ] || { echo "records:"; cat "$T/F"; return 1; }
 }
 
-# usage_error WHAT ARGS...: the handler with ARGS is a usage error: status
-# 2, nothing for the client, and on stderr the line WHAT and the usage
-usage_error() {
-	local what=$1
-	shift
-	: >"$T/empty"
-	converse "$T/empty" "$@"
-	[ "$status" -eq 2 ] || { echo "status $status for: $*"; return 1; }
-	file_is "$T/out" ''
-	file_is "$T/err" "msgd-handler: $what\n$USAGE\n"
-}
 
 # ---- the parser, case by case ----
 
@@ -139,7 +112,7 @@ usage_error() {
 
 @test "with -p v2 headers name the client, IPv4 with TLVs and IPv6 alike" {
 	# ALPN "h2" and authority "example.com", read and dropped
-	{ v2 0x21 0x11 203.0.113.5 198.51.100.1 51000 9100 \
+	{ proxy_v2 0x21 0x11 203.0.113.5 198.51.100.1 51000 9100 \
 		010002683202000b6578616d706c652e636f6d
 		printf 'hi\n'; } >"$T/in"
 	talk "$T/in" -- -p -l "$T/F"
@@ -149,7 +122,7 @@ usage_error() {
 		'203.0.113.5:51000 #1 receive message: hi' \
 		'203.0.113.5:51000 disconnect: 1 messages, 2 bytes, eof'
 
-	{ v2 0x21 0x21 2001:db8::5 2001:db8::1 51001 9100
+	{ proxy_v2 0x21 0x21 2001:db8::5 2001:db8::1 51001 9100
 		printf 'hi\n'; } >"$T/in"
 	talk "$T/in" -- -p -l "$T/G"
 	[ "$status" -eq 0 ]
@@ -169,7 +142,7 @@ usage_error() {
 }
 
 @test "a v2 LOCAL header (a health check) and a v1 UNKNOWN one keep the socket's own peer" {
-	{ v2 0x20 0x00; printf 'hi\n'; } >"$T/in"
+	{ proxy_v2 0x20 0x00; printf 'hi\n'; } >"$T/in"
 	talk "$T/in" -- -p -l "$T/F"
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
@@ -196,7 +169,7 @@ usage_error() {
 		'192.0.2.10:40000 #1 receive message: hi' \
 		'192.0.2.10:40000 disconnect: 1 messages, 2 bytes, eof'
 
-	{ v2 0x20 0x00; printf 'hi\n'; } >"$T/in"
+	{ proxy_v2 0x20 0x00; printf 'hi\n'; } >"$T/in"
 	talk "$T/in" -- -p -l "$T/G"
 	[ "$status" -eq 0 ]
 	records_are "$T/G" '198.51.100.7:7777 connect' \
@@ -220,7 +193,7 @@ usage_error() {
 		'192.0.2.10:40000 disconnect: 2 messages, 6 bytes, eof'
 
 	# a v2 header, TLVs and all, the same way
-	{ v2 0x21 0x21 2001:db8::5 2001:db8::1 51001 9100 0400020000
+	{ proxy_v2 0x21 0x21 2001:db8::5 2001:db8::1 51001 9100 0400020000
 		printf 'one\n'; } >"$T/in"
 	talk "$T/in" --trickle-bytes 57 --delay 0.035 -- -p -l "$T/G"
 	[ "$status" -eq 0 ]
@@ -241,7 +214,7 @@ usage_error() {
 		'192.0.2.10:40000 disconnect: 2 messages, 17 bytes, eof'
 
 	# after the TLVs, bytes that look like another header are data
-	{ v2 0x21 0x11 203.0.113.5 198.51.100.1 51000 9100 04000400000000
+	{ proxy_v2 0x21 0x11 203.0.113.5 198.51.100.1 51000 9100 04000400000000
 		printf '\r\n\r\n\0\r\nQUIT\nend\n'; } >"$T/in"
 	talk "$T/in" -- -p -l "$T/G"
 	[ "$status" -eq 0 ]
@@ -269,10 +242,10 @@ usage_error() {
 	refused ''
 
 	# a unix socket's addresses, and a version 1 binary header
-	{ v2 0x21 0x31; printf 'hi\n'; } >"$T/in"
+	{ proxy_v2 0x21 0x31; printf 'hi\n'; } >"$T/in"
 	talk "$T/in" -- -p -l "$T/F"
 	refused ''
-	{ v2 0x11 0x11 192.0.2.10 192.0.2.20 1 2; printf 'hi\n'; } >"$T/in"
+	{ proxy_v2 0x11 0x11 192.0.2.10 192.0.2.20 1 2; printf 'hi\n'; } >"$T/in"
 	talk "$T/in" -- -p -l "$T/F"
 	refused ''
 }
@@ -317,7 +290,7 @@ usage_error() {
 }
 
 @test "without -p a v2 header is data, escaped in the records" {
-	{ v2 0x20 0x00; printf 'hi\n'; } >"$T/in"
+	{ proxy_v2 0x20 0x00; printf 'hi\n'; } >"$T/in"
 	talk "$T/in" -- -l "$T/F"
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nok 2\nok 3\nok 4\nok 5\nbye 5\n'
@@ -577,9 +550,9 @@ EOF
 @test "-T takes a number from 0 to 2000000 and names a bad value" {
 	local v
 	for v in -1 2000001 abc '' 1.5 ' 1' 1s; do
-		usage_error "-T: bad value '$v' (a number from 0 to 2000000)" -T "$v"
+		handler_usage_error "-T: bad value '$v' (a number from 0 to 2000000)" -T "$v"
 	done
-	usage_error '-T needs a value' -T
+	handler_usage_error '-T needs a value' -T
 	printf 'hi\n' >"$T/in"
 	converse "$T/in" -T 2000000 -T 0 -l "$T/F"
 	[ "$status" -eq 0 ]
