@@ -870,21 +870,21 @@ say_end(struct conn *c, const char *line, enum endreason end)
 }
 
 static enum endreason
-serve(struct conn *c, long timeout, long long session_end)
+serve(struct conn *c, long timeout)
 {
 	enum endreason why = END_EOF;
 
 	for (;;) {
 		size_t from = c->inlen;
 		ssize_t n;
-		int w = wait_input(input_wait(timeout, session_end));
+		int w = wait_input(input_wait(timeout, c->session_end));
 
 		if (w < 0)
 			return say_end(c, "error server shutting down\n",
 			    END_SHUTDOWN);
 		/* checked whatever the wait said: a client whose input never
 		 * pauses must not outlive the cap */
-		if (session_end >= 0 && now_ms() >= session_end)
+		if (c->session_end >= 0 && now_ms() >= c->session_end)
 			return say_end(c, "error session time limit\n",
 			    END_TIMEOUT);
 		if (w == 0)
@@ -1284,7 +1284,6 @@ main(int argc, char **argv)
 	enum endreason why;
 	char text[128], peer[ADDR_PEERLEN];
 	int conn_on_stderr;
-	long long session_end;
 
 	progname = "msgd-handler";
 	signals_init();
@@ -1305,8 +1304,7 @@ main(int argc, char **argv)
 		linger();
 		return 1;
 	}
-	session_end = o.session ? now_ms() + o.session * 1000LL : -1;
-	c.session_end = session_end;
+	c.session_end = o.session ? now_ms() + o.session * 1000LL : -1;
 
 	if (sink_init(&c, &o, conn_on_stderr, peer) < 0 ||
 	    rec_single(&c, "connect") < 0) {
@@ -1323,7 +1321,7 @@ main(int argc, char **argv)
 	reply(&c, "\n", 1);
 	why = END_EOF;
 	if (rep_flush(&c, &why) == 0)
-		why = serve(&c, o.timeout, session_end);
+		why = serve(&c, o.timeout);
 	if (why == END_EOF) {
 		int k = snprintf(text, sizeof text, "bye %llu\n", c.durable);
 

@@ -269,7 +269,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.incap = c.maxline + 1 + READSZ;
 	c.in = malloc(c.incap);
 	CHECK(c.in != NULL, "out of memory");
-	why = serve(&c, 0, -1);
+	why = serve(&c, 0);
 	CHECK(dup2(stdout_fd, 1) == 1, "dup2: %s", strerror(errno));
 	CHECK(why == END_EOF && !c.failed, "serve ended with %s",
 	    reasons[why]);
