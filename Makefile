@@ -32,7 +32,8 @@ BATS = bats
 LIBOBJ = $(BUILD)/lib/util.o $(BUILD)/lib/addr.o $(BUILD)/lib/slog.o \
 	$(BUILD)/lib/proxy.o
 LAUNCHEROBJ = $(BUILD)/launcher/launcher.o $(BUILD)/launcher/rules.o \
-	$(BUILD)/launcher/limits.o $(BUILD)/launcher/proxied.o
+	$(BUILD)/launcher/limits.o $(BUILD)/launcher/proxied.o \
+	$(BUILD)/launcher/spawner.o
 PROGS = $(BIN)/msgd-handler $(BIN)/msgd-launcher $(BIN)/msgd-client
 OBJS = $(LIBOBJ) $(BUILD)/handler/handler.o $(LAUNCHEROBJ) \
 	$(BUILD)/client/client.o
@@ -45,7 +46,7 @@ $(BIN)/msgd-handler: $(BUILD)/handler/handler.o $(BUILD)/libmsgd.a
 
 $(BIN)/msgd-launcher: $(LAUNCHEROBJ) $(BUILD)/libmsgd.a
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $(LAUNCHEROBJ) $(BUILD)/libmsgd.a
+	$(CC) $(LDFLAGS) -pthread -o $@ $(LAUNCHEROBJ) $(BUILD)/libmsgd.a
 
 $(BIN)/msgd-client: $(BUILD)/client/client.o $(BUILD)/libmsgd.a
 	@mkdir -p $(BIN)
@@ -69,6 +70,7 @@ $(BUILD)/launcher/launcher.o: launcher/launcher.c
 $(BUILD)/launcher/rules.o: launcher/rules.c
 $(BUILD)/launcher/limits.o: launcher/limits.c
 $(BUILD)/launcher/proxied.o: launcher/proxied.c
+$(BUILD)/launcher/spawner.o: launcher/spawner.c
 $(BUILD)/client/client.o: client/client.c
 -include $(OBJS:.o=.d)
 
@@ -76,6 +78,16 @@ $(BUILD)/client/client.o: client/client.c
 $(BUILD)/loadgen: bench/loadgen.c $(BUILD)/libmsgd.a
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ bench/loadgen.c $(BUILD)/libmsgd.a
+
+# bare reference spawners: the ceiling bench/launcher.sh measures against
+$(BUILD)/refspawn: bench/refspawn.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) -pthread $(LDFLAGS) -o $@ bench/refspawn.c
+
+# what one run of a program costs, exec to exit: bench/sweep.sh
+$(BUILD)/execcost: bench/execcost.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/execcost.c
 
 # the PROXY header parser's table of cases, run by test/proxy.bats
 $(BUILD)/proxy-unit: test/proxy-unit.c lib/proxy.h $(BUILD)/libmsgd.a
@@ -88,8 +100,12 @@ PORT = 9100
 run: all
 	$(BIN)/msgd-launcher $(HOST) $(PORT) $(BIN)/msgd-handler -l -
 
+# test/run first installs what test/deps lists (as root) or says how; then
+# every test, or those of TESTS (bats files or directories)
+TESTS =
 test: all $(BUILD)/proxy-unit
-	MSGD_BIN="$$PWD/$(BIN)" MSGD_UNIT="$$PWD/$(BUILD)/proxy-unit" $(BATS) test
+	BATS="$(BATS)" MSGD_BIN="$$PWD/$(BIN)" \
+	MSGD_UNIT="$$PWD/$(BUILD)/proxy-unit" test/run $(TESTS)
 
 # the whole suite again with AddressSanitizer and UBSan (glibc: no musl ASan)
 SANFLAGS = -g -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -99,15 +115,15 @@ sanitize:
 		XCFLAGS="$(SANFLAGS)" XLDFLAGS="$(SANFLAGS)" all build/san/proxy-unit
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	MSGD_BIN="$$PWD/build/san/bin" MSGD_UNIT="$$PWD/build/san/proxy-unit" \
-	$(BATS) test
+	BATS="$(BATS)" MSGD_BIN="$$PWD/build/san/bin" \
+	MSGD_UNIT="$$PWD/build/san/proxy-unit" test/run $(TESTS)
 
 # the handler tests with every handler under valgrind memcheck
 memcheck:
 	$(MAKE) BUILD=build/dbg BIN=build/dbg/bin TOOLCHAIN=cc OPT="-O1 -g" all
 	MSGD_BIN="$$PWD/build/dbg/bin" \
 	MSGD_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
-	$(BATS) test/handler.bats
+	BATS="$(BATS)" test/run test/handler.bats
 
 # libFuzzer harnesses (clang): each test/fuzz/NAME.c is built into
 # build/fuzz/NAME and run for FUZZ_SECS seconds from its seeds in

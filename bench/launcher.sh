@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Connection-rate benchmark: msgd-launcher against tcpserver (ucspi-tcp), both
+# Connection-rate benchmark: msgd-launcher against tcpserver (ucspi-tcp) and
+# against bare reference spawners (bench/refspawn.c: the ceiling), all
 # serving the same msgd-handler on 127.0.0.1, loaded by bench/loadgen.
 #
 #   bench/launcher.sh [-r ROUNDS] [-d SECS]    (or ROUNDS=5 SECS=3 bench/launcher.sh)
@@ -7,7 +8,10 @@
 # Starts the servers once, then runs loadgen at each concurrency against each
 # server, rotating their order, ROUNDS times (default 3) for SECS seconds
 # (default 5); prints the medians, the ratio msgd/tcpserver, the CPU each server
-# spent per connection, peak RSS and the targets as PASS/MISS.  Besides plain
+# spent per connection, peak RSS and the targets as PASS/MISS.  The reference
+# spawners accept and start the handler with nothing else: fork, posix_spawn
+# from 1, 2 and 4 threads, and clone(CLONE_VM) on a stack per child; msgd is
+# compared with the fastest of them in the same run.  Besides plain
 # msgd-launcher and tcpserver it runs msgd-launcher with -x and a file of
 # 10,000 rules (msgd-x) and with -p and a PROXY v2 header before each
 # connection (msgd-p, loadgen -P): each should be within 5% of msgd. Exits 0 when a
@@ -18,8 +22,11 @@ set -uo pipefail
 export LC_ALL=C
 
 readonly CONCS="16 64" MAXCONN=200 BACKLOG=1024 WARMUP=200
-readonly T_RATIO=2.0 T_RSS_KB=1024 T_FRONT=0.95 NRULES=10000
-readonly SERVERS="msgd tcpserver msgd-x msgd-p"
+# targets: msgd >= T_REF x the fastest reference; where that reference is at
+# least T_ROOM x tcpserver (room to win), msgd >= T_RATIO x tcpserver
+readonly T_REF=0.85 T_ROOM=2.0 T_RATIO=1.5 T_RSS_KB=1024 T_FRONT=0.95 NRULES=10000
+readonly REFS="ref-fork ref-spawn1 ref-spawn2 ref-spawn4 ref-clone"
+readonly SERVERS="msgd tcpserver msgd-x msgd-p $REFS"
 
 me=${0##*/}
 die() { printf '%s: %s\n' "$me" "$*" >&2; exit 1; }
@@ -47,12 +54,13 @@ cd "$repo" || die "cannot cd to $repo"
 bindir=${MSGD_BIN:-$repo/bin}
 [[ $bindir == /* ]] || bindir=$repo/$bindir
 if [[ -z ${MSGD_BIN:-} ]]; then
-	make -s all build/loadgen || die "make failed"
+	make -s all build/loadgen build/refspawn || die "make failed"
 else
-	make -s build/loadgen || die "make failed"
+	make -s build/loadgen build/refspawn || die "make failed"
 fi
 launcher=$bindir/msgd-launcher handler=$bindir/msgd-handler loadgen=$repo/build/loadgen
-for f in "$launcher" "$handler" "$loadgen"; do
+refspawn=$repo/build/refspawn
+for f in "$launcher" "$handler" "$loadgen" "$refspawn"; do
 	[[ -x $f ]] || die "$f is missing"
 done
 
@@ -151,10 +159,14 @@ start msgd-p "$launcher" -q -c "$MAXCONN" -b "$BACKLOG" -p 127.0.0.1 -1 \
 # -q: tcpserver logs four lines per connection by default; msgd-launcher runs -q too
 start tcpserver tcpserver -q -HRl0 -c "$MAXCONN" -b "$BACKLOG" -1 127.0.0.1 0 \
 	"$handler" -l "$tmp/rec-tcpserver"
+for s in $REFS; do
+	start "$s" "$refspawn" "${s#ref-}" "$handler" -l "$tmp/rec-$s"
+done
 
 ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')
 printf 'msgd-launcher (pid %s), tcpserver (pid %s), msgd-launcher -x %s rules (pid %s), -p (pid %s); -c %s -b %s, %s CPUs\n' \
 	"${pid[msgd]}" "${pid[tcpserver]}" "$NRULES" "${pid[msgd-x]}" "${pid[msgd-p]}" "$MAXCONN" "$BACKLOG" "$ncpu"
+printf 'bare reference spawners (bench/refspawn.c): %s\n' "$REFS"
 printf 'loadgen: %s rounds of %s s at concurrency %s, servers in rotating order, warm-up %s connections\n' \
 	"$rounds" "$secs" "${CONCS// /, }" "$WARMUP"
 # other work on the machine skews everything: say how busy it was before
@@ -234,9 +246,21 @@ for c in $CONCS; do
 			"$(agg "$s" "$c" p50_ms)" "${p99[$s$c]}" "${errs[$s$c]}"
 	done
 done
-declare -A ratio=()
+div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+declare -A ratio=() best=() refratio=() room=()
 for c in $CONCS; do
-	ratio[$c]=$(awk -v a="${rate[msgd$c]}" -v b="${rate[tcpserver$c]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+	best[$c]=
+	for s in $REFS; do
+		[[ -z ${best[$c]} ]] || awk -v a="${rate[$s$c]}" -v b="${rate[${best[$c]}$c]}" 'BEGIN { exit !(a > b) }' &&
+			best[$c]=$s
+	done
+	printf '\nat c=%s, conns/s as a multiple of tcpserver:' "$c"
+	for s in $REFS; do printf ' %s %s' "${s#ref-}" "$(div "${rate[$s$c]}" "${rate[tcpserver$c]}")"; done
+	printf '\n'
+	room[$c]=$(div "${rate[${best[$c]}$c]}" "${rate[tcpserver$c]}")
+	refratio[$c]=$(div "${rate[msgd$c]}" "${rate[${best[$c]}$c]}")
+	ratio[$c]=$(div "${rate[msgd$c]}" "${rate[tcpserver$c]}")
+	printf 'ratio msgd/%s (the fastest reference) conns/s at c=%s: %s\n' "${best[$c]}" "$c" "${refratio[$c]}"
 	printf 'ratio msgd/tcpserver conns/s at c=%s: %s\n' "$c" "${ratio[$c]}"
 	for s in msgd-x msgd-p; do
 		ratio[$s$c]=$(awk -v a="${rate[$s$c]}" -v b="${rate[msgd$c]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
@@ -267,8 +291,15 @@ done
 verdict() { if [[ $1 == 1 ]]; then printf 'PASS  %s\n' "$2"; else printf 'MISS  %s\n' "$2"; fi; }
 printf '\ntargets\n'
 for c in $CONCS; do
-	ok=$(awk -v r="${ratio[$c]}" -v t="$T_RATIO" 'BEGIN { print (r >= t) }')
-	verdict "$ok" "conns/s msgd/tcpserver >= $T_RATIO at c=$c (${ratio[$c]})"
+	ok=$(awk -v r="${refratio[$c]}" -v t="$T_REF" 'BEGIN { print (r >= t) }')
+	verdict "$ok" "conns/s msgd >= $T_REF x the fastest reference at c=$c (${refratio[$c]} of ${best[$c]})"
+	if awk -v r="${room[$c]}" -v t="$T_ROOM" 'BEGIN { exit !(r >= t) }'; then
+		ok=$(awk -v r="${ratio[$c]}" -v t="$T_RATIO" 'BEGIN { print (r >= t) }')
+		verdict "$ok" "conns/s msgd/tcpserver >= $T_RATIO at c=$c (${ratio[$c]}; ${best[$c]} is ${room[$c]} x tcpserver)"
+	else
+		printf 'n/a   conns/s msgd/tcpserver >= %s at c=%s: the fastest reference is only %s x tcpserver here (msgd %s x)\n' \
+			"$T_RATIO" "$c" "${room[$c]}" "${ratio[$c]}"
+	fi
 done
 for c in $CONCS; do
 	ok=$(awk -v a="${p99[msgd$c]}" -v b="${p99[tcpserver$c]}" 'BEGIN { print (a + 0 <= b + 0) }')

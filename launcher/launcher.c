@@ -45,37 +45,40 @@ struct opts {
 	char **argv;		/* PROGRAM [ARG...] */
 };
 
-struct child {
-	pid_t pid;
-	unsigned char addr[16];	/* the source, for the per-source limit */
-};
-
 static struct opts o;
-static struct child *children;
-static long nchildren;
 
-/* signals arrive through a pipe, so the loop only ever waits in poll(2) */
+/* a slot per child, SLOT_FREE ones on a stack; live[] lists the others */
+static struct slot *slots, **free_slots, **live;
+static long nfree, nchildren;
+/* slots whose spawn failed for want of a process or memory: retried after
+ * the back-off (due), and no client is taken meanwhile */
+static long nretry;
+static long long due = -1;
+static int starved;	/* the back-off in ms, 0 when not starved */
+/* children that ended before their slot was handed back (early_keep) */
+static struct early {
+	pid_t pid;
+	int status;
+	unsigned long seq;
+} *early;
+static long nearly, early_room;
+static unsigned long reaps;
+
+
+/* signals arrive through a pipe, so the loop only ever waits in poll(2);
+ * the spawners say a slot is done on it too */
 static int sigpipe_fd[2];
 static volatile sig_atomic_t got_term, got_hup;
+static int shutting;	/* the loop is over: no child is made again */
+static int stopping;	/* the children had their SIGTERM */
 
 /* -x: the rules in force; -p: the relays whose PROXY header is believed */
 static struct ruleset *rules, *proxies;
 
-/* the environment of every child: ours less UCSPI variables, plus these */
-enum { E_PROTO, E_LOCALIP, E_LOCALPORT, E_REMOTEIP, E_REMOTEPORT, E_N };
-static char **child_env;
-static size_t child_env_n;
-static char envbuf[E_N][ADDR_IPLEN + 16];
-/* PROXYREMOTEIP and PROXYREMOTEPORT, for a proxied client only: the last
- * two entries of child_env, NULL when not */
-static char proxybuf[2][ADDR_IPLEN + 20];
-static size_t proxy_slot;
-/* a child whose allow rule sets variables gets child_env with them: made
- * before the fork in room sized for the rules in force (env_room); the
- * rule's conn_nvars variables are the last of conn_n, copied to conn_vars */
-static char **conn_env, *conn_vars;
-static size_t conn_env_room, conn_vars_room, conn_n, conn_nvars;
-static char **exec_env;		/* the one for the next child */
+/* the environment of every child: ours less UCSPI variables, then these */
+static char **base_env;
+static size_t base_env_n;
+static char local_env[2][ADDR_IPLEN + 20];
 static int local_fixed;	/* bound to one address: TCPLOCAL* never change */
 
 /* signals a child must get back at their defaults before exec */
@@ -408,17 +411,64 @@ is_ucspi(const char *e)
 	return 0;
 }
 
-/*
- * Room in conn_env and conn_vars for any rule of rs: 0, or -1.  The
- * environment already made for a connection that waits for a process
- * (exec_env is conn_env) moves with them.
- */
+/* "NAME=..." names the variable of "NAME=VALUE" */
 static int
-env_room(const struct ruleset *rs)
+same_name(const char *e, const char *var)
 {
-	size_t i, j, envs, vars = 0, bytes = 1;
-	char **e;
-	char *v;
+	size_t n = (size_t)(strchr(var, '=') - var) + 1;
+
+	return strncmp(e, var, n) == 0;
+}
+
+static int
+overridden(const char *e, const struct rule *r)
+{
+	size_t j;
+
+	for (j = 0; r && j < r->nenv; j++)
+		if (same_name(e, r->env[j]))
+			return 1;
+	return 0;
+}
+
+static void
+env_init(void)
+{
+	size_t n = 0, i;
+
+	while (environ[n])
+		n++;
+	base_env = calloc(n + 1, sizeof *base_env);
+	if (base_env == NULL)
+		die(1, "out of memory");
+	for (i = 0; i < n; i++)
+		if (!is_ucspi(environ[i]))
+			base_env[base_env_n++] = environ[i];
+}
+
+/* "NAMEIP=ip" and "NAMEPORT=port" of sa into e[0] and e[1] */
+static int
+env_addr(char e[2][ADDR_IPLEN + 20], const char *name,
+    const struct sockaddr *sa)
+{
+	char ip[ADDR_IPLEN];
+	unsigned port;
+
+	if (addr_ip_port(sa, ip, &port) < 0)
+		return -1;
+	snprintf(e[0], ADDR_IPLEN + 20, "%sIP=%s", name, ip);
+	snprintf(e[1], ADDR_IPLEN + 20, "%sPORT=%u", name, port);
+	return 0;
+}
+
+/* the most any child's environment takes under the rules rs (see
+ * make_env): ours, 7 UCSPI variables and the largest rule's */
+static size_t env_need;
+
+static void
+env_need_for(const struct ruleset *rs)
+{
+	size_t i, j, vars = 0, bytes = 0;
 
 	for (i = 0; rs && i < rs->nrule; i++) {
 		size_t n = 0;
@@ -430,118 +480,76 @@ env_room(const struct ruleset *rs)
 		if (n > bytes)
 			bytes = n;
 	}
-	envs = child_env_n + vars + 1;
-	if (envs <= conn_env_room && bytes <= conn_vars_room)
-		return 0;
-	if (envs < conn_env_room)
-		envs = conn_env_room;
-	if (bytes < conn_vars_room)
-		bytes = conn_vars_room;
-	e = malloc(envs * sizeof *e);
-	v = malloc(bytes);
-	if (e == NULL || v == NULL) {
-		free(e);
-		free(v);
-		return -1;
-	}
-	if (conn_env && exec_env == conn_env) {
-		memcpy(e, conn_env, (conn_n + 1) * sizeof *e);
-		memcpy(v, conn_vars, conn_vars_room);
-		for (i = conn_n - conn_nvars; i < conn_n; i++)
-			e[i] = v + (conn_env[i] - conn_vars);
-		exec_env = e;
-	}
-	free(conn_env);
-	free(conn_vars);
-	conn_env = e;
-	conn_env_room = envs;
-	conn_vars = v;
-	conn_vars_room = bytes;
-	return 0;
-}
-
-/* "NAME=..." names the variable of "NAME=VALUE" */
-static int
-same_name(const char *e, const char *var)
-{
-	size_t n = (size_t)(strchr(var, '=') - var) + 1;
-
-	return strncmp(e, var, n) == 0;
+	env_need = (base_env_n + 7 + vars + 1) * sizeof(char *) +
+	    7 * (ADDR_IPLEN + 20) + bytes;
 }
 
 /*
- * The next child's environment: child_env, or with the variables of its
- * allow rule, which come after the UCSPI ones and so replace any variable
- * of the same name.  They are copied: a reload may free the rule before a
- * connection kept for want of a process is served.
+ * A child's environment, in its slot's own buffer (kept for the slot's
+ * next child, grown when a rule needs more): ours less UCSPI variables;
+ * PROTO=TCP and the TCPLOCAL and TCPREMOTE pairs; PROXYREMOTE for a
+ * proxied client; last the variables of its allow rule, which replace any
+ * of the same name.  The rule's are copied: a reload may free it while the
+ * child is still being made.  local NULL: the socket's own address.  0, or
+ * -1 out of memory.
  */
-static void
-env_for(const struct rule *r)
+static int
+make_env(struct slot *s, int cfd, const struct sockaddr *client,
+    const struct sockaddr *local, const struct sockaddr *proxy,
+    const struct rule *r)
 {
-	size_t i, j, k = 0;
-	char *v = conn_vars;
+	char ucspi[3][2][ADDR_IPLEN + 20];
+	const char *add[7];
+	size_t nadd = 0, nvars = r ? r->nenv : 0, bytes = 0, i, k = 0;
+	char **env, *p;
 
-	exec_env = child_env;
-	if (r == NULL || r->nenv == 0)
-		return;
-	for (i = 0; i < child_env_n && child_env[i]; i++) {
-		for (j = 0; j < r->nenv && !same_name(child_env[i], r->env[j]);
-		    j++)
-			;
-		if (j == r->nenv)
-			conn_env[k++] = child_env[i];
+	add[nadd++] = "PROTO=TCP";
+	if (local_fixed) {
+		add[nadd++] = local_env[0];
+		add[nadd++] = local_env[1];
+	} else {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+
+		if (local == NULL && getsockname(cfd, (struct sockaddr *)&ss,
+		    &len) == 0)
+			local = (struct sockaddr *)&ss;
+		if (local && env_addr(ucspi[0], "TCPLOCAL", local) == 0) {
+			add[nadd++] = ucspi[0][0];
+			add[nadd++] = ucspi[0][1];
+		}
 	}
-	for (j = 0; j < r->nenv; j++) {
-		size_t n = strlen(r->env[j]) + 1;
-
-		memcpy(v, r->env[j], n);
-		conn_env[k++] = v;
-		v += n;
+	if (env_addr(ucspi[1], "TCPREMOTE", client) == 0) {
+		add[nadd++] = ucspi[1][0];
+		add[nadd++] = ucspi[1][1];
 	}
-	conn_env[k] = NULL;
-	conn_n = k;
-	conn_nvars = r->nenv;
-	exec_env = conn_env;
-}
+	if (proxy && env_addr(ucspi[2], "PROXYREMOTE", proxy) == 0) {
+		add[nadd++] = ucspi[2][0];
+		add[nadd++] = ucspi[2][1];
+	}
+	for (i = 0; i < nadd; i++)
+		bytes += strlen(add[i]) + 1;
+	for (i = 0; i < nvars; i++)
+		bytes += strlen(r->env[i]) + 1;
+	bytes += (base_env_n + nadd + nvars + 1) * sizeof *env;
+	if (bytes > s->env_size)
+		return -1;	/* env_reserve() made room for any rule */
+	env = s->env;
+	p = (char *)(env + base_env_n + nadd + nvars + 1);
+	for (i = 0; i < base_env_n; i++)
+		if (!overridden(base_env[i], r))
+			env[k++] = base_env[i];
+	for (i = 0; i < nadd + nvars; i++) {
+		const char *e = i < nadd ? add[i] : r->env[i - nadd];
+		size_t n = strlen(e) + 1;
 
-static void
-env_init(void)
-{
-	size_t n = 0, i, k = 0;
-
-	while (environ[n])
-		n++;
-	child_env = calloc(n + E_N + 2 + 1, sizeof *child_env);
-	if (child_env == NULL)
-		die(1, "out of memory");
-	for (i = 0; i < n; i++)
-		if (!is_ucspi(environ[i]))
-			child_env[k++] = environ[i];
-	for (i = 0; i < E_N; i++)
-		child_env[k++] = envbuf[i];
-	proxy_slot = k;
-	child_env_n = k + 2;	/* room for the PROXYREMOTE pair */
-	exec_env = child_env;
-	strcpy(envbuf[E_PROTO], "PROTO=TCP");
-	if (env_room(rules) < 0)
-		die(1, "out of memory");
-}
-
-/* the relay's own address for a proxied client's child, or none */
-static void
-env_proxy(const struct sockaddr_storage *proxy)
-{
-	char ip[ADDR_IPLEN];
-	unsigned port;
-
-	child_env[proxy_slot] = NULL;
-	if (proxy == NULL ||
-	    addr_ip_port((const struct sockaddr *)proxy, ip, &port) < 0)
-		return;
-	snprintf(proxybuf[0], sizeof proxybuf[0], "PROXYREMOTEIP=%s", ip);
-	snprintf(proxybuf[1], sizeof proxybuf[1], "PROXYREMOTEPORT=%u", port);
-	child_env[proxy_slot] = proxybuf[0];
-	child_env[proxy_slot + 1] = proxybuf[1];
+		if (i < nadd && overridden(e, r))
+			continue;
+		env[k++] = memcpy(p, e, n);
+		p += n;
+	}
+	env[k] = NULL;
+	return 0;
 }
 
 /* mark every descriptor from `from` on close-on-exec, or close it */
@@ -756,6 +764,132 @@ log_status(void)
 		note("status: %ld/%ld", nchildren, o.maxconn);
 }
 
+/* ---- slots ---- */
+
+/*
+ * Room for the next child's environment, made before its client is
+ * accepted: without memory the client stays in the backlog, never dropped
+ * after it was taken.  Each slot keeps its buffer for its next child.
+ * 0, or -1 with errno set.
+ */
+static int
+env_reserve(void)
+{
+	struct slot *s = free_slots[nfree - 1];
+	char **env;
+
+	if (s->env_size >= env_need)
+		return 0;
+	if ((env = malloc(env_need)) == NULL)
+		return -1;
+	free(s->env);
+	s->env = env;
+	s->env_size = env_need;
+	return 0;
+}
+
+static int
+slots_init(void)
+{
+	long i;
+
+	slots = calloc((size_t)o.maxconn, sizeof *slots);
+	free_slots = calloc((size_t)o.maxconn, sizeof *free_slots);
+	live = calloc((size_t)o.maxconn, sizeof *live);
+	early_room = o.maxconn + 64;
+	early = calloc((size_t)early_room, sizeof *early);
+	if (slots == NULL || free_slots == NULL || live == NULL ||
+	    early == NULL)
+		return -1;
+	for (i = o.maxconn; i-- > 0;)
+		free_slots[nfree++] = &slots[i];
+	return 0;
+}
+
+static struct slot *
+slot_take(void)
+{
+	struct slot *s = free_slots[--nfree];
+
+	s->live = nchildren;
+	live[nchildren++] = s;
+	return s;
+}
+
+static void
+slot_free(struct slot *s)
+{
+	live[s->live] = live[--nchildren];
+	live[s->live]->live = s->live;
+	s->state = SLOT_FREE;
+	free_slots[nfree++] = s;
+}
+
+/*
+ * A child that ended before its spawner said it was made is not known by
+ * its pid yet: its status is kept here until then.  seq orders them with
+ * the slots: a kept status is only ever matched to a slot queued before it
+ * was reaped, and one that no slot still being made could claim (a child
+ * we inherited, or one that posix_spawn reaped itself after a failed exec)
+ * is dropped.  So at most one is kept per slot being made, plus strays
+ * since the last prune.  early_prune() drops what no slot still being
+ * made can claim.
+ */
+static void
+early_prune(void)
+{
+	unsigned long min = (unsigned long)-1;
+	long i, k = 0;
+
+	for (i = 0; i < nchildren; i++)
+		if (live[i]->state == SLOT_SPAWNING && live[i]->seq < min)
+			min = live[i]->seq;
+	for (i = 0; i < nearly; i++)
+		if (early[i].seq > min)
+			early[k++] = early[i];
+	nearly = k;
+}
+
+static void
+early_keep(pid_t pid, int st)
+{
+	if (nearly == early_room)
+		early_prune();
+	if (nearly == early_room) {
+		/* strays all: the oldest goes */
+		memmove(early, early + 1, (size_t)(nearly - 1) * sizeof *early);
+		nearly--;
+	}
+	early[nearly++] = (struct early){ pid, st, reaps };
+}
+
+/* the status of s's child, kept because it ended first: 1 and *st, or 0 */
+static int
+early_claim(const struct slot *s, int *st)
+{
+	long i;
+
+	for (i = 0; i < nearly; i++)
+		if (early[i].pid == s->pid && early[i].seq > s->seq) {
+			*st = early[i].status;
+			early[i] = early[--nearly];
+			return 1;
+		}
+	return 0;
+}
+
+static void
+child_ended(struct slot *s, int st)
+{
+	if (WIFSIGNALED(st))
+		note("end %ld signal %d", (long)s->pid, WTERMSIG(st));
+	else if (o.verbosity == VERBOSE ||
+	    (o.verbosity == NORMAL && WEXITSTATUS(st) != 0))
+		note("end %ld status %d", (long)s->pid, WEXITSTATUS(st));
+	slot_free(s);
+	log_status();
+}
+
 static void
 reap(void)
 {
@@ -765,17 +899,14 @@ reap(void)
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		long i;
 
-		for (i = 0; i < nchildren && children[i].pid != pid; i++)
+		reaps++;
+		for (i = 0; i < nchildren && !(live[i]->state == SLOT_RUNNING &&
+		    live[i]->pid == pid); i++)
 			;
-		if (i == nchildren)
-			continue;	/* not one of ours */
-		children[i] = children[--nchildren];
-		if (WIFSIGNALED(st))
-			note("end %ld signal %d", (long)pid, WTERMSIG(st));
-		else if (o.verbosity == VERBOSE ||
-		    (o.verbosity == NORMAL && WEXITSTATUS(st) != 0))
-			note("end %ld status %d", (long)pid, WEXITSTATUS(st));
-		log_status();
+		if (i < nchildren)
+			child_ended(live[i], st);
+		else
+			early_keep(pid, st);
 	}
 }
 
@@ -785,7 +916,7 @@ from_source(const unsigned char *addr)
 	long i, n = 0;
 
 	for (i = 0; i < nchildren; i++)
-		n += memcmp(children[i].addr, addr, 16) == 0;
+		n += memcmp(live[i]->key, addr, 16) == 0;
 	return n;
 }
 
@@ -803,89 +934,27 @@ deny(int fd, const char *ip, const char *why)
 		note("deny %s %s", ip, why);
 }
 
-static void
-set_env_addr(int slot, const char *name, const char *ip, unsigned port)
-{
-	snprintf(envbuf[slot], sizeof envbuf[slot], "%sIP=%s", name, ip);
-	snprintf(envbuf[slot + 1], sizeof envbuf[slot + 1], "%sPORT=%u", name,
-	    port);
-}
-
-/*
- * The child, in the inetd order: a session of its own, the connection on
- * fds 0 and 1 (fd 2 stays the log; every other descriptor is
- * close-on-exec), signals back to their defaults and unblocked, exec; say
- * which exec failed.  Privileges were dropped once, in the parent, right
- * after binding.
- */
-static void __attribute__((noreturn))
-child(int cfd)
-{
-	sigset_t none;
-	int sig;
-
-	/* no controlling terminal: a ^C or hangup there is the launcher's,
-	 * which then gives its children the -k grace */
-	if (setsid() < 0)
-		warn("cannot start a new session:");
-	if (dup2(cfd, 0) < 0 || dup2(cfd, 1) < 0) {
-		warn("cannot put the connection on fds 0 and 1:");
-		_exit(127);
-	}
-	for (sig = 1; sig < NSIG; sig++)
-		if (sigismember(&child_reset, sig))
-			signal(sig, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* a path by now (find_program): gone or changed since, it is said */
-	execve(o.argv[0], o.argv, exec_env);
-	warn("cannot run %s:", o.argv[0]);
-	_exit(127);
-}
-
-/*
- * fork, not a vfork-style spawn: measured here, the launcher then accepts
- * the next client while this one execs on the other CPU, 15-25% more
- * connections/s than posix_spawn, which holds the parent until the exec.
- * Signals stay blocked across the fork so that no handler of ours runs in
- * the child.
- */
-static pid_t
-spawn(int cfd)
-{
-	sigset_t all, old;
-	pid_t pid;
-
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		child(cfd);
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	return pid;
-}
-
 /*
  * Whether the client at `client` may have a child: the rules first (a
  * denied client costs no -R token), then -R, then -C.  A client refused is
  * closed here and logged.  The client's address is given apart from the
- * socket: it is not always the socket's peer.  On 1, the next child's
- * environment has the variables of the allow rule that matched.
+ * socket: it is not always the socket's peer.  On 1, *rule is the allow
+ * rule that matched, or NULL.
  */
 static int
-admit(int cfd, const struct sockaddr *client)
+admit(int cfd, const struct sockaddr *client, const struct rule **rule)
 {
-	const struct rule *rule = rules ? rules_match(rules, client) : NULL;
+	const struct rule *r = rules ? rules_match(rules, client) : NULL;
 	unsigned char key[16];
 	char ip[ADDR_IPLEN];
 	unsigned port;
 	int say;
 
 	addr_ip_port(client, ip, &port);
-	if (rule && !rule->allow) {
+	if (r && !r->allow) {
 		close(cfd);
 		if (o.verbosity != QUIET)
-			note("deny %s rule %u", ip, rule->line);
+			note("deny %s rule %u", ip, r->line);
 		return 0;
 	}
 	source_key(client, key);
@@ -897,36 +966,130 @@ admit(int cfd, const struct sockaddr *client)
 		deny(cfd, ip, "per-source limit");
 		return 0;
 	}
-	env_for(rule);
+	*rule = r;
 	return 1;
 }
 
-/* a child for an admitted client: 0, or -1 (errno set, cfd still open)
- * when none could be made */
-static int
-serve(int cfd, const struct sockaddr *client, const struct sockaddr *local)
+/* an admitted client's child, queued for a spawner; without memory for
+ * its environment the client is closed and it is said */
+static void
+serve(int cfd, const struct sockaddr *client, const struct sockaddr *local,
+    const struct sockaddr *proxy, const struct rule *rule)
 {
-	char ip[ADDR_IPLEN], lip[ADDR_IPLEN];
-	unsigned port, lport;
-	pid_t pid;
+	struct slot *s = slot_take();
 
-	addr_ip_port(client, ip, &port);
-	set_env_addr(E_REMOTEIP, "TCPREMOTE", ip, port);
-	/* what the client reached: the relay's address, when proxied */
-	if (local ? addr_ip_port(local, lip, &lport) == 0 :
-	    !local_fixed && local_addr(cfd, lip, &lport) == 0)
-		set_env_addr(E_LOCALIP, "TCPLOCAL", lip, lport);
-	pid = spawn(cfd);
-	if (pid < 0)
-		return -1;
-	close(cfd);
-	source_key(client, children[nchildren].addr);
-	children[nchildren++].pid = pid;
-	if (o.verbosity == VERBOSE) {
-		note("pid %ld from %s port %u", (long)pid, ip, port);
+	if (make_env(s, cfd, client, local, proxy, rule) < 0) {
+		close(cfd);
+		slot_free(s);
+		warn("no room for a child's environment");
+		return;
+	}
+	s->fd = cfd;
+	s->state = SLOT_SPAWNING;
+	s->retry = 0;
+	s->seq = reaps;
+	source_key(client, s->key);
+	addr_ip_port(client, s->ip, &s->port);
+	spawner_add(s);
+}
+
+/* out of descriptors, memory or processes: said once per episode, then a
+ * calm retry with a back-off doubling from 50 ms to 1 s */
+static int
+starve(const char *what)
+{
+	if (!starved)
+		warn("cannot %s (will retry):", what);
+	starved = starved ? starved * 2 : 50;
+	if (starved > 1000)
+		starved = 1000;
+	return starved;
+}
+
+static void
+fed(void)
+{
+	if (starved && o.verbosity != QUIET)
+		note("accepting again");
+	starved = 0;
+}
+
+static int
+for_want_of_resources(int err)
+{
+	return err == EAGAIN || err == ENOMEM || err == EMFILE || err == ENFILE;
+}
+
+/*
+ * The slots the spawners are done with.  A child made is running now (or
+ * ran already: its status may have come first).  A spawn that failed for
+ * want of a process or memory is kept and tried again after a back-off,
+ * never dropped; after SIGTERM it is closed.  Any other failure is exec's,
+ * said with PROGRAM's name, and the client gets EOF.
+ */
+static void
+collect(void)
+{
+	struct slot *s;
+
+	while ((s = spawner_done()) != NULL) {
+		int st;
+
+		if (s->err == 0) {
+			s->state = SLOT_RUNNING;
+			if (s->retry) {
+				s->retry = 0;
+				if (--nretry == 0)
+					fed();
+			}
+			if (o.verbosity == VERBOSE) {
+				note("pid %ld from %s port %u", (long)s->pid,
+				    s->ip, s->port);
+				log_status();
+			}
+			if (early_claim(s, &st))
+				child_ended(s, st);
+			else if (stopping)
+				kill(s->pid, SIGTERM);
+			continue;
+		}
+		if (for_want_of_resources(s->err) && shutting) {
+			close(s->fd);	/* no retry after SIGTERM */
+		} else if (for_want_of_resources(s->err)) {
+			s->state = SLOT_FAILED;
+			if (!s->retry)
+				nretry++;
+			s->retry = 1;
+			if (due < 0) {
+				errno = s->err;
+				due = now_ms() + starve("fork");
+			}
+			continue;
+		} else {
+			errno = s->err;
+			warn("cannot run %s:", o.argv[0]);
+			close(s->fd);
+		}
+		nretry -= s->retry;
+		slot_free(s);
 		log_status();
 	}
-	return 0;
+	if (nearly)
+		early_prune();
+}
+
+/* the back-off is over: the failed spawns are tried again */
+static void
+retry_failed(void)
+{
+	long i;
+
+	for (i = 0; i < nchildren; i++)
+		if (live[i]->state == SLOT_FAILED) {
+			live[i]->state = SLOT_SPAWNING;
+			live[i]->seq = reaps;
+			spawner_add(live[i]);
+		}
 }
 
 /* an executable regular file, for the user we now are: 0, or -1 with
@@ -1001,96 +1164,42 @@ accept_error_is_resources(int err)
 	    err == ENOMEM;
 }
 
-/* a connection accepted when no child could be made: it is kept and
- * served after the back-off, never dropped */
-static int pending_fd = -1;
-static struct sockaddr_storage pending_peer, pending_local, pending_proxy;
-static int pending_proxied;
-
-static int pending_local_set;
-
-/* keep the connection whose child could not be made, with its addresses */
-static void
-pend(int fd, const struct sockaddr_storage *client,
-    const struct sockaddr_storage *local, const struct sockaddr_storage *proxy)
-{
-	pending_fd = fd;
-	pending_peer = *client;
-	pending_local_set = local != NULL;
-	if (local)
-		pending_local = *local;
-	pending_proxied = proxy != NULL;
-	if (proxy)
-		pending_proxy = *proxy;
-}
-
-/* out of descriptors, memory or processes: said once per episode, then a
- * calm retry with a back-off doubling from 50 ms to 1 s */
-static int
-starve(int *starved, const char *what)
-{
-	if (!*starved)
-		warn("cannot %s (will retry):", what);
-	*starved = *starved ? *starved * 2 : 50;
-	if (*starved > 1000)
-		*starved = 1000;
-	return *starved;
-}
-
-static void
-fed(int *starved)
-{
-	if (*starved && o.verbosity != QUIET)
-		note("accepting again");
-	*starved = 0;
-}
-
 /*
  * Accept what is waiting, up to the limit.  Returns the back-off in ms
- * when the system is out of descriptors, memory or processes, else 0.
+ * when the system is out of descriptors or memory, else 0.
  */
 static int
-accept_some(int lfd, int *starved)
+accept_some(int lfd)
 {
 	int i;
 
-	if (pending_fd >= 0) {
-		env_proxy(pending_proxied ? &pending_proxy : NULL);
-		if (serve(pending_fd, (struct sockaddr *)&pending_peer,
-		    pending_local_set ? (struct sockaddr *)&pending_local :
-		    NULL) < 0)
-			return starve(starved, "fork");
-		pending_fd = -1;
-		fed(starved);
-	}
 	for (i = 0; i < 64 && nchildren < o.maxconn &&
 	    !(proxies && waiting_full()); i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
-		int cfd = accept4(lfd, (struct sockaddr *)&ss, &len,
-		    SOCK_CLOEXEC);
+		const struct rule *rule;
+		int cfd;
 
+		if (env_reserve() < 0)
+			return starve("accept");
+		cfd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
 		if (cfd < 0) {
 			if (accept_error_is_resources(errno))
-				return starve(starved, "accept");
+				return starve("accept");
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR && errno != ECONNABORTED &&
 			    errno != EPROTO && errno != EPERM)
 				warn("cannot accept:");
 			return 0;
 		}
-		fed(starved);
+		if (nretry == 0)
+			fed();
 		if (proxies && rules_match(proxies, (struct sockaddr *)&ss)) {
 			waiting_add(cfd, &ss, now_ms());
 			continue;
 		}
-		env_proxy(NULL);
-		if (!admit(cfd, (struct sockaddr *)&ss))
-			continue;
-		if (serve(cfd, (struct sockaddr *)&ss, NULL) < 0) {
-			pend(cfd, &ss, NULL, NULL);
-			return starve(starved, "fork");
-		}
+		if (admit(cfd, (struct sockaddr *)&ss, &rule))
+			serve(cfd, (struct sockaddr *)&ss, NULL, NULL, rule);
 	}
 	return 0;
 }
@@ -1149,28 +1258,27 @@ rules_reload(void)
 	if (o.rules == NULL)
 		return;
 	rs = rules_load(o.rules, err, sizeof err);
-	if (rs && env_room(rs) < 0) {
-		rules_free(rs);
-		rs = NULL;
-		snprintf(err, sizeof err, "%s: out of memory", o.rules);
-	}
 	if (rs == NULL) {
 		warn("cannot reload %s; the old rules stay", err);
 		return;
 	}
 	rules_free(rules);
 	rules = rs;
+	env_need_for(rules);
 	if (o.verbosity != QUIET)
 		note("rules reloaded from %s: %zu rules", o.rules, rs->nrule);
 }
 
+/* SIGTERM to every child; one still being made gets it when it is */
 static void
-term_children(int sig)
+term_children(void)
 {
 	long i;
 
+	stopping = 1;
 	for (i = 0; i < nchildren; i++)
-		kill(children[i].pid, sig);
+		if (live[i]->state == SLOT_RUNNING)
+			kill(live[i]->pid, SIGTERM);
 }
 
 /* SIGTERM: no new connections; the running ones get GRACE seconds */
@@ -1193,7 +1301,7 @@ shutdown_gracefully(void)
 			if (extra)
 				break;	/* they had their SIGTERM and a second */
 			/* grace over, or asked twice: end them now */
-			term_children(SIGTERM);
+			term_children();
 			clock_gettime(CLOCK_MONOTONIC, &start);
 			extra = 1;
 			seen = got_term;
@@ -1201,6 +1309,7 @@ shutdown_gracefully(void)
 		}
 		poll(&pfd, 1, (int)left);
 		drain_signals();
+		collect();
 		reap();
 	}
 }
@@ -1216,6 +1325,7 @@ on_header(int fd, const struct proxy_info *pi,
     const struct sockaddr_storage *proxy, const char *why)
 {
 	const struct sockaddr_storage *client = proxy, *local = NULL;
+	const struct rule *rule;
 	char ip[ADDR_IPLEN];
 	unsigned port;
 
@@ -1226,18 +1336,16 @@ on_header(int fd, const struct proxy_info *pi,
 			note("bad proxy header from %s: %s", ip, why);
 		return 0;
 	}
-	if (pending_fd >= 0 || nchildren >= o.maxconn)
+	if (nretry || nchildren >= o.maxconn || env_reserve() < 0)
 		return -1;
 	if (!pi->local) {
 		client = &pi->src;
 		local = &pi->dst;
 	}
-	env_proxy(proxy);
-	if (!admit(fd, (const struct sockaddr *)client))
-		return 0;
-	if (serve(fd, (const struct sockaddr *)client,
-	    (const struct sockaddr *)local) < 0)
-		pend(fd, client, local, proxy);
+	if (admit(fd, (const struct sockaddr *)client, &rule))
+		serve(fd, (const struct sockaddr *)client,
+		    (const struct sockaddr *)local,
+		    (const struct sockaddr *)proxy, rule);
 	return 0;
 }
 
@@ -1255,16 +1363,15 @@ timeout_to(long long a, long long b)
 
 /*
  * Starved, the next try is a deadline, not a poll timeout: a child's end
- * or any other signal may wake us before it, and a connection kept for
- * want of a process must still be served when it is due.  Connections
+ * or any other signal may wake us before it, and a client whose child
+ * could not be made must still be served when it is due.  Connections
  * from a relay wait for their header in the same poll, each with its own
- * deadline.
+ * deadline.  Nothing new is taken while starved or while failed spawns
+ * are tried again.
  */
 static int
 loop(int lfd)
 {
-	int starved = 0;
-	long long due = -1;	/* starved: when to try again */
 	struct pollfd *pfd = calloc((size_t)o.maxconn + 2, sizeof *pfd);
 
 	if (pfd == NULL) {
@@ -1272,14 +1379,14 @@ loop(int lfd)
 		return -1;
 	}
 	while (!got_term) {
-		/* starved, nothing new is taken: the relays' headers wait */
-		int nw = proxies && due < 0 ? waiting_fds(pfd + 2) : 0;
+		int taking = due < 0 && nretry == 0;
+		int nw = proxies && taking ? waiting_fds(pfd + 2) : 0;
 		int r;
 
 		pfd[0].fd = sigpipe_fd[0];
 		pfd[0].events = POLLIN;
 		/* at the limit, or starved: leave them in the backlog */
-		pfd[1].fd = nchildren < o.maxconn && due < 0 &&
+		pfd[1].fd = taking && nchildren < o.maxconn &&
 		    !(proxies && waiting_full()) ? lfd : -1;
 		pfd[1].events = POLLIN;
 		pfd[0].revents = pfd[1].revents = 0;
@@ -1292,6 +1399,8 @@ loop(int lfd)
 		}
 		if (r > 0 && pfd[0].revents) {
 			drain_signals();
+			/* children made first: one may have ended already */
+			collect();
 			reap();
 			if (got_hup) {
 				got_hup = 0;
@@ -1300,11 +1409,13 @@ loop(int lfd)
 		}
 		if (nw)
 			waiting_run(pfd + 2, nw, now_ms(), on_header);
-		if (pending_fd >= 0 && due < 0)
-			due = now_ms() + starve(&starved, "fork");
-		else if (due < 0 ? r > 0 && pfd[1].revents :
-		    now_ms() >= due) {
-			int backoff = accept_some(lfd, &starved);
+		if (due >= 0) {
+			if (now_ms() >= due) {
+				due = -1;
+				retry_failed();
+			}
+		} else if (r > 0 && pfd[1].fd >= 0 && pfd[1].revents) {
+			int backoff = accept_some(lfd);
 
 			due = backoff ? now_ms() + backoff : -1;
 		}
@@ -1313,14 +1424,33 @@ loop(int lfd)
 	return 0;
 }
 
-/* at shutdown the connection still waiting for a process is closed: its
- * client sees EOF now, not after the grace */
+/* at shutdown a client still waiting for a process is closed: it sees EOF
+ * now, not after the grace.  Clients queued for their first try still get
+ * their child, as they would have before SIGTERM. */
+static void
+close_pending(struct slot *s)
+{
+	close(s->fd);
+	nretry -= s->retry;
+	slot_free(s);
+}
+
+static int
+first_try(const struct slot *s)
+{
+	return !s->retry;
+}
+
 static void
 drop_pending(void)
 {
-	if (pending_fd >= 0)
-		close(pending_fd);
-	pending_fd = -1;
+	long i;
+
+	shutting = 1;
+	spawner_withdraw(first_try, close_pending);
+	for (i = nchildren; i-- > 0;)
+		if (live[i]->state == SLOT_FAILED)
+			close_pending(live[i]);
 	if (proxies)
 		waiting_close_all();
 }
@@ -1349,8 +1479,7 @@ main(int argc, char **argv)
 	resolve_ids(&id);
 	paths_absolute();
 	fds_init();
-	children = calloc((size_t)o.maxconn + 1, sizeof *children);
-	if (children == NULL || (o.rate && rate_init(o.rate) < 0))
+	if (slots_init() < 0 || (o.rate && rate_init(o.rate) < 0))
 		die(1, "out of memory");
 
 	lfd = activated();
@@ -1369,8 +1498,11 @@ main(int argc, char **argv)
 
 		writeall(1, line, (size_t)n);
 	}
-	if (local_fixed)
-		set_env_addr(E_LOCALIP, "TCPLOCAL", ip, port);
+	if (local_fixed) {
+		snprintf(local_env[0], sizeof local_env[0], "TCPLOCALIP=%s", ip);
+		snprintf(local_env[1], sizeof local_env[1], "TCPLOCALPORT=%u",
+		    port);
+	}
 	if ((o.daemon && (ready = daemonize(lfd)) < 0) ||
 	    (o.pidfile && write_pidfile() < 0))
 		return 1;
@@ -1380,6 +1512,13 @@ main(int argc, char **argv)
 		return 1;
 	}
 	env_init();
+	env_need_for(rules);
+	if ((errno = spawner_init(SPAWNERS, o.maxconn, sigpipe_fd[1],
+	    o.argv[0], o.argv, &child_reset)) != 0) {
+		warn("cannot start the threads that make children:");
+		pidfile_remove();
+		return 1;
+	}
 	if (o.verbosity != QUIET)
 		note("listening on %s port %u, at most %ld at once", ip, port,
 		    o.maxconn);
