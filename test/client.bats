@@ -22,6 +22,7 @@ launch() {
 
 # peer MODE [FILE]: test/peer.py MODE in the background; sets PORT
 peer() {
+	need python3
 	start_server "$T/peer" "${PEER[@]}" "$@"
 	PORT=$(wait_line "$T/peer")
 }
@@ -51,6 +52,7 @@ slept_about() {
 
 # free_port: set PORT to a port nobody listens on
 free_port() {
+	need python3
 	PORT=$("${PEER[@]}" free)
 }
 
@@ -140,6 +142,7 @@ open(d + "/reset", "w").close()
 # byte, so that the kernel resets the connection; then creates $T/reset.
 # Every wait of the server is 10 s at most.  Sets PORT.
 send_reset() {
+	need python3
 	start_server "$T/srv" "${PYTHON:-python3}" -c "$SEND_RESET_PY" "$1" "$2" "$T"
 	PORT=$(wait_line "$T/srv")
 }
@@ -223,7 +226,7 @@ echo_50m() {
 }
 
 @test "50 MiB of random bytes piped in go out and come back unchanged (socat echo)" {
-	command -v socat >/dev/null || skip "needs socat"
+	need socat
 	socat_echo
 	echo_50m pipe
 }
@@ -385,6 +388,7 @@ echo_50m() {
 }
 
 @test "-6 reaches a server on ::1" {
+	need python3
 	python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' \
 		2>/dev/null || skip "no IPv6 loopback"
 	launch ::1 "$H" -l "$T/rec"
@@ -473,7 +477,7 @@ $USAGE"
 }
 
 @test "typed lines go out as typed and the replies show up (tmux)" {
-	command -v tmux >/dev/null || skip "needs tmux"
+	need tmux
 	launch 127.0.0.1 "$H" -l "$T/rec"
 	local sock=msgdtest$$
 	tmux_client "$sock" 127.0.0.1 "$PORT"

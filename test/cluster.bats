@@ -19,12 +19,16 @@ EXAMPLES=$BATS_TEST_DIRNAME/../examples
 # got it (UTC, microseconds), the node's host name, ident and pid
 CENTRAL_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}\+00:00 [^ ]+ msgd-handler\[[0-9]+\]: '
 
+# every test here runs python3: free ports, clients, a syslog reader
+setup() {
+	common_setup
+	need python3
+}
+
 # need_rsyslog: skip unless rsyslogd and its RELP modules are installed
 # (and ss, which the waits use)
 need_rsyslog() {
-	command -v ss >/dev/null || skip "needs ss (Debian package iproute2)"
-	command -v rsyslogd >/dev/null ||
-		skip "needs rsyslogd (Debian package rsyslog)"
+	need ss rsyslogd
 	printf '%s\n' 'module(load="omrelp")' 'module(load="imrelp")' \
 		'action(type="omfile" file="/dev/null")' >"$T/modules.conf"
 	rsyslogd -N1 -f "$T/modules.conf" >/dev/null 2>&1 ||
@@ -366,16 +370,13 @@ need_root() {
 }
 
 need_haproxy() {
-	command -v ss >/dev/null || skip "needs ss (Debian package iproute2)"
-	command -v haproxy >/dev/null || skip "needs haproxy (Debian package haproxy)"
+	need ss haproxy
 	need_root "examples/haproxy.cfg chroots and becomes user haproxy"
 	id haproxy >/dev/null 2>&1 || skip "needs the user haproxy (Debian package haproxy)"
 }
 
 need_stunnel() {
-	command -v ss >/dev/null || skip "needs ss (Debian package iproute2)"
-	command -v stunnel4 >/dev/null || skip "needs stunnel4 (Debian package stunnel4)"
-	command -v openssl >/dev/null || skip "needs openssl (Debian package openssl)"
+	need ss stunnel4 openssl
 	need_root "examples/stunnel-*.conf become user nobody"
 }
 
@@ -566,6 +567,7 @@ peers() {
 # handlers in KILLED
 node_kill() {
 	local pid=${NODE_PID[$1]} kids
+	need ps
 	kill -STOP "$pid"
 	kids=$(ps -o pid= --ppid "$pid" || true)
 	# shellcheck disable=SC2086 # one word a pid

@@ -12,11 +12,6 @@ H=$MSGD_BIN/msgd-handler
 CLIENT=("${PYTHON:-python3}" "$BATS_TEST_DIRNAME/client.py")
 ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 
-# need PROGRAM [PACKAGE]: skip unless PROGRAM is installed
-need() {
-	command -v "$1" >/dev/null || skip "needs $1 (Debian package ${2:-$1})"
-}
-
 # free_port: a TCP port of 127.0.0.1 that was free a moment ago, for the
 # programs that cannot listen on port 0 and say which port they got
 free_port() {
@@ -190,7 +185,7 @@ xinetd_start() {
 }
 
 @test "the shipped xinetd file, with only its port and path rewritten and disable = no, serves the protocol and its records reach syslog as daemon.info" {
-	need xinetd
+	need xinetd python3
 	need_mount_ns
 	runuser -u nobody -- test -x "$H" ||
 		skip "user nobody (the file's user) cannot run $H"
@@ -243,7 +238,7 @@ xinetd_start() {
 # ---- the other super-servers ----
 
 @test "under tcpserver a client gets the whole exchange and is recorded by the peer tcpserver saw" {
-	need tcpserver ucspi-tcp
+	need tcpserver python3
 	local hpid port
 	start_server "$T/port" tcpserver -v -1 -HRl0 127.0.0.1 0 \
 		"${HANDLER_CMD[@]}" -l "$T/rec"
@@ -257,7 +252,7 @@ xinetd_start() {
 }
 
 @test "under ipsvd's tcpsvd a client gets the whole exchange and is recorded by the peer tcpsvd saw" {
-	need tcpsvd ipsvd
+	need tcpsvd python3
 	local hpid port
 	# tcpsvd takes port 0 but logs "127.0.0.1:0": the port is read from /proc
 	start_server "$T/log" tcpsvd -v 127.0.0.1 0 "${HANDLER_CMD[@]}" -l "$T/rec"
@@ -272,7 +267,7 @@ xinetd_start() {
 }
 
 @test "under systemd-socket-activate --inetd -a a client gets the whole exchange and is recorded by its address" {
-	need systemd-socket-activate systemd
+	need systemd-socket-activate python3
 	activate sa --inetd -a "${HANDLER_CMD[@]}" -l "$T/rec"
 	converse_tcp "$PORT" 'hi\nthere\n'
 	exchange_recorded "$T/rec" "127.0.0.1:$CPORT"
@@ -282,7 +277,7 @@ xinetd_start() {
 # ---- the launcher socket-activated ----
 
 @test "socket-activated, the launcher serves the port it was given on fd 3 and logs it" {
-	need systemd-socket-activate systemd
+	need systemd-socket-activate python3
 	local c1 c2
 	activate sa "$L" -v 127.0.0.1 0 "$H" -l "$T/rec"
 	converse_tcp "$PORT" 'hi\nthere\n'
@@ -302,7 +297,7 @@ xinetd_start() {
 }
 
 @test "socket-activated, the launcher hides LISTEN_PID and LISTEN_FDS from its children and gives them TCPLOCALPORT" {
-	need systemd-socket-activate systemd
+	need systemd-socket-activate python3
 	activate sa "$L" 127.0.0.1 0 env
 	run timeout 20 "${CLIENT[@]}" 127.0.0.1 "$PORT" port eof
 	[ "$status" -eq 0 ]
@@ -313,7 +308,7 @@ xinetd_start() {
 }
 
 @test "socket-activated with -c 1, a second client waits in the backlog until the first is done" {
-	need systemd-socket-activate systemd
+	need systemd-socket-activate python3
 	activate sa "$L" -c 1 127.0.0.1 0 "$H" -l "$T/rec"
 	start_server "$T/a" "${CLIENT[@]}" 127.0.0.1 "$PORT" send:'a\n' line line \
 		wait:"$T/go" shut eof
@@ -363,7 +358,7 @@ xinetd_start() {
 # ---- the shipped files, by their own tools ----
 
 @test "systemd-analyze verify finds nothing to say about the three units" {
-	need systemd-analyze systemd
+	need systemd-analyze
 	local f
 	for f in "$ROOT"/systemd/msgd.socket "$ROOT"/systemd/msgd@.service \
 		"$ROOT"/systemd/msgd.service; do
@@ -373,6 +368,19 @@ xinetd_start() {
 	cd "$T"
 	run timeout 30 systemd-analyze verify --man=no "$T/msgd.socket" \
 		"$T/msgd@.service" "$T/msgd.service"
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+@test "shellcheck has nothing to say about any script, test file or helper" {
+	need shellcheck
+	cd "$ROOT"
+	run shellcheck .ci/run test/run test/fuzz/run bench/*.sh
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	run shellcheck -s bash test/*.bats test/helpers.bash
 	echo "$output" >&2
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]

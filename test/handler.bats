@@ -239,6 +239,7 @@ now_ms() {
 }
 
 @test "line breaks, C1 controls and direction marks of Unicode are escaped, so no reader sees a forged record" {
+	need python3
 	# U+0085 U+009B U+2028 U+2029 U+061C U+200E U+200F U+202A U+202E
 	# U+2066 U+2069, and around them U+00A0 U+200D U+2030 U+2065 pass
 	printf 'a\302\205b\302\233c\342\200\250d\342\200\251e\330\234f\342\200\216\342\200\217\342\200\252\342\200\256\342\201\246\342\201\251|\302\240\342\200\215\342\200\260\342\201\245\n' >"$T/in"
@@ -253,6 +254,7 @@ now_ms() {
 }
 
 @test "every byte value but LF can be recovered from the record" {
+	need python3
 	python3 - "$T/in" <<'EOF'
 import random, sys
 every = bytes(b for b in range(256) if b != 0x0a)
@@ -578,6 +580,7 @@ EOF
 }
 
 @test "on a terminal the handler talks on stderr, not syslog, though fds 0 and 2 are the same tty" {
+	need python3
 	# a pty on fds 0 and 2, as in an interactive shell; fd 1 a pipe
 	run timeout 20 python3 -c '
 import os, pty, subprocess, sys
@@ -603,7 +606,7 @@ sys.stdout.write(out.decode().replace("\r\n", "\n"))
 }
 
 @test "with -S a failed fsync acknowledges nothing" {
-	command -v strace >/dev/null || skip "needs strace"
+	need strace
 	printf 'hi\n' >"$T/in"
 	status=0
 	# the first fsync is the connect record's, the second the message's
@@ -640,7 +643,7 @@ sys.stdout.write(out.decode().replace("\r\n", "\n"))
 }
 
 @test "with -S the record is fsynced after it is written and before ok is sent" {
-	command -v strace >/dev/null || skip "needs strace"
+	need strace
 	local fd order
 	printf 'hi\n' >"$T/in"
 	status=0
@@ -732,6 +735,7 @@ sys.stdout.write(out.decode().replace("\r\n", "\n"))
 # $status and its stderr in $T/port.err
 serve_and_talk() {
 	local host=127.0.0.1 six=() in opts=() port
+	need python3
 	if [ "$1" = -6 ]; then
 		host=::1 six=(-6)
 		shift
@@ -779,6 +783,7 @@ serve_and_talk() {
 }
 
 @test "over TCP on ::1 the records name the client as [::1]:PORT" {
+	need python3
 	python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' \
 		2>/dev/null || skip "no IPv6 loopback"
 	printf 'hi\n' >"$T/in"
@@ -792,6 +797,7 @@ serve_and_talk() {
 }
 
 @test "a message trickled a byte at a time over TCP is one message" {
+	need python3
 	local port
 	printf 'one slow message\n' >"$T/in"
 	start_server "$T/port" python3 "$TCP_PY" serve-once \
@@ -811,6 +817,7 @@ serve_and_talk() {
 # ---- clients that go away ----
 
 @test "a client that resets after its answers ends the handler quietly with a reset record" {
+	need python3
 	local port
 	printf 'one\ntwo\n' >"$T/in"
 	start_server "$T/port" python3 "$TCP_PY" serve-once \
@@ -832,6 +839,7 @@ serve_and_talk() {
 }
 
 @test "a client that resets without reading ends the handler with status 1 and a reset record" {
+	need python3
 	local port k want=()
 	seq -f 'line %g' 1 2000 >"$T/in"
 	start_server "$T/port" python3 "$TCP_PY" serve-once \
@@ -859,6 +867,7 @@ serve_and_talk() {
 }
 
 @test "a record file that fills up over TCP still delivers every ok and the error: unread input is drained, not reset" {
+	need python3 prlimit
 	local port k
 	# 40,000 lines: most are still unread when the record file is full
 	seq -f 'message %05g, padded to make the record file fill up' 1 40000 >"$T/in"
@@ -901,7 +910,7 @@ EOF
 }
 
 @test "with -t 0 a client that never reads is still bounded: the handler waits in ppoll with a 300 s limit" {
-	command -v strace >/dev/null || skip "needs strace"
+	need strace python3
 	# under valgrind the handler reads too slowly to fill the buffers in time
 	[ -z "$MSGD_WRAP" ] || skip "the replies cannot outrun a client under $MSGD_WRAP"
 	local port spid
@@ -916,6 +925,7 @@ EOF
 }
 
 @test "a non-blocking connection inherited from another super-server is served like a blocking one" {
+	need python3
 	# -t 0: no poll before a read, the read itself meets EAGAIN
 	python3 - "${HANDLER_CMD[@]}" -t 0 -l "$T/F" >"$T/out" 2>"$T/err" <<'EOF'
 import socket, subprocess, sys, time
@@ -975,6 +985,7 @@ EOF
 
 @test "with -s the records go to /dev/log as daemon.info datagrams" {
 	need_mount_ns
+	need python3
 	mkdir "$T/dev"
 	start_server "$T/syslog" python3 "$TCP_PY" syslog "$T/dev/log"
 	wait_line "$T/syslog"
@@ -997,6 +1008,7 @@ EOF
 
 @test "with -s and a syslog daemon that has stalled the client gets error cannot record message within seconds" {
 	need_mount_ns
+	need python3
 	mkdir "$T/dev"
 	# a /dev/log that is bound but never read: its queue fills up
 	start_server "$T/stalled" python3 -c 'import socket, sys, time
@@ -1021,6 +1033,7 @@ time.sleep(60)' "$T/dev/log"
 
 @test "with the connection on fds 0, 1 and 2 and no -l the client hears only the protocol and the records go to syslog" {
 	need_mount_ns
+	need python3
 	local port cport
 	mkdir "$T/dev"
 	start_server "$T/syslog" python3 "$TCP_PY" syslog "$T/dev/log"
@@ -1046,6 +1059,7 @@ time.sleep(60)' "$T/dev/log"
 
 @test "with the connection on fd 2 a usage error goes to syslog, not to the client" {
 	need_mount_ns
+	need python3
 	local port
 	mkdir "$T/dev"
 	start_server "$T/syslog" python3 "$TCP_PY" syslog "$T/dev/log"
@@ -1079,6 +1093,7 @@ time.sleep(60)' "$T/dev/log"
 
 @test "with the connection on fds 0, 1 and 2 and no /dev/log the client gets only error cannot record message" {
 	need_mount_ns
+	need python3
 	local port
 	mkdir "$T/dev"
 	start_server "$T/port" with_dev "$T/dev" python3 "$TCP_PY" \
@@ -1185,6 +1200,7 @@ all_in_order() {
 }
 
 @test "SIGTERM while a client that never reads holds the replies ends the handler within seconds, not after -t" {
+	need python3 pgrep
 	local port spid
 	[ -z "$MSGD_WRAP" ] || skip "the replies cannot outrun a client under $MSGD_WRAP"
 	start_server "$T/port" python3 "$TCP_PY" serve-once "${HANDLER_CMD[@]}" -t 60 -l /dev/null

@@ -13,10 +13,16 @@ handler() {
 	$MSGD_WRAP "$MSGD_BIN/msgd-handler" "$@"
 }
 
-setup() {
+# common_setup: what every test starts with; a .bats file that needs a
+# setup() of its own (say, to `need` a command for all its tests) calls it
+common_setup() {
 	# shellcheck disable=SC2034 # used by the .bats files
 	T=$BATS_TEST_TMPDIR
 	SERVER_PIDS=()
+}
+
+setup() {
+	common_setup
 }
 
 teardown() {
@@ -126,7 +132,7 @@ syslog_records() {
 # need_mount_ns: skip unless we may make a private mount namespace (root)
 need_mount_ns() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root for a private mount namespace"
-	command -v unshare >/dev/null || skip "needs unshare (util-linux)"
+	need unshare
 	unshare -m true 2>/dev/null || skip "unshare -m is not permitted here"
 }
 
@@ -146,6 +152,7 @@ with_dev() {
 # FILE has printed it: then FILE holds every datagram sent before
 syslog_drain() {
 	local i
+	need python3
 	python3 -c 'import socket, sys
 socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"--end--", sys.argv[1])' "$1"
 	for ((i = 0; i < 200; i++)); do
@@ -187,6 +194,7 @@ launcher_usage_error() {
 # stdout, as HAProxy's send-proxy-v2 writes it (CMD 0x20 LOCAL, 0x21
 # PROXY; FAMILY 0x00 UNSPEC, 0x11 TCP4, 0x21 TCP6)
 proxy_v2() {
+	need python3
 	python3 - "$@" <<'EOF'
 import ipaddress, struct, sys
 cmd, fam = int(sys.argv[1], 0), int(sys.argv[2], 0)
@@ -212,4 +220,38 @@ handler_usage_error() {
 	[ "$status" -eq 2 ] || { echo "status $status for: $*"; return 1; }
 	file_is "$T/out" ''
 	file_is "$T/err" "msgd-handler: $what\n$USAGE\n"
+}
+
+# one_slot: U is a uid of no user and no process, that may run $H;
+# PRE=(prlimit --nproc=4) then lets a launcher run as U make one child
+# at a time: RLIMIT_NPROC counts the tasks of the real uid (the
+# launcher, its 2 spawner threads and one child) and is not enforced for
+# root, hence -u.  A uid of its own, unlike nobody, has no other process
+# to count.  H must be set.
+one_slot() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for -u"
+	need prlimit setpriv ps
+	U=61234
+	! getent passwd "$U" >/dev/null || skip "uid $U is someone's"
+	[ -z "$(ps -u "$U" -o pid=)" ] || skip "uid $U has processes"
+	setpriv --reuid="$U" --regid="$U" --clear-groups test -x "$H" ||
+		skip "uid $U may not run $H"
+	# shellcheck disable=SC2034 # used by the .bats files
+	PRE=(prlimit --nproc=4)
+}
+
+# need COMMAND...: skip unless each COMMAND (or absolute path) is
+# installed, naming its Debian package from test/deps
+need() {
+	local c pkg
+	for c; do
+		if [[ $c == /* ]]; then
+			[[ -e $c ]] && continue
+		else
+			command -v "$c" >/dev/null 2>&1 && continue
+		fi
+		pkg=$(awk -v c="$c" '!/^#/ { for (i = 2; i <= NF; i++) if ($i == c) { print $1; exit } }' \
+			"$BATS_TEST_DIRNAME/deps")
+		skip "needs $c (Debian package ${pkg:-unknown: add it to test/deps})"
+	done
 }

@@ -41,6 +41,7 @@ unit() {
 serve_opts=()
 talk() {
 	local in=$1 copts=() port
+	need python3
 	shift
 	while [ "$1" != -- ]; do
 		copts+=("$1")
@@ -341,8 +342,7 @@ EOF
 }
 
 @test "under stunnel's exec mode the records name the TLS client's own address and port, not stunnel's socket" {
-	command -v stunnel4 >/dev/null || skip "needs stunnel4 (Debian package stunnel4)"
-	command -v openssl >/dev/null || skip "needs openssl (Debian package openssl)"
+	need stunnel4 openssl python3
 	local me
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
 		-nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 1 \
@@ -388,6 +388,7 @@ EOF
 # ---- -T: the whole connection's time ----
 
 @test "-T 1 ends a client that keeps talking: error session time limit at about 1 s, a timeout record, exit 1" {
+	need python3
 	local port k when bytes i me want=()
 	start_server "$T/port" python3 "$TCP_PY" serve-once \
 		"${HANDLER_CMD[@]}" -T 1 -l "$T/F"
@@ -437,6 +438,7 @@ EOF
 }
 
 @test "-T 1 ends a client whose input never pauses" {
+	need python3
 	local port
 	# records to a pipe (each written whole: the handler is slower than
 	# the client), the last one kept
@@ -490,6 +492,7 @@ EOF
 }
 
 @test "-T 1 ends a client that stops reading long before -t would" {
+	need python3
 	local port start took
 	# records to a pipe whose last line is kept: the handler writes many
 	# shellcheck disable=SC2016 # the inner bash expands them
@@ -562,7 +565,7 @@ EOF
 # ---- the socket ----
 
 @test "on a TCP connection the handler sets TCP_NODELAY and keepalive: 60 s idle, then 6 probes 10 s apart" {
-	command -v strace >/dev/null || skip "needs strace"
+	need strace python3
 	local port
 	start_server "$T/port" python3 "$TCP_PY" serve-once env "ASAN_OPTIONS=$LSAN_OFF" \
 		strace -f -qq -o "$T/trace" -e trace=setsockopt \
@@ -583,7 +586,7 @@ EOF
 }
 
 @test "on a pipe the handler sets no socket option and serves as usual" {
-	command -v strace >/dev/null || skip "needs strace"
+	need strace
 	printf 'hi\n' >"$T/in"
 	status=0
 	ASAN_OPTIONS=$LSAN_OFF timeout 20 strace -f -qq -o "$T/trace" \

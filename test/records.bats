@@ -67,6 +67,7 @@ ctl_line() {
 
 @test "without /proc, on a stderr file shared with other handlers, a torn tail is ended with an LF, never cut" {
 	need_mount_ns
+	need python3
 	# AddressSanitizer's runtime cannot start without /proc
 	[ -z "${ASAN_OPTIONS:-}" ] || skip "an ASan build needs /proc"
 	local torn='2026-11-26T10:00:00.001Z msgd-handler[7]: local #1 rece'
@@ -309,6 +310,7 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 
 @test "with -s a line is bounded by what syslog carries whole, and a longer -m is said at start-up" {
 	need_mount_ns
+	need python3
 	mkdir "$T/dev"
 	start_server "$T/syslog" python3 "$TCP_PY" syslog "$T/dev/log"
 	wait_line "$T/syslog"
