@@ -67,30 +67,9 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/msgd-bench.XXXXXX") || die "mktemp -d failed"
 declare -A pid=() port=() lgflags=([msgd-p]=-P)
 
-# shellcheck disable=SC2317  # stop and cleanup run from the EXIT trap
-# stop one server by its PID: SIGTERM, a bounded wait, then SIGKILL
-stop() {
-	local p=$1 i
-	kill -TERM "$p" 2>/dev/null || { wait "$p" 2>/dev/null; return 0; }
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$p" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
-	return 0
-}
-# shellcheck disable=SC2317
-cleanup() {
-	local s
-	for s in "${!pid[@]}"; do
-		stop "${pid[$s]}"
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# stop PID, and on exit every server of pid and $tmp
+# shellcheck source=bench/servers.sh
+. "$here/servers.sh"
 
 # start NAME COMMAND...: in the background, fd 3 closed; reads the port that
 # the server prints (-1) on its first line, waiting at most 5 s for it
