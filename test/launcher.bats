@@ -339,6 +339,32 @@ msgd-launcher: stopping: 0 running, grace 10 s" ]
 	[[ $(proc_state "$PID") == [RS] ]]
 }
 
+@test "8 clients at once on 4 slots, 800 connections to a program that exits at once: every slot comes back, every end is logged once" {
+	# children end before, or just as, their spawner hands them back: each
+	# is matched to its slot whichever comes first
+	launch l -v -c 4 127.0.0.1 0 true
+	local pids=() i
+	for ((i = 0; i < 8; i++)); do
+		"${CLIENT[@]}" loop 127.0.0.1 "$PORT" 100 >"$T/loop$i" 2>&1 3>&- &
+		pids+=("$!")
+	done
+	for ((i = 0; i < 8; i++)); do
+		wait "${pids[i]}"
+		[ "$(cat "$T/loop$i")" = "100 connections, 1 replies
+100 b''" ]
+	done
+	wait_no_children "$PID"
+	for ((i = 0; i < 100; i++)); do
+		[ "$(grep -cE '^msgd-launcher: end ' "$T/l.err")" -ge 800 ] && break
+		sleep 0.05
+	done
+	[ "$(grep -cE '^msgd-launcher: end [0-9]+ status 0$' "$T/l.err")" -eq 800 ]
+	# each child made is ended once: the same pids, each once
+	diff <(sed -nE 's/^msgd-launcher: pid ([0-9]+) from .*/\1/p' "$T/l.err" | sort -n) \
+		<(sed -nE 's/^msgd-launcher: end ([0-9]+) status 0$/\1/p' "$T/l.err" | sort -n)
+	[ "$(tail -n 1 "$T/l.err")" = 'msgd-launcher: status: 0/4' ]
+}
+
 @test "when out of descriptors the launcher logs it once, backs off without spinning, and recovers" {
 	need prlimit
 	launch l 127.0.0.1 0 "$H" -l "$T/rec"
