@@ -20,23 +20,11 @@ readonly CONCS="16 64" WARMUP=200
 
 me=${0##*/}
 die() { printf '%s: %s\n' "$me" "$*" >&2; exit 1; }
-usage() { printf 'usage: %s [-r ROUNDS] [-d SECS]\n' "$0" >&2; exit 2; }
-
-rounds=${ROUNDS:-3} secs=${SECS:-5}
-while getopts r:d: opt; do
-	case $opt in
-	r) rounds=$OPTARG ;;
-	d) secs=$OPTARG ;;
-	*) usage ;;
-	esac
-done
-shift $((OPTIND - 1))
-(($# == 0)) || usage
-[[ $rounds =~ ^[1-9][0-9]*$ ]] || { printf '%s: ROUNDS must be a positive integer\n' "$me" >&2; exit 2; }
-[[ $secs =~ ^[1-9][0-9]*$ ]] || { printf '%s: SECS must be a positive integer\n' "$me" >&2; exit 2; }
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) || die "cannot find the script's directory"
+# shellcheck source=bench/rounds.sh
+. "$here/rounds.sh" "$@"
 command -v haproxy >/dev/null 2>&1 || die "haproxy is not installed (Debian: apt-get install haproxy)"
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) || die "cannot find the script's directory"
 repo=$(dirname "$here")
 cd "$repo" || die "cannot cd to $repo"
 make -s all build/loadgen || die "make failed"

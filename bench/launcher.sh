@@ -30,25 +30,13 @@ readonly SERVERS="msgd tcpserver msgd-x msgd-p $REFS"
 
 me=${0##*/}
 die() { printf '%s: %s\n' "$me" "$*" >&2; exit 1; }
-usage() { printf 'usage: %s [-r ROUNDS] [-d SECS]\n' "$0" >&2; exit 2; }
-
-rounds=${ROUNDS:-3} secs=${SECS:-5}
-while getopts r:d: opt; do
-	case $opt in
-	r) rounds=$OPTARG ;;
-	d) secs=$OPTARG ;;
-	*) usage ;;
-	esac
-done
-shift $((OPTIND - 1))
-(($# == 0)) || usage
-[[ $rounds =~ ^[1-9][0-9]*$ ]] || { printf '%s: ROUNDS must be a positive integer, not "%s"\n' "$me" "$rounds" >&2; exit 2; }
-[[ $secs =~ ^[1-9][0-9]*$ ]] || { printf '%s: SECS must be a positive integer, not "%s"\n' "$me" "$secs" >&2; exit 2; }
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) || die "cannot find the script's directory"
+# shellcheck source=bench/rounds.sh
+. "$here/rounds.sh" "$@"
 
 command -v tcpserver >/dev/null 2>&1 ||
 	die "tcpserver is not installed (Debian: apt-get install ucspi-tcp); nothing to compare with"
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) || die "cannot find the script's directory"
 repo=$(dirname "$here")
 cd "$repo" || die "cannot cd to $repo"
 bindir=${MSGD_BIN:-$repo/bin}
@@ -67,25 +55,10 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/msgd-bench.XXXXXX") || die "mktemp -d failed"
 declare -A pid=() port=() lgflags=([msgd-p]=-P)
 
-# stop PID, and on exit every server of pid and $tmp
+# start NAME COMMAND..., stop PID, and on exit every server of pid and $tmp
 # shellcheck source=bench/servers.sh
 . "$here/servers.sh"
 
-# start NAME COMMAND...: in the background, fd 3 closed; reads the port that
-# the server prints (-1) on its first line, waiting at most 5 s for it
-start() {
-	local name=$1 i line=
-	shift
-	"$@" >"$tmp/$name.port" 2>"$tmp/$name.err" 3>&- &
-	pid[$name]=$!
-	for ((i = 0; i < 100; i++)); do
-		{ IFS= read -r line <"$tmp/$name.port"; } 2>/dev/null && [[ $line =~ ^[0-9]+$ ]] && break
-		kill -0 "${pid[$name]}" 2>/dev/null || break
-		sleep 0.05
-	done
-	[[ $line =~ ^[1-9][0-9]*$ ]] || die "$name did not print its port: $(cat "$tmp/$name.err")"
-	port[$name]=$line
-}
 
 # cpu PID: user+system ticks of the process itself, and of its reaped children
 cpu() {

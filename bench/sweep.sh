@@ -58,7 +58,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/msgd-sweep.XXXXXX") || die "mktemp -d failed"
 declare -A pid=() port=()
 servers=()	# the ones that started, in order
 
-# stop PID, and on exit every server of pid and $tmp
+# start NAME COMMAND..., stop PID, and on exit every server of pid and $tmp
 # shellcheck source=bench/servers.sh
 . "$here/servers.sh"
 
@@ -66,21 +66,8 @@ servers=()	# the ones that started, in order
 # logs every connection there
 errs_of() { cat "$tmp/$1.err" "$tmp/$1.filelog" 2>/dev/null | tail -n 20; }
 
-# start1 NAME COMMAND...: a server that prints its port (-1) on its first
-# line: in the background, fd 3 closed, waiting at most 5 s for the port
-start1() {
-	local name=$1 i line=
-	shift
-	"$@" >"$tmp/$name.out" 2>"$tmp/$name.err" 3>&- &
-	pid[$name]=$!
-	for ((i = 0; i < 100; i++)); do
-		{ IFS= read -r line <"$tmp/$name.out"; } 2>/dev/null && [[ $line =~ ^[0-9]+$ ]] && break
-		kill -0 "${pid[$name]}" 2>/dev/null || break
-		sleep 0.05
-	done
-	[[ $line =~ ^[1-9][0-9]*$ ]] || die "$name did not print its port: $(errs_of "$name")"
-	port[$name]=$line servers+=("$name")
-}
+# start1 NAME COMMAND...: start (servers.sh), and NAME is one of the servers
+start1() { start "$@" && servers+=("$1"); }
 
 # free_port: a port that was free on 127.0.0.1 a moment ago (the kernel's
 # choice for port 0; without python3 a random one: start_at retries)
