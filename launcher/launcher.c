@@ -485,18 +485,17 @@ env_need_for(const struct ruleset *rs)
 }
 
 /*
- * A child's environment, in its slot's own buffer (kept for the slot's
- * next child, grown when a rule needs more): ours less UCSPI variables;
- * PROTO=TCP and the TCPLOCAL and TCPREMOTE pairs; PROXYREMOTE for a
- * proxied client; last the variables of its allow rule, which replace any
- * of the same name.  The rule's are copied: a reload may free it while the
- * child is still being made.  local NULL: the socket's own address.  0, or
- * -1 out of memory.
+ * A child's environment, in its slot's own buffer (made big enough for any
+ * rule by env_reserve): ours less UCSPI variables; PROTO=TCP and the
+ * TCPLOCAL and TCPREMOTE pairs (the client as admit() wrote it into the
+ * slot); PROXYREMOTE for a proxied client; last the variables of its allow
+ * rule, which replace any of the same name.  The rule's are copied: a
+ * reload may free it while the child is still being made.  local NULL: the
+ * socket's own address.  0, or -1 when it does not fit.
  */
 static int
-make_env(struct slot *s, int cfd, const struct sockaddr *client,
-    const struct sockaddr *local, const struct sockaddr *proxy,
-    const struct rule *r)
+make_env(struct slot *s, int cfd, const struct sockaddr *local,
+    const struct sockaddr *proxy, const struct rule *r)
 {
 	char ucspi[3][2][ADDR_IPLEN + 20];
 	const char *add[7];
@@ -519,7 +518,10 @@ make_env(struct slot *s, int cfd, const struct sockaddr *client,
 			add[nadd++] = ucspi[0][1];
 		}
 	}
-	if (env_addr(ucspi[1], "TCPREMOTE", client) == 0) {
+	if (s->ip[0]) {
+		snprintf(ucspi[1][0], sizeof ucspi[1][0], "TCPREMOTEIP=%s", s->ip);
+		snprintf(ucspi[1][1], sizeof ucspi[1][1], "TCPREMOTEPORT=%u",
+		    s->port);
 		add[nadd++] = ucspi[1][0];
 		add[nadd++] = ucspi[1][1];
 	}
@@ -938,47 +940,48 @@ deny(int fd, const char *ip, const char *why)
  * Whether the client at `client` may have a child: the rules first (a
  * denied client costs no -R token), then -R, then -C.  A client refused is
  * closed here and logged.  The client's address is given apart from the
- * socket: it is not always the socket's peer.  On 1, *rule is the allow
- * rule that matched, or NULL.
+ * socket: it is not always the socket's peer.  Its address, port and
+ * source key are written once, into the slot serve() takes next (there is
+ * one: the caller checked -c).  On 1, *rule is the allow rule that
+ * matched, or NULL.
  */
 static int
 admit(int cfd, const struct sockaddr *client, const struct rule **rule)
 {
 	const struct rule *r = rules ? rules_match(rules, client) : NULL;
-	unsigned char key[16];
-	char ip[ADDR_IPLEN];
-	unsigned port;
+	struct slot *s = free_slots[nfree - 1];
 	int say;
 
-	addr_ip_port(client, ip, &port);
+	if (addr_ip_port(client, s->ip, &s->port) < 0)
+		s->ip[0] = '\0';
 	if (r && !r->allow) {
 		close(cfd);
 		if (o.verbosity != QUIET)
-			note("deny %s rule %u", ip, r->line);
+			note("deny %s rule %u", s->ip, r->line);
 		return 0;
 	}
-	source_key(client, key);
-	if (o.rate && !rate_take(key, now_ms(), &say)) {
-		deny(cfd, say ? ip : NULL, "rate limit");
+	source_key(client, s->key);
+	if (o.rate && !rate_take(s->key, now_ms(), &say)) {
+		deny(cfd, say ? s->ip : NULL, "rate limit");
 		return 0;
 	}
-	if (o.persource && from_source(key) >= o.persource) {
-		deny(cfd, ip, "per-source limit");
+	if (o.persource && from_source(s->key) >= o.persource) {
+		deny(cfd, s->ip, "per-source limit");
 		return 0;
 	}
 	*rule = r;
 	return 1;
 }
 
-/* an admitted client's child, queued for a spawner; without memory for
- * its environment the client is closed and it is said */
+/* an admitted client's child, queued for a spawner; the client is closed
+ * and it is said if its environment does not fit (env_reserve made room) */
 static void
-serve(int cfd, const struct sockaddr *client, const struct sockaddr *local,
-    const struct sockaddr *proxy, const struct rule *rule)
+serve(int cfd, const struct sockaddr *local, const struct sockaddr *proxy,
+    const struct rule *rule)
 {
 	struct slot *s = slot_take();
 
-	if (make_env(s, cfd, client, local, proxy, rule) < 0) {
+	if (make_env(s, cfd, local, proxy, rule) < 0) {
 		close(cfd);
 		slot_free(s);
 		warn("no room for a child's environment");
@@ -988,8 +991,6 @@ serve(int cfd, const struct sockaddr *client, const struct sockaddr *local,
 	s->state = SLOT_SPAWNING;
 	s->retry = 0;
 	s->seq = reaps;
-	source_key(client, s->key);
-	addr_ip_port(client, s->ip, &s->port);
 	spawner_add(s);
 }
 
@@ -1199,7 +1200,7 @@ accept_some(int lfd)
 			continue;
 		}
 		if (admit(cfd, (struct sockaddr *)&ss, &rule))
-			serve(cfd, (struct sockaddr *)&ss, NULL, NULL, rule);
+			serve(cfd, NULL, NULL, rule);
 	}
 	return 0;
 }
@@ -1343,8 +1344,7 @@ on_header(int fd, const struct proxy_info *pi,
 		local = &pi->dst;
 	}
 	if (admit(fd, (const struct sockaddr *)client, &rule))
-		serve(fd, (const struct sockaddr *)client,
-		    (const struct sockaddr *)local,
+		serve(fd, (const struct sockaddr *)local,
 		    (const struct sockaddr *)proxy, rule);
 	return 0;
 }
