@@ -616,10 +616,7 @@ node_kill() {
 	start_server "$T/swarm.out" timeout 120 python3 "$T/swarm.py" "$HPORT" \
 		"$T/swarm" 10 0 5 0.02 "$T/killed,$T/down" 5
 	SWARM_PID=${SERVER_PIDS[-1]}
-	for ((i = 0; i < 600; i++)); do
-		[ "$(grep -c '^conn .* bye$' "$T/swarm")" -ge 40 ] && break
-		sleep 0.05
-	done
+	wait_count "$T/swarm" '^conn .* bye$' 40 30
 	[ "$(grep -c '^conn .* bye$' "$T/swarm")" -ge 40 ]
 	start=$(date +%s%N)
 	node_kill 2

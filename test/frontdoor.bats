@@ -463,10 +463,7 @@ sources() {
 	[ "$(grep -cx served <<<"$output")" -eq 1 ]
 	[ "$(grep -cx 'error too many connections' <<<"$output")" -eq 4 ]
 	wait_grep "$T/l.err" '^msgd-launcher: deny 127\.0\.0\.2 rate limit$'
-	for ((i = 0; i < 50; i++)); do
-		[ "$(log_count l '127\.0\.0\.2 rate limit$')" -eq 2 ] && break
-		sleep 0.02
-	done
+	wait_count "$T/l.err" '127\.0\.0\.2 rate limit$' 2
 	[ "$(log_count l '^msgd-launcher: deny 127\.0\.0\.2 rate limit$')" -eq 2 ]
 	[ "$(log_count l '^msgd-launcher: deny 127\.0\.0\.3 rate limit$')" -eq 1 ]
 }
@@ -491,10 +488,7 @@ sources() {
 	launch l -R 2 -x "$T/rules" 127.0.0.1 0 echo served
 	run burst 127.0.0.2 6
 	[ "$(grep -cx eof <<<"$output")" -eq 6 ]
-	for ((i = 0; i < 250; i++)); do
-		[ "$(log_count l 'rule 1$')" -eq 6 ] && break
-		sleep 0.02
-	done
+	wait_count "$T/l.err" 'rule 1$' 6
 	[ "$(log_count l '^msgd-launcher: deny 127\.0\.0\.2 rule 1$')" -eq 6 ]
 	[ "$(log_count l 'rate limit')" -eq 0 ]
 	# let it in: its bucket is still full
@@ -883,10 +877,7 @@ wait_fds() {
 	echo "$output" >&2
 	[ "${#lines[@]}" -eq 17 ]
 	[ "$(grep -cx closed <<<"$output")" -eq 17 ]
-	for ((i = 0; i < 250; i++)); do
-		[ "$(log_count l 'bad proxy header')" -ge 17 ] && break
-		sleep 0.02
-	done
+	wait_count "$T/l.err" 'bad proxy header' 17
 	[ "$(log_count l '^msgd-launcher: bad proxy header from 127\.0\.0\.2: malformed$')" -eq 17 ]
 	# ended inside the header: in v1's line, v2's addresses, v2's TLVs
 	printf 'PROXY TCP4 192.0.2.10 192.0.2.20 4' >"$T/cut1"
@@ -898,10 +889,7 @@ wait_fds() {
 		[ "$output" = "" ]
 	done
 	wait_grep "$T/l.err" 'cut short'
-	for ((i = 0; i < 250; i++)); do
-		[ "$(log_count l 'cut short')" -ge 3 ] && break
-		sleep 0.02
-	done
+	wait_count "$T/l.err" 'cut short' 3
 	[ "$(log_count l '^msgd-launcher: bad proxy header from 127\.0\.0\.2: cut short$')" -eq 3 ]
 	[ "$(log_count l 'bad proxy header')" -eq 20 ]
 	[ ! -e "$T/ran" ]
@@ -939,10 +927,7 @@ wait_fds() {
 	[ ! -s "$T/s1" ]
 	[ ! -s "$T/s2" ]
 	wait_grep "$T/l.err" 'none in time'
-	for ((i = 0; i < 250; i++)); do
-		[ "$(log_count l 'none in time')" -ge 2 ] && break
-		sleep 0.02
-	done
+	wait_count "$T/l.err" 'none in time' 2
 	[ "$(log_count l '^msgd-launcher: bad proxy header from 127\.0\.0\.2: none in time$')" -eq 2 ]
 	[ "$(log_count l 'bad proxy header')" -eq 2 ]
 }

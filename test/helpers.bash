@@ -166,12 +166,19 @@ socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"--end--", sys.argv[1])
 # wait_grep FILE ERE [SECS]: wait (at most SECS, default 10) until a line of
 # FILE matches ERE
 wait_grep() {
-	local i n=$((${3:-10} * 50))
+	wait_count "$1" "$2" 1 "${3:-10}"
+}
+
+# wait_count FILE ERE N [SECS]: wait (at most SECS, default 10) until FILE
+# has N or more lines matching ERE; if it never does, say so and fail
+wait_count() {
+	local i c n=$((${4:-10} * 50))
 	for ((i = 0; i < n; i++)); do
-		grep -qE -- "$2" "$1" 2>/dev/null && return 0
+		c=$(grep -cE -- "$2" "$1" 2>/dev/null) || true	# none yet: status 1
+		[ "${c:-0}" -ge "$3" ] && return 0
 		sleep 0.02
 	done
-	echo "no line matching '$2' in $1 after ${3:-10} s:" >&2
+	echo "fewer than $3 lines matching '$2' in $1 after ${4:-10} s:" >&2
 	cat "$1" >&2
 	return 1
 }

@@ -354,10 +354,7 @@ msgd-launcher: stopping: 0 running, grace 10 s" ]
 100 b''" ]
 	done
 	wait_no_children "$PID"
-	for ((i = 0; i < 100; i++)); do
-		[ "$(grep -cE '^msgd-launcher: end ' "$T/l.err")" -ge 800 ] && break
-		sleep 0.05
-	done
+	wait_count "$T/l.err" '^msgd-launcher: end ' 800
 	[ "$(grep -cE '^msgd-launcher: end [0-9]+ status 0$' "$T/l.err")" -eq 800 ]
 	# each child made is ended once: the same pids, each once
 	diff <(sed -nE 's/^msgd-launcher: pid ([0-9]+) from .*/\1/p' "$T/l.err" | sort -n) \
@@ -450,10 +447,7 @@ msgd-launcher: stopping: 0 running, grace 10 s" ]
 	# posix_spawn says which exec failed; the launcher logs it, and the
 	# child that could not exec is reaped without an end line
 	wait_no_children "$PID"
-	for ((i = 0; i < 100; i++)); do
-		[ "$(grep -c . "$T/l.err")" -ge 3 ] && break
-		sleep 0.02
-	done
+	wait_count "$T/l.err" . 3
 	sleep 0.2
 	[ "$(grep -c . "$T/l.err")" -eq 3 ]
 	[ "$(head -n 1 "$T/l.err")" = "msgd-launcher: listening on 127.0.0.1 port $PORT, at most 40 at once" ]

@@ -61,7 +61,7 @@ clean_copy() {
 	need setsid
 	# port 9100 as the README says, in a network namespace of its own when
 	# we may make one; else the README's PORT= on a free port
-	local ns=() port=9100 i
+	local ns=() port=9100
 	if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null && command -v ip >/dev/null &&
 		unshare -n true 2>/dev/null; then
 		ns=(unshare -n sh -c 'ip link set lo up && exec "$@"' sh)
@@ -104,10 +104,7 @@ clean_copy() {
 	[ -x "$SRC/bin/msgd-handler" ]
 	# Ctrl-C stops it: make reports the launcher's end, nothing hangs
 	[ -s "$T/make.status" ]
-	for ((i = 0; i < 50; i++)); do
-		grep -q 'msgd-launcher: stopping' "$T/run.out" && break
-		sleep 0.1
-	done
+	wait_grep "$T/run.out" 'msgd-launcher: stopping' 5
 	grep -q 'msgd-launcher: stopping: 0 running' "$T/run.out"
 }
 
