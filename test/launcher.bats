@@ -585,22 +585,19 @@ print("20 times 0")
 }
 
 @test "when no process can be made the client waits, is served once one can, and it is said once" {
-	[ "$(id -u)" -eq 0 ] || skip "needs root for -u"
-	need setpriv ps
-	# nobody may have one process more than now: the launcher, once this
-	# sleeper also runs as nobody; when it ends, the launcher can fork
-	start_server "$T/s" setpriv --reuid=nobody --regid="$(id -g nobody)" \
-		--clear-groups sleep 60
+	one_slot
+	# U (see one_slot) may have 4 tasks, set by ulimit -u this time: the
+	# launcher, its 2 spawner threads and this sleeper; when the sleeper
+	# ends, the launcher can make a child
+	start_server "$T/s" setpriv --reuid="$U" --regid="$U" --clear-groups sleep 60
 	sleeper=${SERVER_PIDS[-1]}
 	for ((i = 0; i < 100; i++)); do
-		[ "$(stat -c %U "/proc/$sleeper")" = nobody ] && break
+		[ "$(stat -c %u "/proc/$sleeper")" = "$U" ] && break
 		sleep 0.02
 	done
-	# the launcher counts as 1 + SPAWNERS tasks (its spawner threads)
-	limit=$(($(ps -u nobody -o pid= | wc -l) + 3))
 	# shellcheck disable=SC2016 # expanded by that bash
-	PRE=(bash -c 'ulimit -S -u "$0" && exec "$@"' "$limit")
-	launch l -u nobody 127.0.0.1 0 "$H" -l -
+	PRE=(bash -c 'ulimit -S -u 4 && exec "$@"' ulimit)
+	launch l -u "$U" -g "$U" 127.0.0.1 0 "$H" -l -
 	client_bg a 127.0.0.1 "$PORT" send:'hi\n' shut eof
 	a=$CPID
 	wait_grep "$T/l.err" '^msgd-launcher: cannot fork \(will retry\): Resource temporarily unavailable$'
