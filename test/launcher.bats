@@ -898,9 +898,7 @@ $gid" ]
 }
 
 @test "-f sends its log to syslog as msgd-launcher[PID], facility daemon" {
-	[ "$(id -u)" -eq 0 ] || skip "needs root for a private mount namespace"
-	need unshare
-	unshare -m true 2>/dev/null || skip "unshare -m is not permitted here"
+	need_mount_ns
 	mkdir "$T/dev"
 	: >"$T/dev/null"
 	client_bg syslog syslog "$T/dev/log"
