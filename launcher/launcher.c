@@ -973,6 +973,16 @@ admit(int cfd, const struct sockaddr *client, const struct rule **rule)
 	return 1;
 }
 
+/* s (its fd and env set) to a spawner; seq: a child's status reaped from
+ * now on may be its own */
+static void
+queue(struct slot *s)
+{
+	s->state = SLOT_SPAWNING;
+	s->seq = reaps;
+	spawner_add(s);
+}
+
 /* an admitted client's child, queued for a spawner; the client is closed
  * and it is said if its environment does not fit (env_reserve made room) */
 static void
@@ -988,10 +998,8 @@ serve(int cfd, const struct sockaddr *local, const struct sockaddr *proxy,
 		return;
 	}
 	s->fd = cfd;
-	s->state = SLOT_SPAWNING;
 	s->retry = 0;
-	s->seq = reaps;
-	spawner_add(s);
+	queue(s);
 }
 
 /* out of descriptors, memory or processes: said once per episode, then a
@@ -1019,6 +1027,16 @@ static int
 for_want_of_resources(int err)
 {
 	return err == EAGAIN || err == ENOMEM || err == EMFILE || err == ENFILE;
+}
+
+/* a client whose child was not made is closed (it sees EOF) and its slot
+ * freed */
+static void
+close_pending(struct slot *s)
+{
+	close(s->fd);
+	nretry -= s->retry;
+	slot_free(s);
 }
 
 /*
@@ -1054,9 +1072,7 @@ collect(void)
 				kill(s->pid, SIGTERM);
 			continue;
 		}
-		if (for_want_of_resources(s->err) && shutting) {
-			close(s->fd);	/* no retry after SIGTERM */
-		} else if (for_want_of_resources(s->err)) {
+		if (for_want_of_resources(s->err) && !shutting) {
 			s->state = SLOT_FAILED;
 			if (!s->retry)
 				nretry++;
@@ -1066,13 +1082,13 @@ collect(void)
 				due = now_ms() + starve("fork");
 			}
 			continue;
-		} else {
+		}
+		/* no retry after SIGTERM; any other failure is exec's */
+		if (!for_want_of_resources(s->err)) {
 			errno = s->err;
 			warn("cannot run %s:", o.argv[0]);
-			close(s->fd);
 		}
-		nretry -= s->retry;
-		slot_free(s);
+		close_pending(s);
 		log_status();
 	}
 	if (nearly)
@@ -1086,11 +1102,8 @@ retry_failed(void)
 	long i;
 
 	for (i = 0; i < nchildren; i++)
-		if (live[i]->state == SLOT_FAILED) {
-			live[i]->state = SLOT_SPAWNING;
-			live[i]->seq = reaps;
-			spawner_add(live[i]);
-		}
+		if (live[i]->state == SLOT_FAILED)
+			queue(live[i]);
 }
 
 /* an executable regular file, for the user we now are: 0, or -1 with
@@ -1427,14 +1440,6 @@ loop(int lfd)
 /* at shutdown a client still waiting for a process is closed: it sees EOF
  * now, not after the grace.  Clients queued for their first try still get
  * their child, as they would have before SIGTERM. */
-static void
-close_pending(struct slot *s)
-{
-	close(s->fd);
-	nretry -= s->retry;
-	slot_free(s);
-}
-
 static int
 first_try(const struct slot *s)
 {
