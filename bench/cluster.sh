@@ -97,8 +97,9 @@ haproxy_start haproxy2 "${port[haproxy2]}" "	server node2 127.0.0.2:${port[n2]}
 sleep 1	# the first health checks
 
 ticks() { local st f; st=$(<"/proc/$1/stat"); read -ra f <<<"${st##*) }"; echo $((f[11] + f[12])); }
-field() { local kv; for kv in $2; do [[ ${kv%%=*} == "$1" ]] && { printf '%s\n' "${kv#*=}"; return; }; done; echo NA; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "NA"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# field, median, agg
+# shellcheck source=bench/stats.sh
+. "$here/stats.sh"
 
 ways="direct haproxy1 haproxy2"
 printf 'cluster bench: %s rounds of %s s at concurrency %s; %s CPUs; load average %s\n' \
@@ -124,12 +125,6 @@ for ((r = 1; r <= rounds; r++)); do
 	done
 done
 
-agg() {
-	local w=$1 c=$2 key=$3 name conc rest
-	while read -r name conc rest; do
-		[[ $name == "$w" && $conc == "$c" ]] && field "$key" "$rest"
-	done <"$results" | if [[ $key == errors ]]; then awk '{ n += $1 } END { print n + 0 }'; else median; fi
-}
 printf '\nmedians of %d rounds (errors: the sum; the measured conns exclude warm-up)\n' "$rounds"
 printf '%-9s %5s %10s %9s %7s %14s\n' way conc conns/s p99_ms errors 'vs direct'
 for c in $CONCS; do

@@ -84,8 +84,9 @@ sched() {
 }
 usecs() { local t=$EPOCHREALTIME; printf '%d\n' "$((10#${t/./}))"; }
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
-field() { local kv; for kv in $2; do [[ ${kv%%=*} == "$1" ]] && { printf '%s\n' "${kv#*=}"; return; }; done; echo NA; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "NA"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# field, median, agg
+# shellcheck source=bench/stats.sh
+. "$here/stats.sh"
 
 # NRULES rules that do not match loopback, spread over many prefix lengths
 # and both families, and last the one that does: the worst place for it
@@ -177,14 +178,6 @@ for s in $SERVERS; do
 	kidsus[$s]=$(awk -v t="$((kids1 - kids0))" -v n="${served[$s]}" -v hz="$tck" 'BEGIN { printf "%.0f", n ? t * 1e6 / hz / n : 0 }')
 	rss[$s]=$(hwm_kb "${pid[$s]}")
 done
-
-# agg SERVER CONC KEY: the median of KEY over the rounds; errors: the sum
-agg() {
-	local s=$1 c=$2 key=$3 name conc rest
-	while read -r name conc rest; do
-		[[ $name == "$s" && $conc == "$c" ]] && field "$key" "$rest"
-	done <"$results" | if [[ $key == errors ]]; then awk '{ n += $1 } END { print n + 0 }'; else median; fi
-}
 
 printf '\nmedians of %d rounds of %d s (errors: the sum)\n' "$rounds" "$secs"
 printf '%-10s %5s %10s %9s %9s %7s\n' server conc conns/s p50_ms p99_ms errors

@@ -61,6 +61,9 @@ servers=()	# the ones that started, in order
 # start NAME COMMAND..., stop PID, and on exit every server of pid and $tmp
 # shellcheck source=bench/servers.sh
 . "$here/servers.sh"
+# median [FORMAT] (and field, agg)
+# shellcheck source=bench/stats.sh
+. "$here/stats.sh"
 
 # the server's stderr (and xinetd's log), last lines: systemd-socket-activate
 # logs every connection there
@@ -179,8 +182,6 @@ done
 
 # col SERVER CONC N: column N (3 rate, 4 p99, 5 errors) of that pair's runs, sorted
 col() { awk -v s="$1" -v c="$2" -v k="$3" '$1 == s && $2 == c { print $k }' "$results" | sort -g; }
-# median FORMAT: of sorted numbers on stdin
-median() { awk -v f="$1\n" '{ v[NR] = $1 } END { printf f, NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 declare -A rate=() lo=() hi=() p99=() errs=()
 printf '\nmedians of %d rounds of %d s (conns/s min-max over the rounds; errors: the sum)\n' "$rounds" "$secs"
