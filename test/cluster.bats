@@ -574,8 +574,7 @@ peers() {
 # none could reach a machine switched off.
 node_kill() {
 	local pid=${NODE_PID[$1]} port=${NODE_PORT[$1]} kids i
-	need ps
-	need ss
+	need ps ss
 	kill -STOP "$HAPROXY_PID" "$pid"
 	kids=$(ps -o pid= --ppid "$pid" || true)
 	OPEN=$(ss -Htn state established "( sport = :$port )" | wc -l)
