@@ -271,10 +271,11 @@ listen_on(void)
 			continue;
 		}
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-		/* "::" serves IPv4 too, whatever the system default */
+		/* "::" serves IPv4 too unless -6, whatever the system
+		 * default; with -6 a -4 listener may share the port */
 		if (ai->ai_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
-			    sizeof zero);
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+			    o.family == AF_INET6 ? &one : &zero, sizeof zero);
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
 		    listen(fd, (int)o.backlog) == 0)
 			break;
