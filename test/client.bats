@@ -135,6 +135,40 @@ c.close()
 open(d + "/reset", "w").close()
 '
 
+# the reader of slow_reader, in python: OUT CMD...
+SLOW_READER_PY='
+import fcntl, os, subprocess, sys, termios, time
+
+r, w = os.pipe()
+os.set_blocking(w, False)
+cmd = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=w)
+os.close(w)
+
+def queued():
+    return int.from_bytes(fcntl.ioctl(r, termios.FIONREAD, bytes(4)), sys.byteorder)
+
+# fall behind until the pipe is full (10 s at most), and a little longer:
+# the writer has more to say, so it meets EAGAIN
+size = fcntl.fcntl(r, 1032)  # F_GETPIPE_SZ
+end = time.monotonic() + 10
+while queued() < size and time.monotonic() < end:
+    time.sleep(0.01)
+time.sleep(0.3)
+with open(sys.argv[1], "wb") as out:
+    while data := os.read(r, 65536):
+        out.write(data)
+sys.exit(cmd.wait())
+'
+
+# slow_reader OUT CMD...: CMD with stdout a non-blocking pipe whose reader
+# lets it fill before copying it all to OUT; status is CMD's
+slow_reader() {
+	need python3
+	status=0
+	timeout -k 5 20 "${PYTHON:-python3}" -c "$SLOW_READER_PY" "$@" \
+		2>"$T/err" || status=$?
+}
+
 # send_reset PAYLOAD TAIL: a server on 127.0.0.1 port 0 that, for one
 # client, sends the file PAYLOAD but its last TAIL bytes, creates $T/head
 # once the client has acknowledged them, waits for $T/stopped, sends the
@@ -340,6 +374,15 @@ echo_50m() {
 	[ "$status" -eq 1 ]
 	cmp "$T/want" "$T/out"
 	err_is "msgd-client: write to 127.0.0.1 port $PORT: Connection reset by peer"
+}
+
+@test "a non-blocking stdout whose reader falls behind gets all 4 MiB, exit 0" {
+	head -c 4194304 /dev/urandom >"$T/want"
+	launch 127.0.0.1 cat "$T/want"
+	slow_reader "$T/out" "$C" 127.0.0.1 "$PORT"
+	[ "$status" -eq 0 ]
+	[ ! -s "$T/err" ]
+	cmp "$T/want" "$T/out"
 }
 
 @test "a reset by the server exits 1 and names the reset" {
