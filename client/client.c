@@ -47,6 +47,7 @@ struct relay {
 	long long idle_at;	/* ms on the monotonic clock, -1 = never */
 	long long quit_at;
 	size_t off, len;	/* what of up[] is still to be sent */
+	size_t doff, dlen;	/* what of down[] stdout has not taken yet */
 	unsigned char up[BUFSZ];
 	unsigned char raw[INSZ];	/* -C: stdin before LF -> CRLF */
 	unsigned char down[BUFSZ];
@@ -259,6 +260,31 @@ send_up(void)
 		r.off = r.len = 0;
 }
 
+/* as much of down[] as stdout takes now; a non-blocking stdout that is
+ * full (EAGAIN) is polled for, not an error: 1 when stdout is closed, 0 to
+ * go on, -1 after a message */
+static int
+write_out(void)
+{
+	while (r.doff < r.dlen) {
+		ssize_t n = write(1, r.down + r.doff, r.dlen - r.doff);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n < 0 && errno == EPIPE)
+			return 1;	/* `| head`: the reader has enough */
+		if (n < 0) {
+			warn("write to stdout:");
+			return -1;
+		}
+		r.doff += (size_t)n;
+	}
+	r.doff = r.dlen = 0;
+	return 0;
+}
+
 /* the connection to stdout: 1 at its end (EOF, or stdout closed), 0 to go
  * on, -1 on an error (said, unless it ends a failed send) */
 static int
@@ -276,13 +302,9 @@ read_net(void)
 	}
 	if (n == 0)
 		return 1;
-	if (writeall(1, r.down, (size_t)n) < 0) {
-		if (errno == EPIPE)
-			return 1;	/* `| head`: the reader has enough */
-		warn("write to stdout:");
-		return -1;
-	}
-	return 0;
+	r.doff = 0;
+	r.dlen = (size_t)n;
+	return write_out();
 }
 
 /* the poll(2) timeout for the nearer of the idle and quit deadlines */
@@ -327,11 +349,14 @@ timed_out(long long now)
 static int
 relay_once(void)
 {
+	/* the socket is read only when stdout has taken the last read, and
+	 * left out of poll while it has nothing to do: a POLLHUP would spin */
+	short ev = (r.dlen ? 0 : POLLIN) | (r.len ? POLLOUT : 0);
 	struct pollfd p[3] = {
 		{ .fd = r.in_open && r.len == 0 ? 0 : -1, .events = POLLIN },
-		{ .fd = r.sock, .events = r.len ? POLLIN | POLLOUT : POLLIN },
-		/* no events: only POLLERR / POLLHUP, a reader that went away */
-		{ .fd = 1, .events = 0 },
+		{ .fd = ev ? r.sock : -1, .events = ev },
+		/* POLLERR / POLLHUP: a reader that went away */
+		{ .fd = 1, .events = r.dlen ? POLLOUT : 0 },
 	};
 	long long now = now_ms();
 	int n = poll(p, 3, poll_timeout(now));
@@ -348,7 +373,12 @@ relay_once(void)
 		r.idle_at = now_ms() + o.wait * 1000;
 	if (p[2].revents & (POLLERR | POLLHUP))
 		return 0;
-	if (p[1].revents & (POLLIN | POLLERR | POLLHUP)) {
+	if (p[2].revents & POLLOUT) {
+		n = write_out();
+		if (n != 0)
+			return n < 0;
+	}
+	if (!r.dlen && p[1].revents & (POLLIN | POLLERR | POLLHUP)) {
 		n = read_net();
 		if (n != 0)
 			return n < 0;

@@ -271,10 +271,11 @@ listen_on(void)
 			continue;
 		}
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-		/* "::" serves IPv4 too, whatever the system default */
+		/* "::" serves IPv4 too unless -6, whatever the system
+		 * default; with -6 a -4 listener may share the port */
 		if (ai->ai_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero,
-			    sizeof zero);
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+			    o.family == AF_INET6 ? &one : &zero, sizeof zero);
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
 		    listen(fd, (int)o.backlog) == 0)
 			break;
@@ -1350,8 +1351,12 @@ on_header(int fd, const struct proxy_info *pi,
 			note("bad proxy header from %s: %s", ip, why);
 		return 0;
 	}
-	if (nretry || nchildren >= o.maxconn || env_reserve() < 0)
+	if (due >= 0 || nretry || nchildren >= o.maxconn)
 		return -1;
+	if (env_reserve() < 0) {
+		due = now_ms() + starve("accept");	/* not a busy loop */
+		return -1;
+	}
 	if (!pi->local) {
 		client = &pi->src;
 		local = &pi->dst;
@@ -1380,7 +1385,8 @@ timeout_to(long long a, long long b)
  * could not be made must still be served when it is due.  Connections
  * from a relay wait for their header in the same poll, each with its own
  * deadline.  Nothing new is taken while starved or while failed spawns
- * are tried again.
+ * are tried again; a whole header kept meanwhile is handed over in the
+ * first round after, since no event of its own will come.
  */
 static int
 loop(int lfd)
@@ -1394,6 +1400,9 @@ loop(int lfd)
 	while (!got_term) {
 		int taking = due < 0 && nretry == 0;
 		int nw = proxies && taking ? waiting_fds(pfd + 2) : 0;
+		/* a whole header that waited is handed over now that a child
+		 * may be made: nothing else may come to wake us */
+		int handover = nw && nchildren < o.maxconn && waiting_whole();
 		int r;
 
 		pfd[0].fd = sigpipe_fd[0];
@@ -1403,7 +1412,7 @@ loop(int lfd)
 		    !(proxies && waiting_full()) ? lfd : -1;
 		pfd[1].events = POLLIN;
 		pfd[0].revents = pfd[1].revents = 0;
-		r = poll(pfd, (nfds_t)(2 + nw),
+		r = poll(pfd, (nfds_t)(2 + nw), handover ? 0 :
 		    timeout_to(due, nw ? waiting_due() : -1));
 		if (r < 0 && errno != EINTR) {
 			warn("poll:");

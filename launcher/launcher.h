@@ -86,6 +86,8 @@ int waiting_full(void);
 void waiting_add(int fd, const struct sockaddr_storage *proxy, long long now);
 /* the nearest deadline, or -1 when none waits */
 long long waiting_due(void);
+/* a header read whole waits for a child: no poll event will come for it */
+int waiting_whole(void);
 /* their descriptors into pfd (room for max): how many */
 int waiting_fds(struct pollfd *pfd);
 /* done() returns 0 when it took the connection, -1 to keep it waiting (a

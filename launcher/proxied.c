@@ -41,6 +41,17 @@ waiting_full(void)
 	return nw >= maxw;
 }
 
+int
+waiting_whole(void)
+{
+	long i;
+
+	for (i = 0; i < nw; i++)
+		if (whole(&w[i]))
+			return 1;
+	return 0;
+}
+
 void
 waiting_add(int fd, const struct sockaddr_storage *proxy, long long now)
 {

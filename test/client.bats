@@ -76,74 +76,117 @@ socat_echo() {
 	return 1
 }
 
-# wait_file FILE: wait (at most 10 s) until FILE exists
-wait_file() {
+# wait_size FILE SIZE: wait (at most 60 s) until FILE holds SIZE bytes
+wait_size() {
 	local i
-	for ((i = 0; i < 200; i++)); do
-		[ -e "$1" ] && return 0
+	for ((i = 0; i < 1200; i++)); do
+		[ "$(stat -c %s "$1" 2>/dev/null)" = "$2" ] && return 0
 		sleep 0.05
 	done
-	echo "no $1 after 10 s"
+	echo "$1 holds $(stat -c %s "$1") bytes, not $2, after 60 s"
 	return 1
 }
 
-# wait_exit PID: wait (at most 10 s) for the background PID to end, then
+# wait_exit PID: wait (at most 30 s) for the background PID to end, then
 # KILL it; its exit status in status
 wait_exit() {
 	local i
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < 600; i++)); do
 		kill -0 "$1" 2>/dev/null || break
 		sleep 0.05
 	done
-	kill -KILL "$1" 2>/dev/null && echo "pid $1 still ran after 10 s"
+	kill -KILL "$1" 2>/dev/null && echo "pid $1 still ran after 30 s"
 	status=0
 	wait "$1" || status=$?
 }
 
-# the server of send_reset, in python: PAYLOAD TAIL DIR
+# wait_no_conn PORT: wait (at most 30 s) until no TCP socket here is
+# connected to PORT: a reset has reached the client's
+wait_no_conn() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		[ -z "$(ss -Htn "dport = :$1")" ] && return 0
+		sleep 0.05
+	done
+	echo "still connected to port $1 after 30 s:"
+	ss -tn "dport = :$1"
+	return 1
+}
+
+# the server of send_reset, in python: PAYLOAD TAIL FIFO
 SEND_RESET_PY='
-import fcntl, os, socket, struct, sys, termios, time
+import fcntl, socket, struct, sys, termios, time
 
-def wait(done):
-    end = time.monotonic() + 10
-    while not done():
-        if time.monotonic() > end:
-            sys.exit("send-reset: timed out")
-        time.sleep(0.01)
-
-def acked(c):
+def unacked(c):
     # TIOCOUTQ is SIOCOUTQ on a socket: bytes not yet acknowledged
-    return struct.unpack("i", fcntl.ioctl(c, termios.TIOCOUTQ, bytes(4)))[0] == 0
+    return struct.unpack("i", fcntl.ioctl(c, termios.TIOCOUTQ, bytes(4)))[0]
 
 with open(sys.argv[1], "rb") as f:
     payload = f.read()
-tail, d = int(sys.argv[2]), sys.argv[3]
+tail, fifo = int(sys.argv[2]), sys.argv[3]
 lsock = socket.socket()
 lsock.bind(("127.0.0.1", 0))
 lsock.listen(1)
 print(lsock.getsockname()[1], flush=True)
-lsock.settimeout(10)
+lsock.settimeout(30)
 c = lsock.accept()[0]
-c.settimeout(10)
+c.settimeout(60)
 c.sendall(payload[:-tail])
-wait(lambda: acked(c))
-open(d + "/head", "w").close()
-wait(lambda: os.path.exists(d + "/stopped"))
+with open(fifo) as f:
+    f.read()
 c.sendall(payload[-tail:])
-wait(lambda: acked(c))
+end = time.monotonic() + 30
+while unacked(c):
+    if time.monotonic() > end:
+        sys.exit("send-reset: the tail was not taken in 30 s")
+    time.sleep(0.01)
 c.close()
-open(d + "/reset", "w").close()
 '
 
+# the reader of slow_reader, in python: OUT CMD...
+SLOW_READER_PY='
+import fcntl, os, subprocess, sys, termios, time
+
+r, w = os.pipe()
+os.set_blocking(w, False)
+cmd = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=w)
+os.close(w)
+
+def queued():
+    return int.from_bytes(fcntl.ioctl(r, termios.FIONREAD, bytes(4)), sys.byteorder)
+
+# fall behind until the pipe is full (10 s at most), and a little longer:
+# the writer has more to say, so it meets EAGAIN
+size = fcntl.fcntl(r, 1032)  # F_GETPIPE_SZ
+end = time.monotonic() + 10
+while queued() < size and time.monotonic() < end:
+    time.sleep(0.01)
+time.sleep(0.3)
+with open(sys.argv[1], "wb") as out:
+    while data := os.read(r, 65536):
+        out.write(data)
+sys.exit(cmd.wait())
+'
+
+# slow_reader OUT CMD...: CMD with stdout a non-blocking pipe whose reader
+# lets it fill before copying it all to OUT; status is CMD's
+slow_reader() {
+	need python3
+	status=0
+	timeout -k 5 20 "${PYTHON:-python3}" -c "$SLOW_READER_PY" "$@" \
+		2>"$T/err" || status=$?
+}
+
 # send_reset PAYLOAD TAIL: a server on 127.0.0.1 port 0 that, for one
-# client, sends the file PAYLOAD but its last TAIL bytes, creates $T/head
-# once the client has acknowledged them, waits for $T/stopped, sends the
-# tail, and once that is acknowledged too closes without having read a
-# byte, so that the kernel resets the connection; then creates $T/reset.
-# Every wait of the server is 10 s at most.  Sets PORT.
+# client, sends the file PAYLOAD but its last TAIL bytes, then waits for a
+# line on the FIFO $T/go, sends the tail, and once the client's kernel has
+# acknowledged it closes without having read a byte, so that the kernel
+# resets the connection; then it exits 0.  Sets PORT, and SRV to its pid.
 send_reset() {
 	need python3
-	start_server "$T/srv" "${PYTHON:-python3}" -c "$SEND_RESET_PY" "$1" "$2" "$T"
+	mkfifo "$T/go"
+	start_server "$T/srv" "${PYTHON:-python3}" -c "$SEND_RESET_PY" "$1" "$2" "$T/go"
+	SRV=${SERVER_PIDS[-1]}
 	PORT=$(wait_line "$T/srv")
 }
 
@@ -323,23 +366,37 @@ echo_50m() {
 }
 
 @test "a server that sends 5 MiB and resets without reading: all 5 MiB come out, then exit 1 and the write error" {
-	local pid
+	local pid tail=32768 ok=1
+	need ss
 	seq -f '%015.0f' 1 327680 >"$T/want"	# 5 MiB of numbered lines
-	send_reset "$T/want" 262144
+	send_reset "$T/want" "$tail"
 	"$C" 127.0.0.1 "$PORT" >"$T/out" 2>"$T/err" 3>&- \
 		< <(head -c 52428800 /dev/zero 3>&-) &
 	pid=$!
 	SERVER_PIDS+=("$pid")
-	# stopped, the client leaves the last 256 KiB unread for the reset to find
-	wait_file "$T/head" || true
+	# all but the tail written out: the client's receive queue is empty, so
+	# the tail fits whole while the client is stopped, for the reset to find
+	wait_size "$T/out" $((5242880 - tail))
 	kill -STOP "$pid"
-	touch "$T/stopped"
-	wait_file "$T/reset" || true
+	# the server goes on: sends the tail, resets, exits
+	timeout -k 5 30 tee "$T/go" <<<go >/dev/null || ok=0
+	wait "$SRV" || ok=0
+	wait_no_conn "$PORT" || ok=0
 	kill -CONT "$pid"
+	[ "$ok" -eq 1 ]
 	wait_exit "$pid"
 	[ "$status" -eq 1 ]
 	cmp "$T/want" "$T/out"
 	err_is "msgd-client: write to 127.0.0.1 port $PORT: Connection reset by peer"
+}
+
+@test "a non-blocking stdout whose reader falls behind gets all 4 MiB, exit 0" {
+	head -c 4194304 /dev/urandom >"$T/want"
+	launch 127.0.0.1 cat "$T/want"
+	slow_reader "$T/out" "$C" 127.0.0.1 "$PORT"
+	[ "$status" -eq 0 ]
+	[ ! -s "$T/err" ]
+	cmp "$T/want" "$T/out"
 }
 
 @test "a reset by the server exits 1 and names the reset" {

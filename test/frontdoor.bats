@@ -1020,3 +1020,69 @@ wait_fds() {
 	wait_exit "$r"
 	[ "$(cat "$T/r")" = $'R=192.0.2.10:40000\nstill here' ]
 }
+
+# two relay connections from 127.0.0.2, opened at once, whose headers go
+# out back to back: each prints its first line as it comes (at most 15 s),
+# then both half-close and are read to the end
+# shellcheck disable=SC2016 # python code
+TWO_RELAYS='import select, socket, sys
+port = int(sys.argv[1])
+conns = []
+for i in (1, 2):
+    s = socket.socket()
+    s.bind(("127.0.0.2", 0))
+    s.connect(("127.0.0.1", port))
+    conns.append(s)
+for i, s in enumerate(conns, 1):
+    s.sendall(b"PROXY TCP4 192.0.2.1%d 192.0.2.20 4000%d 9100\r\n" % (i, i))
+got = {s: b"" for s in conns}
+while any(not g.endswith(b"\n") for g in got.values()):
+    ready = select.select([s for s in conns if not got[s].endswith(b"\n")], [], [], 15)[0]
+    if not ready:
+        sys.exit("a relay connection got no line in 15 s")
+    for s in ready:
+        b = s.recv(1)
+        if not b:
+            sys.exit("a relay connection ended with no line")
+        got[s] += b
+        if b == b"\n":
+            print(got[s].decode().strip(), flush=True)
+for s in conns:
+    s.shutdown(socket.SHUT_WR)
+    s.settimeout(10)
+    while s.recv(4096):
+        pass'
+
+@test "behind a trusted relay, a whole header kept while a failed fork was tried again is served once the retry succeeds, with no other client coming" {
+	one_slot
+	# U may have 5 tasks: the launcher, its 2 spawner threads, a's child
+	# and this sleeper; so the first relayed client's fork fails
+	start_server "$T/s" setpriv --reuid="$U" --regid="$U" --clear-groups sleep 60
+	sleeper=${SERVER_PIDS[-1]}
+	for ((i = 0; i < 100; i++)); do
+		[ "$(stat -c %u "/proc/$sleeper")" = "$U" ] && break
+		sleep 0.02
+	done
+	PRE=(prlimit --nproc=5)
+	# shellcheck disable=SC2016 # the child expands it
+	launch l -u "$U" -g "$U" -c 2 -p 127.0.0.2 127.0.0.1 0 /bin/sh -c 'echo "R=$TCPREMOTEIP:$TCPREMOTEPORT"; exec cat'
+	client_bg a -s 127.0.0.3 127.0.0.1 "$PORT" line wait:"$T/go" shut eof
+	a=$CPID
+	wait_grep "$T/a" '^R=127\.0\.0\.3:'
+	# one header is taken, its fork fails; the other is whole and kept,
+	# -c 2 being reached
+	start_server "$T/r" "${CLIENT[0]}" -c "$TWO_RELAYS" "$PORT"
+	r=${SERVER_PIDS[-1]}
+	wait_grep "$T/l.err" '^msgd-launcher: cannot fork \(will retry\): Resource temporarily unavailable$'
+	# while the launcher backs off, a's child ends (its SIGCHLD comes
+	# then): the retry succeeds, and nothing else wakes the launcher
+	touch "$T/go"
+	wait_exit "$a"
+	wait_grep "$T/l.err" '^msgd-launcher: accepting again$'
+	# room for the kept client's child too, whose fork may have failed
+	kill "$sleeper"
+	wait_exit "$sleeper"
+	wait_exit "$r" 20
+	cat "$T/r.err" >&2
+	[ "$(sort "$T/r")" = $'R=192.0.2.11:40001\nR=192.0.2.12:40002' ]
+}

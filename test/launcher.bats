@@ -227,6 +227,23 @@ TCPREMOTEPORT=$cport" ]
 	ucspi_env_is ::1 ::1
 }
 
+@test "-6 on :: serves IPv6 only, so a -4 launcher on 0 can take the same port" {
+	has_ipv6 || skip "no IPv6 loopback"
+	launch six -6 :: 0 env
+	local six=$PORT
+	run "${CLIENT[@]}" 127.0.0.1 "$six" port eof
+	[ "$status" -eq 1 ]
+	[ "$output" = "connect: Connection refused" ]
+	launch four -4 0 "$six" env
+	[ "$PORT" = "$six" ]
+	run "${CLIENT[@]}" 127.0.0.1 "$six" port eof
+	[ "$status" -eq 0 ]
+	ucspi_env_is 127.0.0.1 127.0.0.1
+	run "${CLIENT[@]}" ::1 "$six" port eof
+	[ "$status" -eq 0 ]
+	ucspi_env_is ::1 ::1
+}
+
 # The shell lists its own descriptors with ls, a separate process, so the
 # directory ls opens is not in the list; sh -c runs no script file either.
 FDS='ls /proc/$$/fd; readlink /proc/$$/fd/0 /proc/$$/fd/1 /proc/$$/fd/2'
