@@ -23,6 +23,8 @@
 
 #include "msgd.h"
 #include "launcher.h"
+#include "notify.h"
+#include "status.h"
 
 extern char **environ;
 
@@ -68,7 +70,7 @@ static unsigned long reaps;
 /* signals arrive through a pipe, so the loop only ever waits in poll(2);
  * the spawners say a slot is done on it too */
 static int sigpipe_fd[2];
-static volatile sig_atomic_t got_term, got_hup;
+static volatile sig_atomic_t got_term, got_hup, got_usr1;
 static int shutting;	/* the loop is over: no child is made again */
 static int stopping;	/* the children had their SIGTERM */
 
@@ -348,6 +350,8 @@ on_signal(int sig)
 		got_term++;
 	else if (sig == SIGHUP)
 		got_hup = 1;
+	else if (sig == SIGUSR1)
+		got_usr1 = 1;
 	(void)!write(sigpipe_fd[1], &c, 1);
 	errno = saved;
 }
@@ -386,6 +390,8 @@ signals_init(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);	/* re-read -x; never die of a hangup */
 	sigaddset(&reset, SIGHUP);
+	sigaction(SIGUSR1, &sa, NULL);	/* log the status line */
+	sigaddset(&reset, SIGUSR1);
 
 	sigaddset(&reset, SIGCHLD);
 	sigaddset(&reset, SIGTERM);
@@ -766,6 +772,17 @@ log_status(void)
 		note("status: %ld/%ld", nchildren, o.maxconn);
 }
 
+/* SIGUSR1: the counters, whatever the verbosity */
+static void
+log_counters(void)
+{
+	char line[160];
+
+	got_usr1 = 0;
+	status_format(line, sizeof line, nchildren, o.maxconn);
+	note("status: %s", line);
+}
+
 /* ---- slots ---- */
 
 /*
@@ -932,6 +949,7 @@ deny(int fd, const char *ip, const char *why)
 	(void)!send(fd, msg, sizeof msg - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 	shutdown(fd, SHUT_WR);
 	close(fd);
+	counts.denied++;
 	if (ip && o.verbosity != QUIET)
 		note("deny %s %s", ip, why);
 }
@@ -956,6 +974,7 @@ admit(int cfd, const struct sockaddr *client, const struct rule **rule)
 		s->ip[0] = '\0';
 	if (r && !r->allow) {
 		close(cfd);
+		counts.denied++;
 		if (o.verbosity != QUIET)
 			note("deny %s rule %u", s->ip, r->line);
 		return 0;
@@ -994,6 +1013,7 @@ serve(int cfd, const struct sockaddr *local, const struct sockaddr *proxy,
 	if (make_env(s, cfd, local, proxy, rule) < 0) {
 		close(cfd);
 		slot_free(s);
+		counts.failed++;
 		warn("no room for a child's environment");
 		return;
 	}
@@ -1056,6 +1076,7 @@ collect(void)
 
 		if (s->err == 0) {
 			s->state = SLOT_RUNNING;
+			counts.served++;
 			if (s->retry) {
 				s->retry = 0;
 				if (--nretry == 0)
@@ -1084,6 +1105,7 @@ collect(void)
 			continue;
 		}
 		/* no retry after SIGTERM; any other failure is exec's */
+		counts.failed++;
 		if (!for_want_of_resources(s->err)) {
 			errno = s->err;
 			warn("cannot run %s:", o.argv[0]);
@@ -1325,6 +1347,8 @@ shutdown_gracefully(void)
 		drain_signals();
 		collect();
 		reap();
+		if (got_usr1)
+			log_counters();
 	}
 }
 
@@ -1345,6 +1369,7 @@ on_header(int fd, const struct proxy_info *pi,
 
 	if (pi == NULL) {
 		close(fd);
+		counts.bad_proxy++;
 		if (o.verbosity != QUIET &&
 		    addr_ip_port((const struct sockaddr *)proxy, ip, &port) == 0)
 			note("bad proxy header from %s: %s", ip, why);
@@ -1362,11 +1387,18 @@ on_header(int fd, const struct proxy_info *pi,
 	return 0;
 }
 
+/* the nearer of two deadlines (-1 none) */
+static long long
+nearer(long long a, long long b)
+{
+	return a < 0 || (b >= 0 && b < a) ? b : a;
+}
+
 /* the poll timeout for the nearer of two deadlines (-1 none) */
 static int
 timeout_to(long long a, long long b)
 {
-	long long t = a < 0 || (b >= 0 && b < a) ? b : a, left;
+	long long t = nearer(a, b), left;
 
 	if (t < 0)
 		return -1;
@@ -1394,6 +1426,8 @@ loop(int lfd)
 	while (!got_term) {
 		int taking = due < 0 && nretry == 0;
 		int nw = proxies && taking ? waiting_fds(pfd + 2) : 0;
+		/* STATUS= for the service manager, when due */
+		long long told = status_notify(nchildren, o.maxconn, now_ms());
 		int r;
 
 		pfd[0].fd = sigpipe_fd[0];
@@ -1403,8 +1437,8 @@ loop(int lfd)
 		    !(proxies && waiting_full()) ? lfd : -1;
 		pfd[1].events = POLLIN;
 		pfd[0].revents = pfd[1].revents = 0;
-		r = poll(pfd, (nfds_t)(2 + nw),
-		    timeout_to(due, nw ? waiting_due() : -1));
+		r = poll(pfd, (nfds_t)(2 + nw), timeout_to(due,
+		    nearer(nw ? waiting_due() : -1, told)));
 		if (r < 0 && errno != EINTR) {
 			warn("poll:");
 			free(pfd);
@@ -1419,6 +1453,8 @@ loop(int lfd)
 				got_hup = 0;
 				rules_reload();
 			}
+			if (got_usr1)
+				log_counters();
 		}
 		if (nw)
 			waiting_run(pfd + 2, nw, now_ms(), on_header);
@@ -1478,6 +1514,7 @@ main(int argc, char **argv)
 	sigaddset(&early, SIGTERM);
 	sigaddset(&early, SIGINT);
 	sigaddset(&early, SIGHUP);
+	sigaddset(&early, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &early, NULL);
 	rules_init();
 	proxies_init();
@@ -1516,6 +1553,7 @@ main(int argc, char **argv)
 		pidfile_remove();
 		return 1;
 	}
+	notify_init();	/* before env_init: NOTIFY_SOCKET is not the children's */
 	env_init();
 	env_need_for(rules);
 	if ((errno = spawner_init(SPAWNERS, o.maxconn, sigpipe_fd[1],
@@ -1529,8 +1567,10 @@ main(int argc, char **argv)
 		    o.maxconn);
 	if (ready >= 0)
 		daemon_ready(ready);
+	notify("READY=1");
 
 	status = loop(lfd) < 0 ? 1 : 0;
+	notify("STOPPING=1");
 	close(lfd);
 	drop_pending();
 	shutdown_gracefully();
