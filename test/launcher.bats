@@ -980,3 +980,82 @@ $gid" ]
 	printf 'hello\nok 1\nbye 1\n' | cmp - "$T/c"
 	wait_grep "$T/r.err" "^$TS_RE"'127\.0\.0\.1:[0-9]+ #1 receive message: hi there$'
 }
+
+# ---- a service manager (NOTIFY_SOCKET) and SIGUSR1 ----
+
+# notified FILE ERE: wait (at most 10 s) for a datagram matching ERE in the
+# output of the `client.py syslog` writing FILE
+notified() {
+	wait_grep "$1" "$2"
+}
+
+@test "under a service manager the launcher says READY=1 once it listens, its status when it changes, and STOPPING=1 on SIGTERM" {
+	start_server "$T/n" "${CLIENT[@]}" syslog "$T/notify"
+	wait_line "$T/n" >/dev/null
+	printf '#!/bin/sh\necho "${NOTIFY_SOCKET-unset}"\n' >"$T/prog"
+	chmod 755 "$T/prog"
+	PRE=(env NOTIFY_SOCKET="$T/notify")
+	launch l 127.0.0.1 0 "$T/prog"
+	notified "$T/n" '^READY=1$'
+	notified "$T/n" '^STATUS=0/40 running, 0 served, 0 denied, 0 bad proxy headers, 0 failed spawns$'
+	# the children are not the service: NOTIFY_SOCKET is not theirs
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
+	[ "$output" = unset ]
+	notified "$T/n" '^STATUS=0/40 running, 1 served, 0 denied, 0 bad proxy headers, 0 failed spawns$'
+	# a burst of changes is sent at most once a second
+	for i in 1 2 3 4 5; do
+		"${CLIENT[@]}" 127.0.0.1 "$PORT" eof >/dev/null
+	done
+	notified "$T/n" '^STATUS=0/40 running, 6 served, '
+	[ "$(grep -c '^STATUS=' "$T/n")" -le 4 ]
+	stop "$PID"
+	[ "$EXIT" -eq 0 ]
+	notified "$T/n" '^STOPPING=1$'
+	[ "$(sed 1d "$T/n" | head -n 2)" = "READY=1
+STATUS=0/40 running, 0 served, 0 denied, 0 bad proxy headers, 0 failed spawns" ]
+	[ "$(tail -n 1 "$T/n")" = STOPPING=1 ]
+}
+
+@test "an abstract NOTIFY_SOCKET (@NAME) gets READY=1 too" {
+	local name=msgd-test-$$-$RANDOM
+	# shellcheck disable=SC2016 # python, not shell
+	start_server "$T/n" python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(b"\0" + sys.argv[1].encode())
+print("ready", flush=True)
+while True:
+    print(s.recv(4096).decode(), flush=True)' "$name"
+	wait_line "$T/n" >/dev/null
+	PRE=(env NOTIFY_SOCKET="@$name")
+	launch l 127.0.0.1 0 true
+	notified "$T/n" '^READY=1$'
+}
+
+@test "SIGUSR1 logs one status line counting running, served, denied, bad proxy headers and failed spawns, even with -q" {
+	printf '192.0.2.66 deny\n' >"$T/rules"
+	cp "$H" "$T/h"
+	launch l -q -x "$T/rules" -p 127.0.0.1 127.0.0.1 0 "$T/h" -l "$T/rec"
+	# served, and one running
+	client_bg c 127.0.0.1 "$PORT" send:'PROXY TCP4 192.0.2.10 192.0.2.20 40000 9100\r\n' line wait:"$T/go"
+	wait_grep "$T/c" '^hello$'
+	# denied by the rule the header's client meets
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" send:'PROXY TCP4 192.0.2.66 192.0.2.20 40000 9100\r\n' eof
+	[ "$output" = "" ]
+	# a bad header
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" send:'GET / HTTP/1.0\r\n\r\n' eof
+	# closed with the bytes unread: a reset, or EOF
+	[[ $output == "" || $output == reset ]]
+	# no child made: the program is gone
+	rm "$T/h"
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" send:'PROXY TCP4 192.0.2.11 192.0.2.20 40000 9100\r\n' eof
+	[ "$output" = "" ]
+	wait_grep "$T/l.err" "cannot run $T/h"
+	kill -USR1 "$PID"
+	wait_grep "$T/l.err" '^msgd-launcher: status: '
+	[ "$(grep '^msgd-launcher: status: ' "$T/l.err")" = \
+		"msgd-launcher: status: 1/40 running, 1 served, 1 denied, 1 bad proxy headers, 1 failed spawns" ]
+	# -q: nothing else but the failed exec
+	[ "$(grep -vc -e '^msgd-launcher: status: ' -e 'cannot run' "$T/l.err")" -eq 0 ]
+	touch "$T/go"
+	[[ $(proc_state "$PID") == [RS] ]]
+}
