@@ -37,7 +37,7 @@ installed_files() {
 	# installed, the service is still off until the administrator says
 	grep -qx $'\tdisable\t\t= yes' "$T/root/opt/msgd/etc/xinetd.d/msgd"
 	grep -qx 'ExecStart=/opt/msgd/sbin/msgd-handler -t 300' "$T/root/opt/msgd/lib/systemd/system/msgd@.service"
-	grep -qx 'ExecStart=/opt/msgd/sbin/msgd-launcher -c 40 -C 10 -k 10 0 9100 /opt/msgd/sbin/msgd-handler -t 300' \
+	grep -qx 'ExecStart=/opt/msgd/sbin/msgd-launcher -c 40 -C 10 -k 10 127.0.0.1 9100 /opt/msgd/sbin/msgd-handler -t 300 -l /var/log/msgd/records.log' \
 		"$T/root/opt/msgd/lib/systemd/system/msgd.service"
 	# every example, with the programs' paths filled in
 	ex=$T/root/opt/msgd/share/doc/msgd/examples

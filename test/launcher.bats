@@ -992,6 +992,7 @@ notified() {
 @test "under a service manager the launcher says READY=1 once it listens, its status when it changes, and STOPPING=1 on SIGTERM" {
 	start_server "$T/n" "${CLIENT[@]}" syslog "$T/notify"
 	wait_line "$T/n" >/dev/null
+	# shellcheck disable=SC2016 # expanded by the child's sh
 	printf '#!/bin/sh\necho "${NOTIFY_SOCKET-unset}"\n' >"$T/prog"
 	chmod 755 "$T/prog"
 	PRE=(env NOTIFY_SOCKET="$T/notify")
