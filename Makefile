@@ -192,7 +192,21 @@ uninstall:
 	for e in $(EXAMPLES); do rm -f $(DESTDIR)$(DOCDIR)/examples/$$e || exit 1; done
 	rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || :
 
+# the Debian package from debian/, built in a copy of the sources under
+# build/deb so that dpkg-buildpackage writes nothing beside the repository;
+# all that is left is build/msgd_VERSION_ARCH.deb
+DEBSRC = Makefile README.md client handler launcher lib man systemd \
+	xinetd.d logrotate.d examples debian
+deb:
+	rm -rf $(BUILD)/deb $(BUILD)/msgd_*.deb
+	mkdir -p $(BUILD)/deb/msgd
+	tar -cf - $(DEBSRC) | tar -C $(BUILD)/deb/msgd -xf -
+	cd $(BUILD)/deb/msgd && DEB_BUILD_OPTIONS=noautodbgsym \
+		dpkg-buildpackage -us -uc -b
+	mv $(BUILD)/deb/msgd_*.deb $(BUILD)/
+	rm -rf $(BUILD)/deb
+
 clean:
 	rm -rf build bin
 
-.PHONY: all run test sanitize memcheck fuzz fuzzers install uninstall clean
+.PHONY: all run test sanitize memcheck fuzz fuzzers install uninstall deb clean
