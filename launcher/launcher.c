@@ -31,6 +31,30 @@ extern char **environ;
 #define SYNOPSIS "msgd-launcher [-46hvq1f] [-c MAX] [-C PERSOURCE] " \
 	"[-R RATE] [-x RULES] [-p CIDR] [-b BACKLOG] [-u USER] [-g GROUP] " \
 	"[-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]"
+/* -h: a line an option, in the man page's order */
+#define OPTIONS \
+	"  -1            print the bound port on stdout\n" \
+	"  -4, -6        IPv4 / IPv6 only\n" \
+	"  -b BACKLOG    listen backlog (default 64)\n" \
+	"  -C PERSOURCE  at most this many at once from one address " \
+	"(default 0, no limit)\n" \
+	"  -c MAX        at most MAX children; more wait in the backlog " \
+	"(default 40)\n" \
+	"  -f            daemon: detach, log to syslog\n" \
+	"  -g GROUP      run as GROUP after binding\n" \
+	"  -h            this help (--help too)\n" \
+	"  -i PIDFILE    write the pid file\n" \
+	"  -k GRACE      seconds running children get on SIGTERM " \
+	"(default 10)\n" \
+	"  -p CIDR       trusted relay that sends a PROXY header " \
+	"(repeatable)\n" \
+	"  -q            log errors only\n" \
+	"  -R RATE       new connections a second from one address " \
+	"(default 0, no limit)\n" \
+	"  -u USER       run as USER after binding\n" \
+	"  -v            log every connection\n" \
+	"  -x RULES      access rules file, re-read on SIGHUP\n" \
+	"see msgd-launcher(8)\n"
 
 enum { QUIET, NORMAL, VERBOSE };
 
@@ -116,10 +140,10 @@ parse_opts(int argc, char **argv)
 	o.maxconn = 40;
 	o.backlog = 64;
 	o.grace = 10;
-	opt_help(argc, argv, SYNOPSIS);
+	opt_help(argc, argv, SYNOPSIS, OPTIONS);
 	while ((ch = getopt(argc, argv, "+:46hvq1fc:C:R:x:p:b:u:g:k:i:")) != -1) {
 		switch (ch) {
-		case 'h': usage_help(SYNOPSIS);
+		case 'h': usage_help(SYNOPSIS, OPTIONS);
 		case '4': o.family = AF_INET; break;
 		case '6': o.family = AF_INET6; break;
 		case 'v': o.verbosity = VERBOSE; break;

@@ -789,16 +789,18 @@ $gid" ]
 	launcher_usage_error "-g: no such group 'no_such_group_xyz'" -g no_such_group_xyz 127.0.0.1 0 true
 }
 
-@test "-h and --help print the usage on stdout and exit 0, even with other arguments" {
+@test "-h and --help print the usage, a line for each option and the man page on stdout and exit 0, even with other arguments" {
 	local a usage='usage: msgd-launcher [-46hvq1f] [-c MAX] [-C PERSOURCE] [-R RATE] [-x RULES] [-p CIDR] [-b BACKLOG] [-u USER] [-g GROUP] [-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]'
 	for a in "-h" "--help" "-v -h 127.0.0.1 0 true" "--help -x"; do
 		# shellcheck disable=SC2086 # the words of $a are the arguments
 		run timeout 10 "$L" $a 2>"$T/err" 3>&-
 		echo "$a -> status $status: $output" >&2
 		[ "$status" -eq 0 ]
-		[ "$output" = "$usage" ]
+		[ "${lines[0]}" = "$usage" ]
+		[ "${lines[-1]}" = "see msgd-launcher(8)" ]
 		[ ! -s "$T/err" ]
 	done
+	USAGE=$usage help_is_man "$L" "$BATS_TEST_DIRNAME/../man/msgd-launcher.8"
 	# the same line a usage error ends with
 	run timeout 10 "$L" -x 3>&-
 	[ "$status" -eq 2 ]
