@@ -34,7 +34,7 @@ LIBOBJ = $(BUILD)/lib/util.o $(BUILD)/lib/addr.o $(BUILD)/lib/slog.o \
 LAUNCHEROBJ = $(BUILD)/launcher/launcher.o $(BUILD)/launcher/rules.o \
 	$(BUILD)/launcher/limits.o $(BUILD)/launcher/proxied.o \
 	$(BUILD)/launcher/spawner.o $(BUILD)/launcher/notify.o \
-	$(BUILD)/launcher/status.o
+	$(BUILD)/launcher/status.o $(BUILD)/launcher/interrupt.o
 PROGS = $(BIN)/msgd-handler $(BIN)/msgd-launcher $(BIN)/msgd-client
 OBJS = $(LIBOBJ) $(BUILD)/handler/handler.o $(LAUNCHEROBJ) \
 	$(BUILD)/client/client.o
@@ -74,6 +74,7 @@ $(BUILD)/launcher/proxied.o: launcher/proxied.c
 $(BUILD)/launcher/spawner.o: launcher/spawner.c
 $(BUILD)/launcher/notify.o: launcher/notify.c
 $(BUILD)/launcher/status.o: launcher/status.c
+$(BUILD)/launcher/interrupt.o: launcher/interrupt.c
 $(BUILD)/client/client.o: client/client.c
 -include $(OBJS:.o=.d)
 

@@ -23,6 +23,7 @@
 
 #include "msgd.h"
 #include "launcher.h"
+#include "interrupt.h"
 #include "notify.h"
 #include "status.h"
 
@@ -94,7 +95,7 @@ static unsigned long reaps;
 /* signals arrive through a pipe, so the loop only ever waits in poll(2);
  * the spawners say a slot is done on it too */
 static int sigpipe_fd[2];
-static volatile sig_atomic_t got_term, got_hup, got_usr1;
+static volatile sig_atomic_t got_term, got_int, got_hup, got_usr1;
 static int shutting;	/* the loop is over: no child is made again */
 static int stopping;	/* the children had their SIGTERM */
 
@@ -372,6 +373,8 @@ on_signal(int sig)
 
 	if (sig == SIGTERM || sig == SIGINT)
 		got_term++;
+	if (sig == SIGINT)
+		got_int = 1;
 	else if (sig == SIGHUP)
 		got_hup = 1;
 	else if (sig == SIGUSR1)
@@ -1599,5 +1602,7 @@ main(int argc, char **argv)
 	drop_pending();
 	shutdown_gracefully();
 	pidfile_remove();
+	if (got_int)
+		interrupt_settle();
 	return status;
 }

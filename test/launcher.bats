@@ -1062,3 +1062,35 @@ while True:
 	touch "$T/go"
 	[[ $(proc_state "$PID") == [RS] ]]
 }
+
+@test "on a Ctrl-C the launcher exits only after a parent in its process group took its own SIGINT, so make run never ends in 'wait: No child processes'" {
+	# the parent holds its SIGINT blocked (pending) as long as it likes;
+	# GNU make reaping its child before its own handler runs fails its
+	# wait with ECHILD.  Then a parent that never takes it: a second at most
+	# shellcheck disable=SC2016 # python, not shell
+	run timeout -k 5 30 python3 -c 'import os, signal, subprocess, sys, time
+os.setpgrp()
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+for phase in ("taken", "kept"):
+    p = subprocess.Popen([sys.argv[1], "-1", "127.0.0.1", "0", "true"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    p.stdout.readline()
+    os.killpg(0, signal.SIGINT)
+    t = time.monotonic()
+    if phase == "taken":
+        time.sleep(0.5)
+        print("alive" if p.poll() is None else "gone", flush=True)
+        t = time.monotonic()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)    # takes the pending one
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    rc = p.wait(timeout=10)
+    d = time.monotonic() - t
+    print(phase, rc, "at once" if d < 0.3 else "after a second" if 0.9 < d < 3
+          else "after %.2f s" % d, flush=True)
+os._exit(0)' "$L" 3>&-
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	[ "$output" = "alive
+taken 0 at once
+kept 0 after a second" ]
+}
