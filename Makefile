@@ -181,7 +181,8 @@ install: all
 	cd $(DESTDIR)$(DOCDIR)/examples && chmod 644 $(EXAMPLES)
 
 # full paths and rm -f only: succeeds whatever is (no longer) there; the
-# doc directories install made go too, if nothing else is in them
+# directories of msgd's kinds of file that install made go too, if nothing
+# else is in them (bin, sbin, share/doc and the like stay)
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/msgd-handler $(DESTDIR)$(SBINDIR)/msgd-launcher
 	rm -f $(DESTDIR)$(BINDIR)/msgd-client
@@ -191,7 +192,11 @@ uninstall:
 	rm -f $(DESTDIR)$(SYSCONFDIR)/xinetd.d/msgd
 	for u in $(UNITS); do rm -f $(DESTDIR)$(SYSTEMDDIR)/$$u || exit 1; done
 	for e in $(EXAMPLES); do rm -f $(DESTDIR)$(DOCDIR)/examples/$$e || exit 1; done
-	rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || :
+	for d in $(DOCDIR)/examples $(DOCDIR) $(MANPREFIX)/man1 \
+		$(MANPREFIX)/man8 $(SYSCONFDIR)/xinetd.d $(SYSTEMDDIR); do \
+		rmdir $(DESTDIR)$$d 2>/dev/null || :; \
+	done
+	d=$(DESTDIR)$(SYSTEMDDIR); rmdir "$${d%/*}" 2>/dev/null || :
 
 # the Debian package from debian/, built in a copy of the sources under
 # build/deb so that dpkg-buildpackage writes nothing beside the repository;

@@ -63,9 +63,18 @@ installed_files() {
 	run make -s -C "$REPO" uninstall DESTDIR="$T/root" PREFIX=/usr/local
 	[ "$status" -eq 0 ]
 	[ "$(installed_files "$T/root")" = "644 ./usr/local/bin/other" ]
-	# the directories only msgd's files were in are gone too
-	[ ! -e "$T/root/usr/local/share/doc/msgd" ]
-	[ -d "$T/root/usr/local/share/doc" ]
+	# the directories only msgd's files were in are gone too; those of the
+	# hierarchy stay
+	[ "$(cd "$T/root" && find . -type d | LC_ALL=C sort)" = ".
+./usr
+./usr/local
+./usr/local/bin
+./usr/local/etc
+./usr/local/lib
+./usr/local/sbin
+./usr/local/share
+./usr/local/share/doc
+./usr/local/share/man" ]
 }
 
 @test "make install SYSCONFDIR=/etc puts the xinetd file where a system xinetd reads it, and uninstall takes it away" {
