@@ -660,6 +660,10 @@ daemon_ready(int ready)
 {
 	int fd = open("/dev/null", O_RDWR);
 
+	/* else the log, children's failures among it, would go nowhere
+	 * unseen: said while the terminal is there */
+	if (slog_check() < 0)
+		warn("cannot reach syslog at /dev/log, where the daemon logs:");
 	if (chdir("/") < 0)
 		warn("cannot change to /:");
 	if (fd >= 0) {

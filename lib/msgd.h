@@ -68,5 +68,7 @@ void addr_peer(char *buf, const char *ip, unsigned port);
 #define SLOG_INFO 6
 void slog_open(const char *ident);
 int slog_send(int severity, const char *msg, size_t len);
+/* whether /dev/log takes records now: 0, or -1 with errno set */
+int slog_check(void);
 
 #endif

@@ -848,7 +848,10 @@ $gid" ]
 	daemon_pid "$T/pid"
 	[ "$(cat "$T/pid")" = "$DPID" ]
 	# before it detached it may say where it listens, and nothing else
-	[ "$(grep -cvx "msgd-launcher: listening on 127.0.0.1 port $DPORT, at most 40 at once" "$T/d.err")" -eq 0 ]
+	# (but that there is no syslog, on a machine with none)
+	[ "$(grep -cvx -e "msgd-launcher: listening on 127.0.0.1 port $DPORT, at most 40 at once" \
+		-e 'msgd-launcher: cannot reach syslog at /dev/log, where the daemon logs: No such file or directory' \
+		"$T/d.err")" -eq 0 ]
 	[ "$(readlink "/proc/$DPID/exe")" = "$(readlink -f "$L")" ]
 	[ "$(ps -o sid= -p "$DPID" | tr -d ' ')" = "$DPID" ]
 	[ "$(readlink "/proc/$DPID/cwd")" = / ]
@@ -920,7 +923,28 @@ $gid" ]
 	kill -TERM "$DPID"
 	wait_exit "$DPID"
 	cat "$T/syslog" >&2
+	# a syslog there: nothing said about it on the terminal
+	[ "$(cat "$T/d.err")" = "msgd-launcher: listening on 127.0.0.1 port $DPORT, at most 40 at once" ]
 	[[ $(grep ": end $child status 3\$" "$T/syslog") =~ ^\<(2[4-9]|3[01])\>[A-Z][a-z]{2}\ [\ 1-3][0-9]\ [0-9]{2}:[0-9]{2}:[0-9]{2}\ msgd-launcher\[$DPID\]:\ end\ $child\ status\ 3$ ]]
+}
+
+@test "-f with no syslog to log to says so on the terminal before it detaches, and serves" {
+	need_mount_ns
+	mkdir "$T/dev"
+	: >"$T/dev/null"
+	# the daemon's /dev is $T/dev: the real /dev/null and no /dev/log
+	# shellcheck disable=SC2016 # that sh expands them
+	PRE=(unshare -m --propagation private sh -c 'mount --bind /dev/null "$0/null" &&
+		mount --rbind "$0" /dev && exec "$@"' "$T/dev")
+	daemon -i "$T/pid" 127.0.0.1 0 "$H" -l "$T/rec"
+	[ "$DSTATUS" -eq 0 ]
+	daemon_pid "$T/pid"
+	[ "$(cat "$T/d.err")" = "msgd-launcher: listening on 127.0.0.1 port $DPORT, at most 40 at once
+msgd-launcher: cannot reach syslog at /dev/log, where the daemon logs: No such file or directory" ]
+	run "${CLIENT[@]}" 127.0.0.1 "$DPORT" send:'hi\n' shut eof
+	[ "$output" = $'hello\nok 1\nbye 1' ]
+	kill -TERM "$DPID"
+	wait_exit "$DPID"
 }
 
 @test "a symbolic link, a FIFO or a directory where the pid file goes is refused with status 1, and nothing is written through it" {
