@@ -17,6 +17,18 @@
 #include "msgd.h"
 
 #define SYNOPSIS "msgd-client [-46hNnvz] [-w SECS] [-q SECS] [-C] HOST PORT"
+/* -h: a line an option, in the man page's order */
+#define OPTIONS \
+	"  -4, -6    IPv4 / IPv6 only\n" \
+	"  -C        send CRLF line ends\n" \
+	"  -h        this help (--help too)\n" \
+	"  -N        accepted for nc; the end of input always half-closes\n" \
+	"  -n        no name lookups: HOST and PORT are numbers\n" \
+	"  -q SECS   after the end of input wait at most SECS for the server\n" \
+	"  -v        say when connected\n" \
+	"  -w SECS   bound the connect and any silence\n" \
+	"  -z        only check that the port accepts\n" \
+	"see msgd-client(1)\n"
 #define BUFSZ (64 * 1024)
 /* stdin is read half a pipe (64 KiB) at a time, so that the writer goes on
  * filling the other half meanwhile: 30% faster than whole-pipe reads here.
@@ -63,13 +75,13 @@ parse_opts(int argc, char **argv)
 
 	o.family = AF_UNSPEC;
 	o.wait = o.quit = -1;
-	opt_help(argc, argv, SYNOPSIS);
+	opt_help(argc, argv, SYNOPSIS, OPTIONS);
 	while ((ch = getopt(argc, argv, "+:46ChNnvzw:q:")) != -1) {
 		switch (ch) {
 		case '4': o.family = AF_INET; break;
 		case '6': o.family = AF_INET6; break;
 		case 'C': o.crlf = 1; break;
-		case 'h': usage_help(SYNOPSIS);
+		case 'h': usage_help(SYNOPSIS, OPTIONS);
 		case 'N': break;	/* we always half-close at EOF */
 		case 'n': o.numeric = 1; break;
 		case 'v': o.verbose = 1; break;

@@ -111,6 +111,19 @@ struct conn {
 
 #define SYNOPSIS "msgd-handler [-hpsS] [-g TEXT] [-l FILE] [-m BYTES] " \
 	"[-t SECS] [-T SECS]"
+/* -h: a line an option, in the man page's order */
+#define OPTIONS \
+	"  -g TEXT   greeting line (default hello)\n" \
+	"  -h        this help (--help too)\n" \
+	"  -l FILE   append records to FILE, made 0640; - is stderr\n" \
+	"  -m BYTES  longest line, 1 to 1048576 (default 4096; less to a " \
+	"pipe or syslog)\n" \
+	"  -p        read a PROXY v1/v2 header first (behind a relay)\n" \
+	"  -S        fsync the record file before each ok\n" \
+	"  -s        records to syslog (facility daemon)\n" \
+	"  -t SECS   idle timeout, 0 never (default 300)\n" \
+	"  -T SECS   cap on the whole connection, 0 none (default 0)\n" \
+	"see msgd-handler(8)\n"
 
 static void
 buf_need(struct buf *b, size_t more)
@@ -1011,11 +1024,11 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->greeting = "hello";
 	o->maxline = MAXLINE_DEFAULT;
 	o->timeout = 300;
-	opt_help(argc, argv, SYNOPSIS);
+	opt_help(argc, argv, SYNOPSIS, OPTIONS);
 	while ((ch = getopt(argc, argv, ":g:hl:m:psSt:T:")) != -1) {
 		switch (ch) {
 		case 'h':
-			usage_help(SYNOPSIS);
+			usage_help(SYNOPSIS, OPTIONS);
 		case 'g':
 			if (strpbrk(optarg, "\r\n")) {
 				warn("-g: the greeting must be one line");

@@ -23,12 +23,39 @@
 
 #include "msgd.h"
 #include "launcher.h"
+#include "interrupt.h"
+#include "notify.h"
+#include "status.h"
 
 extern char **environ;
 
 #define SYNOPSIS "msgd-launcher [-46hvq1f] [-c MAX] [-C PERSOURCE] " \
 	"[-R RATE] [-x RULES] [-p CIDR] [-b BACKLOG] [-u USER] [-g GROUP] " \
 	"[-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]"
+/* -h: a line an option, in the man page's order */
+#define OPTIONS \
+	"  -1            print the bound port on stdout\n" \
+	"  -4, -6        IPv4 / IPv6 only\n" \
+	"  -b BACKLOG    listen backlog (default 64)\n" \
+	"  -C PERSOURCE  at most this many at once from one address " \
+	"(default 0, no limit)\n" \
+	"  -c MAX        at most MAX children; more wait in the backlog " \
+	"(default 40)\n" \
+	"  -f            daemon: detach, log to syslog\n" \
+	"  -g GROUP      run as GROUP after binding\n" \
+	"  -h            this help (--help too)\n" \
+	"  -i PIDFILE    write the pid file\n" \
+	"  -k GRACE      seconds running children get on SIGTERM " \
+	"(default 10)\n" \
+	"  -p CIDR       trusted relay that sends a PROXY header " \
+	"(repeatable)\n" \
+	"  -q            log errors only\n" \
+	"  -R RATE       new connections a second from one address " \
+	"(default 0, no limit)\n" \
+	"  -u USER       run as USER after binding\n" \
+	"  -v            log every connection\n" \
+	"  -x RULES      access rules file, re-read on SIGHUP\n" \
+	"see msgd-launcher(8)\n"
 
 enum { QUIET, NORMAL, VERBOSE };
 
@@ -68,7 +95,7 @@ static unsigned long reaps;
 /* signals arrive through a pipe, so the loop only ever waits in poll(2);
  * the spawners say a slot is done on it too */
 static int sigpipe_fd[2];
-static volatile sig_atomic_t got_term, got_hup;
+static volatile sig_atomic_t got_term, got_int, got_hup, got_usr1;
 static int shutting;	/* the loop is over: no child is made again */
 static int stopping;	/* the children had their SIGTERM */
 
@@ -114,10 +141,10 @@ parse_opts(int argc, char **argv)
 	o.maxconn = 40;
 	o.backlog = 64;
 	o.grace = 10;
-	opt_help(argc, argv, SYNOPSIS);
+	opt_help(argc, argv, SYNOPSIS, OPTIONS);
 	while ((ch = getopt(argc, argv, "+:46hvq1fc:C:R:x:p:b:u:g:k:i:")) != -1) {
 		switch (ch) {
-		case 'h': usage_help(SYNOPSIS);
+		case 'h': usage_help(SYNOPSIS, OPTIONS);
 		case '4': o.family = AF_INET; break;
 		case '6': o.family = AF_INET6; break;
 		case 'v': o.verbosity = VERBOSE; break;
@@ -347,8 +374,12 @@ on_signal(int sig)
 
 	if (sig == SIGTERM || sig == SIGINT)
 		got_term++;
+	if (sig == SIGINT)
+		got_int = 1;
 	else if (sig == SIGHUP)
 		got_hup = 1;
+	else if (sig == SIGUSR1)
+		got_usr1 = 1;
 	(void)!write(sigpipe_fd[1], &c, 1);
 	errno = saved;
 }
@@ -387,6 +418,8 @@ signals_init(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);	/* re-read -x; never die of a hangup */
 	sigaddset(&reset, SIGHUP);
+	sigaction(SIGUSR1, &sa, NULL);	/* log the status line */
+	sigaddset(&reset, SIGUSR1);
 
 	sigaddset(&reset, SIGCHLD);
 	sigaddset(&reset, SIGTERM);
@@ -628,6 +661,10 @@ daemon_ready(int ready)
 {
 	int fd = open("/dev/null", O_RDWR);
 
+	/* else the log, children's failures among it, would go nowhere
+	 * unseen: said while the terminal is there */
+	if (slog_check() < 0)
+		warn("cannot reach syslog at /dev/log, where the daemon logs:");
 	if (chdir("/") < 0)
 		warn("cannot change to /:");
 	if (fd >= 0) {
@@ -765,6 +802,17 @@ log_status(void)
 {
 	if (o.verbosity == VERBOSE)
 		note("status: %ld/%ld", nchildren, o.maxconn);
+}
+
+/* SIGUSR1: the counters, whatever the verbosity */
+static void
+log_counters(void)
+{
+	char line[160];
+
+	got_usr1 = 0;
+	status_format(line, sizeof line, nchildren, o.maxconn);
+	note("status: %s", line);
 }
 
 /* ---- slots ---- */
@@ -933,6 +981,7 @@ deny(int fd, const char *ip, const char *why)
 	(void)!send(fd, msg, sizeof msg - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 	shutdown(fd, SHUT_WR);
 	close(fd);
+	counts.denied++;
 	if (ip && o.verbosity != QUIET)
 		note("deny %s %s", ip, why);
 }
@@ -957,6 +1006,7 @@ admit(int cfd, const struct sockaddr *client, const struct rule **rule)
 		s->ip[0] = '\0';
 	if (r && !r->allow) {
 		close(cfd);
+		counts.denied++;
 		if (o.verbosity != QUIET)
 			note("deny %s rule %u", s->ip, r->line);
 		return 0;
@@ -995,6 +1045,7 @@ serve(int cfd, const struct sockaddr *local, const struct sockaddr *proxy,
 	if (make_env(s, cfd, local, proxy, rule) < 0) {
 		close(cfd);
 		slot_free(s);
+		counts.failed++;
 		warn("no room for a child's environment");
 		return;
 	}
@@ -1057,6 +1108,7 @@ collect(void)
 
 		if (s->err == 0) {
 			s->state = SLOT_RUNNING;
+			counts.served++;
 			if (s->retry) {
 				s->retry = 0;
 				if (--nretry == 0)
@@ -1085,6 +1137,7 @@ collect(void)
 			continue;
 		}
 		/* no retry after SIGTERM; any other failure is exec's */
+		counts.failed++;
 		if (!for_want_of_resources(s->err)) {
 			errno = s->err;
 			warn("cannot run %s:", o.argv[0]);
@@ -1326,6 +1379,8 @@ shutdown_gracefully(void)
 		drain_signals();
 		collect();
 		reap();
+		if (got_usr1)
+			log_counters();
 	}
 }
 
@@ -1346,6 +1401,7 @@ on_header(int fd, const struct proxy_info *pi,
 
 	if (pi == NULL) {
 		close(fd);
+		counts.bad_proxy++;
 		if (o.verbosity != QUIET &&
 		    addr_ip_port((const struct sockaddr *)proxy, ip, &port) == 0)
 			note("bad proxy header from %s: %s", ip, why);
@@ -1367,11 +1423,18 @@ on_header(int fd, const struct proxy_info *pi,
 	return 0;
 }
 
+/* the nearer of two deadlines (-1 none) */
+static long long
+nearer(long long a, long long b)
+{
+	return a < 0 || (b >= 0 && b < a) ? b : a;
+}
+
 /* the poll timeout for the nearer of two deadlines (-1 none) */
 static int
 timeout_to(long long a, long long b)
 {
-	long long t = a < 0 || (b >= 0 && b < a) ? b : a, left;
+	long long t = nearer(a, b), left;
 
 	if (t < 0)
 		return -1;
@@ -1403,6 +1466,8 @@ loop(int lfd)
 		/* a whole header that waited is handed over now that a child
 		 * may be made: nothing else may come to wake us */
 		int handover = nw && nchildren < o.maxconn && waiting_whole();
+		/* STATUS= for the service manager, when due */
+		long long told = status_notify(nchildren, o.maxconn, now_ms());
 		int r;
 
 		pfd[0].fd = sigpipe_fd[0];
@@ -1412,8 +1477,8 @@ loop(int lfd)
 		    !(proxies && waiting_full()) ? lfd : -1;
 		pfd[1].events = POLLIN;
 		pfd[0].revents = pfd[1].revents = 0;
-		r = poll(pfd, (nfds_t)(2 + nw), handover ? 0 :
-		    timeout_to(due, nw ? waiting_due() : -1));
+		r = poll(pfd, (nfds_t)(2 + nw), handover ? 0 : timeout_to(due,
+		    nearer(nw ? waiting_due() : -1, told)));
 		if (r < 0 && errno != EINTR) {
 			warn("poll:");
 			free(pfd);
@@ -1428,6 +1493,8 @@ loop(int lfd)
 				got_hup = 0;
 				rules_reload();
 			}
+			if (got_usr1)
+				log_counters();
 		}
 		if (nw)
 			waiting_run(pfd + 2, nw, now_ms(), on_header);
@@ -1487,6 +1554,7 @@ main(int argc, char **argv)
 	sigaddset(&early, SIGTERM);
 	sigaddset(&early, SIGINT);
 	sigaddset(&early, SIGHUP);
+	sigaddset(&early, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &early, NULL);
 	rules_init();
 	proxies_init();
@@ -1525,6 +1593,7 @@ main(int argc, char **argv)
 		pidfile_remove();
 		return 1;
 	}
+	notify_init();	/* before env_init: NOTIFY_SOCKET is not the children's */
 	env_init();
 	env_need_for(rules);
 	if ((errno = spawner_init(SPAWNERS, o.maxconn, sigpipe_fd[1],
@@ -1538,11 +1607,15 @@ main(int argc, char **argv)
 		    o.maxconn);
 	if (ready >= 0)
 		daemon_ready(ready);
+	notify("READY=1");
 
 	status = loop(lfd) < 0 ? 1 : 0;
+	notify("STOPPING=1");
 	close(lfd);
 	drop_pending();
 	shutdown_gracefully();
 	pidfile_remove();
+	if (got_int)
+		interrupt_settle();
 	return status;
 }

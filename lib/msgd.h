@@ -21,11 +21,14 @@ void diag_syslog(int on);
 /* "usage: SYNOPSIS" the same way, then exit usage_status (default 2) */
 extern int usage_status;
 void usage_exit(const char *synopsis) __attribute__((noreturn));
-/* -h or --help: "usage: SYNOPSIS" on stdout, exit 0.  opt_help() does it
- * when argv[1] is --help (getopt(3) cannot see long options); -h is each
+/* -h or --help: "usage: SYNOPSIS", then options (a line each, the last
+ * naming the man page) on stdout, exit 0.  opt_help() does it when
+ * argv[1] is --help (getopt(3) cannot see long options); -h is each
  * program's own case */
-void usage_help(const char *synopsis) __attribute__((noreturn));
-void opt_help(int argc, char **argv, const char *synopsis);
+void usage_help(const char *synopsis, const char *options)
+	__attribute__((noreturn));
+void opt_help(int argc, char **argv, const char *synopsis,
+    const char *options);
 /* getopt(3) returned ':' (missing value) or '?' (unknown option): say which,
  * then usage_exit; getopt's own messages are off (optstring starts ':') */
 void opt_fail(int ch, const char *synopsis) __attribute__((noreturn));
@@ -65,5 +68,7 @@ void addr_peer(char *buf, const char *ip, unsigned port);
 #define SLOG_INFO 6
 void slog_open(const char *ident);
 int slog_send(int severity, const char *msg, size_t len);
+/* whether /dev/log takes records now: 0, or -1 with errno set */
+int slog_check(void);
 
 #endif

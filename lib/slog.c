@@ -101,3 +101,9 @@ slog_send(int severity, const char *msg, size_t len)
 	}
 	return -1;
 }
+
+int
+slog_check(void)
+{
+	return slog_fd >= 0 ? 0 : slog_connect();
+}

@@ -105,17 +105,17 @@ usage_exit(const char *synopsis)
 }
 
 void
-usage_help(const char *synopsis)
+usage_help(const char *synopsis, const char *options)
 {
-	printf("usage: %s\n", synopsis);
+	printf("usage: %s\n%s", synopsis, options);
 	exit(fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1);
 }
 
 void
-opt_help(int argc, char **argv, const char *synopsis)
+opt_help(int argc, char **argv, const char *synopsis, const char *options)
 {
 	if (argc > 1 && strcmp(argv[1], "--help") == 0)
-		usage_help(synopsis);
+		usage_help(synopsis, options);
 }
 
 void

@@ -481,14 +481,8 @@ echo_50m() {
 	file_is "$T/out" 'hello\nbye 0\n'
 }
 
-@test "-h and --help print the usage on stdout and exit 0" {
-	local opt
-	for opt in -h --help; do
-		client "$opt"
-		[ "$status" -eq 0 ]
-		file_is "$T/out" "$USAGE\n"
-		[ ! -s "$T/err" ]
-	done
+@test "-h and --help print the usage, a line for each option of the man page and its name, on stdout, and exit 0" {
+	help_is_man "$MSGD_BIN/msgd-client" "$BATS_TEST_DIRNAME/../man/msgd-client.1"
 }
 
 @test "no arguments is a usage error: exit 1 and the synopsis" {

@@ -824,3 +824,28 @@ STUNNEL_PRE=()
 		"$T/stunnel.out.err"
 	[ "$(grep -c 'bad proxy header' "$T/launcher.port.err")" -eq 0 ]
 }
+
+@test "the README's TLS recipe: its test certificate, and socat and ncat as clients, get hello, ok, bye through stunnel" {
+	need_stunnel
+	need socat ncat
+	# the README's block with the certificate command, paths and port changed
+	awk '/^```sh$/ { inside = 1; block = ""; next }
+		/^```$/ { if (inside && block ~ /openssl req/) { printf "%s", block; exit } inside = 0; next }
+		inside { block = block $0 "\n" }' "$EXAMPLES/../README.md" >"$T/recipe"
+	grep -q '^openssl req -x509 ' "$T/recipe"
+	sed -i -e "s|/etc/stunnel/msgd.key|$T/key.pem|g" -e "s|/etc/stunnel/msgd.pem|$T/cert.pem|g" "$T/recipe"
+	grep -v '^printf ' "$T/recipe" >"$T/make-cert"
+	grep '^printf ' "$T/recipe" >"$T/clients"
+	[ "$(wc -l <"$T/clients")" -eq 2 ]
+	sh -e "$T/make-cert" 2>"$T/openssl.err" || { cat "$T/openssl.err"; false; }
+	start_server "$T/launcher.port" "$MSGD_BIN/msgd-launcher" -1 -p 127.0.0.1 \
+		127.0.0.1 0 "${HANDLER_CMD[@]}" -l "$T/F"
+	lport=$(wait_line "$T/launcher.port")
+	stunnel_up proxy 'connect = 127.0.0.1:9100' "connect = 127.0.0.1:$lport"
+	sed -i -e "s|127.0.0.1:9101|127.0.0.1:$SPORT|" -e "s|127.0.0.1 9101|127.0.0.1 $SPORT|" "$T/clients"
+	run timeout -k 5 30 sh -e "$T/clients"
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	[ "$output" = $'hello\nok 1\nbye 1\nhello\nok 1\nbye 1' ]
+	wait_count "$T/F" ' disconnect: 1 messages, 2 bytes, eof$' 2
+}

@@ -262,3 +262,24 @@ need() {
 		skip "needs $c (Debian package ${pkg:-unknown: add it to test/deps})"
 	done
 }
+
+# help_is_man PROGRAM MANPAGE: PROGRAM -h and --help print the usage line
+# ($USAGE), then a line for each option MANPAGE lists (`.It Fl X`), no
+# other, then "see NAME(SECTION)"; on stdout, nothing on stderr, exit 0
+# shellcheck disable=SC2154 # status and lines are set by bats' run
+help_is_man() {
+	local prog=$1 man=$2 opt name
+	name=${man##*/}
+	for opt in -h --help; do
+		run "$prog" "$opt" 2>"$T/help.err"
+		[ "$status" -eq 0 ] || { echo "$opt: status $status"; return 1; }
+		[ ! -s "$T/help.err" ] || { cat "$T/help.err"; return 1; }
+		[ "${lines[0]}" = "$USAGE" ] || { echo "first line: ${lines[0]}"; return 1; }
+		[ "${lines[-1]}" = "see ${name%.*}(${name##*.})" ] ||
+			{ echo "last line: ${lines[-1]}"; return 1; }
+		diff -u <(awk '$1 == ".It" && $2 == "Fl" { print $3 }' "$man" | LC_ALL=C sort) \
+			<(printf '%s\n' "${lines[@]:1:${#lines[@]}-2}" |
+				sed -nE 's/^  -(.)(, -(.))? .*/\1\n\3/p' | sed '/^$/d' | LC_ALL=C sort) ||
+			return 1
+	done
+}

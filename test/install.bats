@@ -37,7 +37,7 @@ installed_files() {
 	# installed, the service is still off until the administrator says
 	grep -qx $'\tdisable\t\t= yes' "$T/root/opt/msgd/etc/xinetd.d/msgd"
 	grep -qx 'ExecStart=/opt/msgd/sbin/msgd-handler -t 300' "$T/root/opt/msgd/lib/systemd/system/msgd@.service"
-	grep -qx 'ExecStart=/opt/msgd/sbin/msgd-launcher -c 40 -C 10 -k 10 0 9100 /opt/msgd/sbin/msgd-handler -t 300' \
+	grep -qx 'ExecStart=/opt/msgd/sbin/msgd-launcher -c 40 -C 10 -k 10 127.0.0.1 9100 /opt/msgd/sbin/msgd-handler -t 300 -l /var/log/msgd/records.log' \
 		"$T/root/opt/msgd/lib/systemd/system/msgd.service"
 	# every example, with the programs' paths filled in
 	ex=$T/root/opt/msgd/share/doc/msgd/examples
@@ -63,9 +63,18 @@ installed_files() {
 	run make -s -C "$REPO" uninstall DESTDIR="$T/root" PREFIX=/usr/local
 	[ "$status" -eq 0 ]
 	[ "$(installed_files "$T/root")" = "644 ./usr/local/bin/other" ]
-	# the directories only msgd's files were in are gone too
-	[ ! -e "$T/root/usr/local/share/doc/msgd" ]
-	[ -d "$T/root/usr/local/share/doc" ]
+	# the directories only msgd's files were in are gone too; those of the
+	# hierarchy stay
+	[ "$(cd "$T/root" && find . -type d | LC_ALL=C sort)" = ".
+./usr
+./usr/local
+./usr/local/bin
+./usr/local/etc
+./usr/local/lib
+./usr/local/sbin
+./usr/local/share
+./usr/local/share/doc
+./usr/local/share/man" ]
 }
 
 @test "make install SYSCONFDIR=/etc puts the xinetd file where a system xinetd reads it, and uninstall takes it away" {

@@ -806,16 +806,18 @@ $gid" ]
 	launcher_usage_error "-g: no such group 'no_such_group_xyz'" -g no_such_group_xyz 127.0.0.1 0 true
 }
 
-@test "-h and --help print the usage on stdout and exit 0, even with other arguments" {
+@test "-h and --help print the usage, a line for each option and the man page on stdout and exit 0, even with other arguments" {
 	local a usage='usage: msgd-launcher [-46hvq1f] [-c MAX] [-C PERSOURCE] [-R RATE] [-x RULES] [-p CIDR] [-b BACKLOG] [-u USER] [-g GROUP] [-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]'
 	for a in "-h" "--help" "-v -h 127.0.0.1 0 true" "--help -x"; do
 		# shellcheck disable=SC2086 # the words of $a are the arguments
 		run timeout 10 "$L" $a 2>"$T/err" 3>&-
 		echo "$a -> status $status: $output" >&2
 		[ "$status" -eq 0 ]
-		[ "$output" = "$usage" ]
+		[ "${lines[0]}" = "$usage" ]
+		[ "${lines[-1]}" = "see msgd-launcher(8)" ]
 		[ ! -s "$T/err" ]
 	done
+	USAGE=$usage help_is_man "$L" "$BATS_TEST_DIRNAME/../man/msgd-launcher.8"
 	# the same line a usage error ends with
 	run timeout 10 "$L" -x 3>&-
 	[ "$status" -eq 2 ]
@@ -863,7 +865,10 @@ $gid" ]
 	daemon_pid "$T/pid"
 	[ "$(cat "$T/pid")" = "$DPID" ]
 	# before it detached it may say where it listens, and nothing else
-	[ "$(grep -cvx "msgd-launcher: listening on 127.0.0.1 port $DPORT, at most 40 at once" "$T/d.err")" -eq 0 ]
+	# (but that there is no syslog, on a machine with none)
+	[ "$(grep -cvx -e "msgd-launcher: listening on 127.0.0.1 port $DPORT, at most 40 at once" \
+		-e 'msgd-launcher: cannot reach syslog at /dev/log, where the daemon logs: No such file or directory' \
+		"$T/d.err")" -eq 0 ]
 	[ "$(readlink "/proc/$DPID/exe")" = "$(readlink -f "$L")" ]
 	[ "$(ps -o sid= -p "$DPID" | tr -d ' ')" = "$DPID" ]
 	[ "$(readlink "/proc/$DPID/cwd")" = / ]
@@ -935,7 +940,28 @@ $gid" ]
 	kill -TERM "$DPID"
 	wait_exit "$DPID"
 	cat "$T/syslog" >&2
+	# a syslog there: nothing said about it on the terminal
+	[ "$(cat "$T/d.err")" = "msgd-launcher: listening on 127.0.0.1 port $DPORT, at most 40 at once" ]
 	[[ $(grep ": end $child status 3\$" "$T/syslog") =~ ^\<(2[4-9]|3[01])\>[A-Z][a-z]{2}\ [\ 1-3][0-9]\ [0-9]{2}:[0-9]{2}:[0-9]{2}\ msgd-launcher\[$DPID\]:\ end\ $child\ status\ 3$ ]]
+}
+
+@test "-f with no syslog to log to says so on the terminal before it detaches, and serves" {
+	need_mount_ns
+	mkdir "$T/dev"
+	: >"$T/dev/null"
+	# the daemon's /dev is $T/dev: the real /dev/null and no /dev/log
+	# shellcheck disable=SC2016 # that sh expands them
+	PRE=(unshare -m --propagation private sh -c 'mount --bind /dev/null "$0/null" &&
+		mount --rbind "$0" /dev && exec "$@"' "$T/dev")
+	daemon -i "$T/pid" 127.0.0.1 0 "$H" -l "$T/rec"
+	[ "$DSTATUS" -eq 0 ]
+	daemon_pid "$T/pid"
+	[ "$(cat "$T/d.err")" = "msgd-launcher: listening on 127.0.0.1 port $DPORT, at most 40 at once
+msgd-launcher: cannot reach syslog at /dev/log, where the daemon logs: No such file or directory" ]
+	run "${CLIENT[@]}" 127.0.0.1 "$DPORT" send:'hi\n' shut eof
+	[ "$output" = $'hello\nok 1\nbye 1' ]
+	kill -TERM "$DPID"
+	wait_exit "$DPID"
 }
 
 @test "a symbolic link, a FIFO or a directory where the pid file goes is refused with status 1, and nothing is written through it" {
@@ -996,4 +1022,122 @@ $gid" ]
 	"${CLIENT[@]}" 127.0.0.1 "$PORT" send:'hi there\n' shut eof >"$T/c"
 	printf 'hello\nok 1\nbye 1\n' | cmp - "$T/c"
 	wait_grep "$T/r.err" "^$TS_RE"'127\.0\.0\.1:[0-9]+ #1 receive message: hi there$'
+}
+
+# ---- a service manager (NOTIFY_SOCKET) and SIGUSR1 ----
+
+# notified FILE ERE: wait (at most 10 s) for a datagram matching ERE in the
+# output of the `client.py syslog` writing FILE
+notified() {
+	wait_grep "$1" "$2"
+}
+
+@test "under a service manager the launcher says READY=1 once it listens, its status when it changes, and STOPPING=1 on SIGTERM" {
+	start_server "$T/n" "${CLIENT[@]}" syslog "$T/notify"
+	wait_line "$T/n" >/dev/null
+	# shellcheck disable=SC2016 # expanded by the child's sh
+	printf '#!/bin/sh\necho "${NOTIFY_SOCKET-unset}"\n' >"$T/prog"
+	chmod 755 "$T/prog"
+	PRE=(env NOTIFY_SOCKET="$T/notify")
+	launch l 127.0.0.1 0 "$T/prog"
+	notified "$T/n" '^READY=1$'
+	notified "$T/n" '^STATUS=0/40 running, 0 served, 0 denied, 0 bad proxy headers, 0 failed spawns$'
+	# the children are not the service: NOTIFY_SOCKET is not theirs
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
+	[ "$output" = unset ]
+	notified "$T/n" '^STATUS=0/40 running, 1 served, 0 denied, 0 bad proxy headers, 0 failed spawns$'
+	# a burst of changes is sent at most once a second: one for each
+	# second begun since
+	local before after start
+	before=$(grep -c '^STATUS=' "$T/n")
+	start=$(date +%s%N)
+	for i in 1 2 3 4 5; do
+		"${CLIENT[@]}" 127.0.0.1 "$PORT" eof >/dev/null
+	done
+	notified "$T/n" '^STATUS=0/40 running, 6 served, '
+	after=$(grep -c '^STATUS=' "$T/n")
+	echo "$before, then $after STATUS lines in $((($(date +%s%N) - start) / 1000000)) ms" >&2
+	[ "$after" -le $((before + 1 + ($(date +%s%N) - start) / 1000000000)) ]
+	stop "$PID"
+	[ "$EXIT" -eq 0 ]
+	notified "$T/n" '^STOPPING=1$'
+	[ "$(sed 1d "$T/n" | head -n 2)" = "READY=1
+STATUS=0/40 running, 0 served, 0 denied, 0 bad proxy headers, 0 failed spawns" ]
+	[ "$(tail -n 1 "$T/n")" = STOPPING=1 ]
+}
+
+@test "an abstract NOTIFY_SOCKET (@NAME) gets READY=1 too" {
+	local name=msgd-test-$$-$RANDOM
+	# shellcheck disable=SC2016 # python, not shell
+	start_server "$T/n" python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(b"\0" + sys.argv[1].encode())
+print("ready", flush=True)
+while True:
+    print(s.recv(4096).decode(), flush=True)' "$name"
+	wait_line "$T/n" >/dev/null
+	PRE=(env NOTIFY_SOCKET="@$name")
+	launch l 127.0.0.1 0 true
+	notified "$T/n" '^READY=1$'
+}
+
+@test "SIGUSR1 logs one status line counting running, served, denied, bad proxy headers and failed spawns, even with -q" {
+	printf '192.0.2.66 deny\n' >"$T/rules"
+	cp "$H" "$T/h"
+	launch l -q -x "$T/rules" -p 127.0.0.1 127.0.0.1 0 "$T/h" -l "$T/rec"
+	# served, and one running
+	client_bg c 127.0.0.1 "$PORT" send:'PROXY TCP4 192.0.2.10 192.0.2.20 40000 9100\r\n' line wait:"$T/go"
+	wait_grep "$T/c" '^hello$'
+	# denied by the rule the header's client meets
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" send:'PROXY TCP4 192.0.2.66 192.0.2.20 40000 9100\r\n' eof
+	[ "$output" = "" ]
+	# a bad header
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" send:'GET / HTTP/1.0\r\n\r\n' eof
+	# closed with the bytes unread: a reset, or EOF
+	[[ $output == "" || $output == reset ]]
+	# no child made: the program is gone
+	rm "$T/h"
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" send:'PROXY TCP4 192.0.2.11 192.0.2.20 40000 9100\r\n' eof
+	[ "$output" = "" ]
+	wait_grep "$T/l.err" "cannot run $T/h"
+	kill -USR1 "$PID"
+	wait_grep "$T/l.err" '^msgd-launcher: status: '
+	[ "$(grep '^msgd-launcher: status: ' "$T/l.err")" = \
+		"msgd-launcher: status: 1/40 running, 1 served, 1 denied, 1 bad proxy headers, 1 failed spawns" ]
+	# -q: nothing else but the failed exec
+	[ "$(grep -vc -e '^msgd-launcher: status: ' -e 'cannot run' "$T/l.err")" -eq 0 ]
+	touch "$T/go"
+	[[ $(proc_state "$PID") == [RS] ]]
+}
+
+@test "on a Ctrl-C the launcher exits only after a parent in its process group took its own SIGINT, so make run never ends in 'wait: No child processes'" {
+	# the parent holds its SIGINT blocked (pending) as long as it likes;
+	# GNU make reaping its child before its own handler runs fails its
+	# wait with ECHILD.  Then a parent that never takes it: a second at most
+	# shellcheck disable=SC2016 # python, not shell
+	run timeout -k 5 30 python3 -c 'import os, signal, subprocess, sys, time
+os.setpgrp()
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+for phase in ("taken", "kept"):
+    p = subprocess.Popen([sys.argv[1], "-1", "127.0.0.1", "0", "true"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    p.stdout.readline()
+    os.killpg(0, signal.SIGINT)
+    t = time.monotonic()
+    if phase == "taken":
+        time.sleep(0.5)
+        print("alive" if p.poll() is None else "gone", flush=True)
+        t = time.monotonic()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)    # takes the pending one
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    rc = p.wait(timeout=10)
+    d = time.monotonic() - t
+    print(phase, rc, "at once" if d < 0.3 else "after a second" if 0.9 < d < 3
+          else "after %.2f s" % d, flush=True)
+os._exit(0)' "$L" 3>&-
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	[ "$output" = "alive
+taken 0 at once
+kept 0 after a second" ]
 }

@@ -349,3 +349,22 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 	# the longest record's datagram is within 8192 bytes
 	[ "$(sed -n 3p "$T/syslog" | wc -c)" -le 8193 ]
 }
+
+@test "a record file rotated by renaming: an open session goes on in the old file, the next connection makes the new one" {
+	mkfifo "$T/in"
+	# read-write: opening it waits for no one, and closing it is the EOF
+	exec 5<>"$T/in"
+	# shellcheck disable=SC2016 # expanded by that sh
+	start_server "$T/out" sh -c 'exec "$@" <"$0"' "$T/in" "${HANDLER_CMD[@]}" -l "$T/rec" 5>&-
+	printf 'one\n' >&5
+	wait_grep "$T/rec" '#1 receive message: one$'
+	mv "$T/rec" "$T/rec.1"
+	printf 'two\n' >&5
+	wait_grep "$T/rec.1" '#2 receive message: two$'
+	[ "$(printf 'new\n' | handler -l "$T/rec")" = $'hello\nok 1\nbye 1' ]
+	records "$T/rec" | grep -qx 'local #1 receive message: new'
+	exec 5>&-
+	wait_grep "$T/rec.1" ' disconnect: 2 messages, 6 bytes, eof$'
+	[ "$(grep -c 'receive message' "$T/rec")" -eq 1 ]
+	[ "$(grep -c 'receive message' "$T/rec.1")" -eq 2 ]
+}
