@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cred.h"
 #include "msgd.h"
 #include "proxy.h"
 
@@ -959,10 +960,53 @@ env_peer(char *peer, const char *ipvar, const char *portvar)
 	return 1;
 }
 
+/* fd 0 is a UNIX-domain socket: its peer's credentials, the kernel's
+ * word, beat any variable.  1 when it is one */
+static int
+cred_peer(char *peer)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	struct peer_cred c;
+
+	if (getsockname(0, (struct sockaddr *)&ss, &len) < 0 ||
+	    ss.ss_family != AF_UNIX || peer_cred(0, &c) < 0)
+		return 0;
+	cred_text(peer, &c);
+	return 1;
+}
+
+/* fd 0 is no socket but PROTO=IPC: the credentials a UCSPI IPC server
+ * passed, all three numbers, else "local".  1 when it applies */
+static int
+ipc_peer(char *peer)
+{
+	const char *proto = getenv("PROTO"), *uid = getenv("IPCREMOTEEUID");
+	const char *gid = getenv("IPCREMOTEEGID"), *pid = getenv("IPCREMOTEPID");
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	long u, g, p;
+
+	if (proto == NULL || strcmp(proto, "IPC") != 0 ||
+	    getsockname(0, (struct sockaddr *)&ss, &len) == 0 ||
+	    errno != ENOTSOCK)
+		return 0;
+	if (uid && gid && pid && parse_num(uid, 0, 4294967295L, &u) == 0 &&
+	    parse_num(gid, 0, 4294967295L, &g) == 0 &&
+	    parse_num(pid, 0, 2147483647L, &p) == 0) {
+		struct peer_cred c = { (unsigned long)u, (unsigned long)g, p };
+
+		cred_text(peer, &c);
+	} else
+		strcpy(peer, "local");
+	return 1;
+}
+
 /*
- * Who the client is, first that applies: the launcher's word (UCSPI, when
- * PROTO=TCP says it is one), stunnel's exec mode, systemd, the socket's
- * own peer, else "local".  The environment comes first: behind a TLS
+ * Who the client is, first that applies: a UNIX-domain socket's peer
+ * credentials; a UCSPI IPC server's word on a descriptor that is no
+ * socket; the launcher's word (UCSPI, when PROTO=TCP says it is one),
+ * stunnel's exec mode, systemd, the socket's own peer, else "local".  The environment comes first: behind a TLS
  * terminator or a proxy the socket's peer is that relay, not the client.
  * (A PROXY header, with -p, overrides all of these.)
  */
@@ -975,6 +1019,8 @@ peer_init(char *peer)
 	unsigned port;
 	const char *proto = getenv("PROTO");
 
+	if (cred_peer(peer) || ipc_peer(peer))
+		return;
 	if (proto && strcmp(proto, "TCP") == 0 &&
 	    env_peer(peer, "TCPREMOTEIP", "TCPREMOTEPORT"))
 		return;
@@ -1242,7 +1288,7 @@ tcp_options(void)
 	int one = 1, idle = KEEPIDLE, intvl = KEEPINTVL, cnt = KEEPCNT;
 
 	if (setsockopt(0, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
-		return;	/* not TCP */
+		return;	/* not TCP (a pipe, a UNIX-domain socket): no error */
 	setsockopt(0, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
 	setsockopt(0, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
 	setsockopt(0, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
