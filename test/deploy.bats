@@ -124,11 +124,11 @@ synopsis() {
 		sed 's/^ //; s/ $//'
 }
 
-# usage_line PROGRAM: the usage line PROGRAM prints for a bad option,
-# without "usage: ", in one line
+# usage_line PROGRAM: the usage PROGRAM prints for a bad option (its
+# lines from "usage: " on), without "usage: ", in one line
 usage_line() {
-	"$1" -@ 2>&1 </dev/null 3>&- | sed -n 's/^usage: //p' | tr -s ' \t' '  ' |
-		sed 's/^ //; s/ $//'
+	"$1" -@ 2>&1 </dev/null 3>&- | sed -n '/^usage: /,$p' |
+		sed 's/^usage: //' | tr -s ' \t\n' '   ' | sed 's/^ //; s/ $//'
 }
 
 # xinetd_attr NAME: the value of NAME in the msgd service of the shipped

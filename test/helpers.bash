@@ -184,7 +184,8 @@ wait_count() {
 }
 
 # launcher_usage_error MESSAGE ARG...: msgd-launcher ($L) with ARG... exits 2
-# with "msgd-launcher: MESSAGE" and the usage line, and nothing else
+# with "msgd-launcher: MESSAGE" and the usage (two lines: TCP and -U), and
+# nothing else
 # shellcheck disable=SC2154 # status, output and lines are set by bats' run
 launcher_usage_error() {
 	local msg=$1
@@ -192,9 +193,10 @@ launcher_usage_error() {
 	run timeout 10 "$L" "$@" 3>&-
 	echo "args: $* -> status $status: $output" >&2
 	[ "$status" -eq 2 ]
-	[ "${#lines[@]}" -eq 2 ]
+	[ "${#lines[@]}" -eq 3 ]
 	[ "${lines[0]}" = "msgd-launcher: $msg" ]
 	[[ ${lines[1]} == 'usage: msgd-launcher ['*' HOST PORT PROGRAM [ARG...]' ]]
+	[[ ${lines[2]} == '       msgd-launcher -U ['*' PATH PROGRAM [ARG...]' ]]
 }
 
 # proxy_v2 CMD FAMILY [SRC DST SPORT DPORT [TLV_HEX]]: a PROXY v2 header on
