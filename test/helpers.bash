@@ -25,7 +25,9 @@ setup() {
 	common_setup
 }
 
-teardown() {
+# servers_stop: stop every server start_server began, by PID; a .bats
+# file with a teardown() of its own calls it
+servers_stop() {
 	local pid
 	for pid in "${SERVER_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null || true
@@ -33,6 +35,10 @@ teardown() {
 	for pid in "${SERVER_PIDS[@]}"; do
 		wait "$pid" 2>/dev/null || true
 	done
+}
+
+teardown() {
+	servers_stop
 }
 
 # start_server OUTFILE CMD...: run CMD in the background with stdout to
