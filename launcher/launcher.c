@@ -738,8 +738,8 @@ daemon_ready(int ready)
 	close(ready);
 }
 
-/* the daemon moves to /: a relative pid file must still be found to
- * remove it at exit, and a relative rules file to re-read it */
+/* the daemon moves to /: a relative pid file or socket must still be
+ * found to remove it at exit, and a relative rules file to re-read it */
 static void
 absolute(const char **name, char *path, const char *what)
 {
@@ -760,9 +760,14 @@ paths_absolute(void)
 
 	absolute(&o.pidfile, pidfile, "pid file");
 	if (o.daemon) {
-		static char rules_path[PATH_MAX];
+		static char rules_path[PATH_MAX], sock_path[PATH_MAX];
 
 		absolute(&o.rules, rules_path, "rules file");
+		/* -U: the socket file is removed at exit, from / */
+		absolute(&o.path, sock_path, "socket");
+		if (o.path && strlen(o.path) > UNIX_PATH_MAX)
+			die(2, "-U: %s is longer than a socket address holds",
+			    o.path);
 	}
 }
 

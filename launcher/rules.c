@@ -1,5 +1,6 @@
 /* Access rules (-x): reading a rules file, checking every line of it, and
- * finding the first rule that matches a client.  A file is parsed into
+ * finding the first rule that matches a client (by its address, or with -U
+ * by its uid or gid).  A file is parsed into
  * binary form once; a match is a binary search per prefix length in use,
  * not a walk through the rules, so 10,000 rules cost what 10 do.  Reloading
  * is the caller's: a new set is parsed whole before the old one is freed. */
