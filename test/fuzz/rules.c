@@ -3,7 +3,8 @@
  * there, or parsed into rules that
  *  - match every address exactly as a plain walk through the rules in file
  *    order does (the first rule whose network holds the address; IPv4
- *    clients seen as ::ffff:a.b.c.d match IPv4 rules only),
+ *    clients seen as ::ffff:a.b.c.d match IPv4 rules only; a local
+ *    client's uid and gid match the first uid: or gid: rule with either),
  *  - are printed back as a file that parses into the same rules.
  * Input: the rules file. */
 #include <arpa/inet.h>
