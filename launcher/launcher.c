@@ -1372,7 +1372,8 @@ proxies_init(void)
 	if (o.proxies == NULL)
 		return;
 	proxies = rules_parse(o.proxies, o.proxies_len, "-p", err, sizeof err);
-	if (proxies == NULL || proxies->ntable[2] || proxies->ntable[3]) {
+	if (proxies == NULL || proxies->ntable[1 + RULE_UID] ||
+	    proxies->ntable[1 + RULE_GID]) {
 		warn("%s", proxies ? "-p: a relay is an address, not a uid: "
 		    "or gid:" : err);
 		usage_exit(SYNOPSIS);

@@ -266,7 +266,7 @@ wait_gone() {
 	[ -S "$S" ]
 }
 
-@test "-U with -4, -6, -p or -1, and -M without -U, are usage errors" {
+@test "-U with -4, -6, -p or -1, -M without -U, a bad -M and a bad uid: or gid: rule are usage errors" {
 	launcher_usage_error "-4 and -6 are for TCP, not -U" -U -4 "$S" true
 	launcher_usage_error "-4 and -6 are for TCP, not -U" -6 -U "$S" true
 	launcher_usage_error "-p is for TCP, not -U" -U -p 127.0.0.1 "$S" true
@@ -275,19 +275,34 @@ wait_gone() {
 	launcher_usage_error "-M: bad mode '0800' (octal, from 0 to 0777)" -U -M 0800 "$S" true
 	launcher_usage_error "PATH PROGRAM missing" -U
 	launcher_usage_error "PROGRAM missing" -U "$S"
+	launcher_usage_error "-p: a relay is an address, not a uid: or gid:" -p uid:0 127.0.0.1 0 true
+	printf 'uid:1 allow\nuid:x deny\n' >"$T/rules"
+	launcher_usage_error "$T/rules:2: bad uid 'x' (a number from 0 to 4294967295)" -U -x "$T/rules" "$S" true
+	printf 'gid:4294967296 deny\n' >"$T/rules"
+	launcher_usage_error "$T/rules:1: bad gid '4294967296' (a number from 0 to 4294967295)" -U -x "$T/rules" "$S" true
+	printf 'uid:5/8 deny\n' >"$T/rules"
+	launcher_usage_error "$T/rules:1: bad uid '5/8' (a number from 0 to 4294967295)" -U -x "$T/rules" "$S" true
 	[ ! -e "$S" ]
 }
 
 # ---- the handler on its own ----
 
-@test "systemd-socket-activate --inetd: the handler records the client's uid, gid and pid, over any TCP variable" {
-	need systemd-socket-activate nc.openbsd
+@test "systemd-socket-activate --inetd: the handler records the client's uid, gid and pid, over any TCP variable; only a PROXY header beats them" {
+	need systemd-socket-activate nc.openbsd socat
 	start_server "$T/sa" systemd-socket-activate --inetd -a -l "$S" \
 		-E PROTO=TCP -E TCPREMOTEIP=192.0.2.1 -E TCPREMOTEPORT=9 \
 		-E REMOTE_ADDR=192.0.2.2 -E REMOTE_PORT=9 "$H" -l "$T/rec"
 	wait_grep "$T/sa.err" 'Listening on'
 	exchange "${WITH_PID[@]}" "$T/p" nc.openbsd -N -U "$S"
 	one_client_records "$T/rec" "uid=0,gid=0,pid=$(cat "$T/p")"
+	# a relay on the same host that speaks PROXY v2 (handler -p)
+	start_server "$T/sa2" systemd-socket-activate --inetd -a -l "$D/relayed" \
+		"$H" -p -l "$T/rec2"
+	wait_grep "$T/sa2.err" 'Listening on'
+	{ proxy_v2 0x21 0x11 192.0.2.7 192.0.2.8 4321 9100; printf 'hi\n'; } >"$T/in"
+	run timeout -k 5 10 socat - "UNIX-CONNECT:$D/relayed" <"$T/in"
+	[ "$output" = $'hello\nok 1\nbye 1' ]
+	one_client_records "$T/rec2" "192.0.2.7:4321"
 }
 
 @test "the handler on a UNIX socket records a client as nobody, and setting no TCP option is no error" {
