@@ -30,11 +30,12 @@ BIN = bin
 BATS = bats
 
 LIBOBJ = $(BUILD)/lib/util.o $(BUILD)/lib/addr.o $(BUILD)/lib/slog.o \
-	$(BUILD)/lib/proxy.o
+	$(BUILD)/lib/proxy.o $(BUILD)/lib/cred.o
 LAUNCHEROBJ = $(BUILD)/launcher/launcher.o $(BUILD)/launcher/rules.o \
 	$(BUILD)/launcher/limits.o $(BUILD)/launcher/proxied.o \
 	$(BUILD)/launcher/spawner.o $(BUILD)/launcher/notify.o \
-	$(BUILD)/launcher/status.o $(BUILD)/launcher/interrupt.o
+	$(BUILD)/launcher/status.o $(BUILD)/launcher/interrupt.o \
+	$(BUILD)/launcher/unix.o
 PROGS = $(BIN)/msgd-handler $(BIN)/msgd-launcher $(BIN)/msgd-client
 OBJS = $(LIBOBJ) $(BUILD)/handler/handler.o $(LAUNCHEROBJ) \
 	$(BUILD)/client/client.o
@@ -66,6 +67,7 @@ $(BUILD)/lib/util.o: lib/util.c
 $(BUILD)/lib/addr.o: lib/addr.c
 $(BUILD)/lib/slog.o: lib/slog.c
 $(BUILD)/lib/proxy.o: lib/proxy.c
+$(BUILD)/lib/cred.o: lib/cred.c
 $(BUILD)/handler/handler.o: handler/handler.c
 $(BUILD)/launcher/launcher.o: launcher/launcher.c
 $(BUILD)/launcher/rules.o: launcher/rules.c
@@ -75,6 +77,7 @@ $(BUILD)/launcher/spawner.o: launcher/spawner.c
 $(BUILD)/launcher/notify.o: launcher/notify.c
 $(BUILD)/launcher/status.o: launcher/status.c
 $(BUILD)/launcher/interrupt.o: launcher/interrupt.c
+$(BUILD)/launcher/unix.o: launcher/unix.c
 $(BUILD)/client/client.o: client/client.c
 -include $(OBJS:.o=.d)
 
@@ -155,7 +158,8 @@ $(FUZZERS): $(BUILD)/libmsgd.a $(FUZZSRC) handler/handler.c lib/util.c \
 
 # the service files and examples name the installed handler and launcher
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g'
-UNITS = msgd.socket msgd@.service msgd.service
+UNITS = msgd.socket msgd@.service msgd.service msgd-local.socket \
+	msgd-local@.service
 EXAMPLES = haproxy.cfg rsyslog-central.conf rsyslog-node.conf \
 	stunnel-exec.conf stunnel-proxy.conf
 

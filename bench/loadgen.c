@@ -1,6 +1,7 @@
 /* loadgen: a closed-loop load generator for the msgd protocol.  CONC clients
- * each connect, check the greeting, send one line, half-close, check the
- * goodbye and the EOF, and at once start over; one line of results at the end. */
+ * each connect (TCP, or with -U a UNIX-domain socket), check the greeting,
+ * send one line, half-close, check the goodbye and the EOF, and at once
+ * start over; one line of results at the end. */
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
@@ -11,13 +12,16 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "msgd.h"
 
 #define SYNOPSIS "loadgen [-P] [-c CONC] [-n TOTAL | -d SECS] " \
-	"[-w WARMUP_CONNS] [-t SECS] HOST PORT"
+	"[-w WARMUP_CONNS] [-t SECS] HOST PORT\n" \
+	"       loadgen -U [-c CONC] [-n TOTAL | -d SECS] " \
+	"[-w WARMUP_CONNS] [-t SECS] PATH"
 
 /* everything the server must send, in order; we act at two points in it */
 static const char script[] = "hello\nok 1\nbye 1\n";
@@ -63,6 +67,7 @@ struct client {
 
 struct opts {
 	int proxy;
+	int unix_path;		/* -U: host is a socket's PATH */
 	long conc, total, secs, warmup, timeout;
 	const char *host, *port;
 };
@@ -93,10 +98,13 @@ parse_opts(int argc, char **argv)
 
 	o.conc = 16;
 	o.timeout = 10;
-	while ((ch = getopt(argc, argv, ":Pc:n:d:w:t:")) != -1) {
+	while ((ch = getopt(argc, argv, ":PUc:n:d:w:t:")) != -1) {
 		switch (ch) {
 		case 'P':
 			o.proxy = 1;
+			break;
+		case 'U':
+			o.unix_path = 1;
 			break;
 		case 'c':
 			o.conc = opt_num(ch, optarg, 1, 10000, SYNOPSIS);
@@ -123,6 +131,15 @@ parse_opts(int argc, char **argv)
 	}
 	if (!o.total && !o.secs)
 		o.secs = 5;
+	if (o.unix_path && (o.proxy || argc - optind != 1)) {
+		warn(o.proxy ? "-P is for TCP, not -U" : argc - optind < 1 ?
+		    "PATH missing" : "too many arguments");
+		usage_exit(SYNOPSIS);
+	}
+	if (o.unix_path) {
+		o.host = argv[optind];
+		return;
+	}
 	if (argc - optind != 2) {
 		warn(argc - optind < 2 ? "HOST PORT missing" :
 		    "too many arguments");
@@ -139,6 +156,23 @@ resolve(void)
 	struct addrinfo hints;
 	int err;
 
+	if (o.unix_path) {
+		static struct sockaddr_un sa;
+		static struct addrinfo ai;
+
+		if (strlen(o.host) >= sizeof sa.sun_path) {
+			warn("%s: longer than a socket address holds", o.host);
+			usage_exit(SYNOPSIS);
+		}
+		sa.sun_family = AF_UNIX;
+		memcpy(sa.sun_path, o.host, strlen(o.host));
+		ai.ai_family = AF_UNIX;
+		ai.ai_socktype = SOCK_STREAM;
+		ai.ai_addr = (struct sockaddr *)&sa;
+		ai.ai_addrlen = sizeof sa;
+		target = &ai;
+		return;
+	}
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
@@ -554,6 +588,7 @@ main(int argc, char **argv)
 		if (cl[i].fd >= 0)
 			close(cl[i].fd);
 	report();
-	freeaddrinfo(target);
+	if (!o.unix_path)
+		freeaddrinfo(target);
 	return 0;
 }

@@ -1,5 +1,6 @@
 /* msgd-client: a netcat-compatible client.  Copy stdin to a TCP connection
- * and the connection to stdout with poll(2); half-close at end of input. */
+ * (or, with -U, a UNIX-domain one) and the connection to stdout with
+ * poll(2); half-close at end of input. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "msgd.h"
 
-#define SYNOPSIS "msgd-client [-46hNnvz] [-w SECS] [-q SECS] [-C] HOST PORT"
+#define SYNOPSIS "msgd-client [-46hNnvz] [-w SECS] [-q SECS] [-C] HOST PORT\n" \
+	"       msgd-client -U [-hNnvz] [-w SECS] [-q SECS] [-C] PATH"
 /* -h: a line an option, in the man page's order */
 #define OPTIONS \
 	"  -4, -6    IPv4 / IPv6 only\n" \
@@ -25,6 +28,7 @@
 	"  -N        accepted for nc; the end of input always half-closes\n" \
 	"  -n        no name lookups: HOST and PORT are numbers\n" \
 	"  -q SECS   after the end of input wait at most SECS for the server\n" \
+	"  -U        PATH is a UNIX-domain socket\n" \
 	"  -v        say when connected\n" \
 	"  -w SECS   bound the connect and any silence\n" \
 	"  -z        only check that the port accepts\n" \
@@ -45,7 +49,9 @@ struct opts {
 	int crlf;		/* -C */
 	long wait;		/* -w: connect and idle timeout, -1 = none */
 	long quit;		/* -q: after stdin EOF, -1 = wait for the server */
+	int unix_path;		/* -U: host is a socket's PATH, no port */
 	const char *host, *port;
+	char peer[512];		/* "HOST port PORT", or PATH, for messages */
 };
 
 /* stdin to the connection; the other way needs no buffer between calls,
@@ -68,6 +74,22 @@ struct relay {
 static struct opts o;
 static struct relay r;
 
+/* -U PATH: as OpenBSD nc -U; the options of IP have no place */
+static void
+unix_opts(int argc, char **argv)
+{
+	const char *bad = o.family != AF_UNSPEC ?
+	    "-4 and -6 are for TCP, not -U" : argc == 0 ? "PATH missing" :
+	    argc > 1 ? "too many arguments" : NULL;
+
+	if (bad) {
+		warn("%s", bad);
+		usage_exit(SYNOPSIS);
+	}
+	o.host = argv[0];
+	snprintf(o.peer, sizeof o.peer, "%s", o.host);
+}
+
 static void
 parse_opts(int argc, char **argv)
 {
@@ -76,7 +98,7 @@ parse_opts(int argc, char **argv)
 	o.family = AF_UNSPEC;
 	o.wait = o.quit = -1;
 	opt_help(argc, argv, SYNOPSIS, OPTIONS);
-	while ((ch = getopt(argc, argv, "+:46ChNnvzw:q:")) != -1) {
+	while ((ch = getopt(argc, argv, "+:46ChNnUvzw:q:")) != -1) {
 		switch (ch) {
 		case '4': o.family = AF_INET; break;
 		case '6': o.family = AF_INET6; break;
@@ -84,6 +106,7 @@ parse_opts(int argc, char **argv)
 		case 'h': usage_help(SYNOPSIS, OPTIONS);
 		case 'N': break;	/* we always half-close at EOF */
 		case 'n': o.numeric = 1; break;
+		case 'U': o.unix_path = 1; break;
 		case 'v': o.verbose = 1; break;
 		case 'z': o.zero = 1; break;
 		case 'w': o.wait = opt_num(ch, optarg, 1, SECS_MAX, SYNOPSIS);
@@ -93,6 +116,10 @@ parse_opts(int argc, char **argv)
 		default: opt_fail(ch, SYNOPSIS);
 		}
 	}
+	if (o.unix_path) {
+		unix_opts(argc - optind, argv + optind);
+		return;
+	}
 	if (argc - optind != 2) {
 		warn(argc - optind == 0 ? "HOST PORT missing" :
 		    argc - optind == 1 ? "PORT missing" : "too many arguments");
@@ -101,6 +128,7 @@ parse_opts(int argc, char **argv)
 	o.host = argv[optind];
 	o.port = argv[optind + 1];
 	port_check(o.port, 1, SYNOPSIS);
+	snprintf(o.peer, sizeof o.peer, "%.200s port %.200s", o.host, o.port);
 }
 
 /* an address of the wrong family for -4 / -6 is an error, not a name to
@@ -160,6 +188,39 @@ connect_failed(const struct addrinfo *ai, int last)
 	if (addr_ip_port(ai->ai_addr, ip, &port) < 0)
 		snprintf(ip, sizeof ip, "%s", o.host);
 	warn("connect to %s port %s (tcp) failed:", ip, o.port);
+}
+
+/*
+ * -U: connect to the socket at PATH.  A blocking connect waits while the
+ * listener's backlog is full, as nc's does; SO_SNDTIMEO bounds that wait
+ * by -w.  The socket, non-blocking, or -1 (said, unless -z).
+ */
+static int
+dial_unix(void)
+{
+	struct sockaddr_un sa;
+	struct timeval tv = { o.wait, 0 };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), err;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	if (strlen(o.host) >= sizeof sa.sun_path)
+		errno = ENAMETOOLONG;
+	else if (fd >= 0) {
+		memcpy(sa.sun_path, o.host, strlen(o.host));
+		if (o.wait >= 0)
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+		    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0)
+			return fd;
+	}
+	err = errno == EAGAIN || errno == EINPROGRESS ? ETIMEDOUT : errno;
+	if (fd >= 0)
+		close(fd);
+	errno = err;
+	if (!o.zero || o.verbose)
+		warn("%s:", o.host);
+	return -1;
 }
 
 /* every address of HOST in turn until one connects: the socket, or -1 */
@@ -248,7 +309,7 @@ read_stdin(void)
 static void
 send_failed(void)
 {
-	warn("write to %s port %s:", o.host, o.port);
+	warn("write to %s:", o.peer);
 	r.broken = 1;
 	r.in_open = 0;
 	r.shut = 1;	/* no half-close, and no -q clock: nothing went out */
@@ -309,7 +370,7 @@ read_net(void)
 	if (n < 0) {
 		/* a reset after a failed send is that failure, said already */
 		if (!r.broken || errno != ECONNRESET)
-			warn("read from %s port %s:", o.host, o.port);
+			warn("read from %s:", o.peer);
 		return -1;
 	}
 	if (n == 0)
@@ -427,8 +488,11 @@ static void
 succeeded(void)
 {
 	char line[512];
-	int n = snprintf(line, sizeof line,
-	    "Connection to %s %s port [tcp/*] succeeded!\n", o.host, o.port);
+	/* -U: OpenBSD nc says nothing; Solaris nc's words then */
+	int n = o.unix_path ? snprintf(line, sizeof line,
+	    "Connection to %s succeeded!\n", o.host) : snprintf(line,
+	    sizeof line, "Connection to %s %s port [tcp/*] succeeded!\n",
+	    o.host, o.port);
 
 	if (n > 0)
 		writeall(2, line, (size_t)n < sizeof line ? (size_t)n :
@@ -445,10 +509,10 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	std_fds();	/* else the socket could take fd 1 */
 	parse_opts(argc, argv);
-	if (check_family() < 0)
+	if (!o.unix_path && check_family() < 0)
 		return 1;
 
-	sock = dial();
+	sock = o.unix_path ? dial_unix() : dial();
 	if (sock < 0)
 		return 1;
 	if (o.verbose)

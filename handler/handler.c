@@ -7,15 +7,18 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cred.h"
 #include "msgd.h"
 #include "proxy.h"
 
@@ -972,10 +975,55 @@ env_peer(char *peer, const char *ipvar, const char *portvar)
 	return 1;
 }
 
+/* fd 0 as a UNIX-domain socket, its peer's credentials in *c: 2 when it
+ * was accepted on a named socket (a path: the kernel's word on the client
+ * beats any variable), 1 when it is unnamed (a socket pair, whose other
+ * end is a relay such as stunnel's exec mode: the variables come first),
+ * 0 when it is no UNIX-domain socket */
+static int
+unix_fd0(struct peer_cred *c)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof sa;
+
+	if (getsockname(0, (struct sockaddr *)&sa, &len) < 0 ||
+	    sa.sun_family != AF_UNIX || peer_cred(0, c) < 0)
+		return 0;
+	return len > offsetof(struct sockaddr_un, sun_path) ? 2 : 1;
+}
+
+/* fd 0 is no socket but PROTO=IPC: the credentials a UCSPI IPC server
+ * passed, all three numbers, else "local".  1 when it applies */
+static int
+ipc_peer(char *peer)
+{
+	const char *proto = getenv("PROTO"), *uid = getenv("IPCREMOTEEUID");
+	const char *gid = getenv("IPCREMOTEEGID"), *pid = getenv("IPCREMOTEPID");
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	long u, g, p;
+
+	if (proto == NULL || strcmp(proto, "IPC") != 0 ||
+	    getsockname(0, (struct sockaddr *)&ss, &len) == 0 ||
+	    errno != ENOTSOCK)
+		return 0;
+	if (uid && gid && pid && parse_num(uid, 0, 4294967295L, &u) == 0 &&
+	    parse_num(gid, 0, 4294967295L, &g) == 0 &&
+	    parse_num(pid, 0, 2147483647L, &p) == 0) {
+		struct peer_cred c = { (unsigned long)u, (unsigned long)g, p };
+
+		cred_text(peer, &c);
+	} else
+		strcpy(peer, "local");
+	return 1;
+}
+
 /*
- * Who the client is, first that applies: the launcher's word (UCSPI, when
- * PROTO=TCP says it is one), stunnel's exec mode, systemd, the socket's
- * own peer, else "local".  The environment comes first: behind a TLS
+ * Who the client is, first that applies: the peer credentials of a
+ * connection to a UNIX-domain socket; a UCSPI IPC server's word on a
+ * descriptor that is no socket; the launcher's word (UCSPI, when PROTO=TCP
+ * says it is one), stunnel's exec mode, systemd, the socket's own peer (an
+ * address, or a socket pair's credentials), else "local".  The environment comes first: behind a TLS
  * terminator or a proxy the socket's peer is that relay, not the client.
  * (A PROXY header, with -p, overrides all of these.)
  */
@@ -987,14 +1035,24 @@ peer_init(char *peer)
 	char ip[ADDR_IPLEN];
 	unsigned port;
 	const char *proto = getenv("PROTO");
+	struct peer_cred c;
+	int local = unix_fd0(&c);
 
+	if (local == 2) {
+		cred_text(peer, &c);
+		return;
+	}
+	if (ipc_peer(peer))
+		return;
 	if (proto && strcmp(proto, "TCP") == 0 &&
 	    env_peer(peer, "TCPREMOTEIP", "TCPREMOTEPORT"))
 		return;
 	if (env_peer(peer, "REMOTE_HOST", "REMOTE_PORT") ||
 	    env_peer(peer, "REMOTE_ADDR", "REMOTE_PORT"))
 		return;
-	if (getpeername(0, (struct sockaddr *)&ss, &len) == 0 &&
+	if (local)
+		cred_text(peer, &c);
+	else if (getpeername(0, (struct sockaddr *)&ss, &len) == 0 &&
 	    addr_ip_port((struct sockaddr *)&ss, ip, &port) == 0)
 		addr_peer(peer, ip, port);
 	else
@@ -1255,7 +1313,7 @@ tcp_options(void)
 	int one = 1, idle = KEEPIDLE, intvl = KEEPINTVL, cnt = KEEPCNT;
 
 	if (setsockopt(0, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
-		return;	/* not TCP */
+		return;	/* not TCP (a pipe, a UNIX-domain socket): no error */
 	setsockopt(0, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
 	setsockopt(0, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
 	setsockopt(0, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);

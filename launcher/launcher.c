@@ -26,12 +26,16 @@
 #include "interrupt.h"
 #include "notify.h"
 #include "status.h"
+#include "unix.h"
 
 extern char **environ;
 
 #define SYNOPSIS "msgd-launcher [-46hvq1f] [-c MAX] [-C PERSOURCE] " \
 	"[-R RATE] [-x RULES] [-p CIDR] [-b BACKLOG] [-u USER] [-g GROUP] " \
-	"[-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]"
+	"[-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]\n" \
+	"       msgd-launcher -U [-hvqf] [-M MODE] [-c MAX] [-C PERSOURCE] " \
+	"[-R RATE] [-x RULES] [-b BACKLOG] [-u USER] [-g GROUP] " \
+	"[-k GRACE] [-i PIDFILE] PATH PROGRAM [ARG...]"
 /* -h: a line an option, in the man page's order */
 #define OPTIONS \
 	"  -1            print the bound port on stdout\n" \
@@ -47,11 +51,13 @@ extern char **environ;
 	"  -i PIDFILE    write the pid file\n" \
 	"  -k GRACE      seconds running children get on SIGTERM " \
 	"(default 10)\n" \
+	"  -M MODE       with -U: the socket file's mode (default 0666)\n" \
 	"  -p CIDR       trusted relay that sends a PROXY header " \
 	"(repeatable)\n" \
 	"  -q            log errors only\n" \
 	"  -R RATE       new connections a second from one address " \
 	"(default 0, no limit)\n" \
+	"  -U            listen on the UNIX-domain socket PATH\n" \
 	"  -u USER       run as USER after binding\n" \
 	"  -v            log every connection\n" \
 	"  -x RULES      access rules file, re-read on SIGHUP\n" \
@@ -69,6 +75,9 @@ struct opts {
 	char *proxies;		/* -p CIDR, one "CIDR allow" line each */
 	size_t proxies_len;
 	const char *host, *port;
+	const char *path;	/* -U PATH, else NULL */
+	int ipc;		/* -U */
+	long mode;		/* -M, or -1 */
 	char **argv;		/* PROGRAM [ARG...] */
 };
 
@@ -131,6 +140,46 @@ proxy_opt(const char *cidr)
 	o.proxies_len += n + 7;
 }
 
+/* -M MODE: octal, as chmod and systemd's SocketMode= take it */
+static long
+mode_opt(const char *arg)
+{
+	char *end;
+	long m;
+
+	errno = 0;
+	m = strtol(arg, &end, 8);
+	if (*arg < '0' || *arg > '7' || *end || errno || m > 0777) {
+		warn("-M: bad mode '%s' (octal, from 0 to 0777)", arg);
+		usage_exit(SYNOPSIS);
+	}
+	return m;
+}
+
+/* -U PATH PROGRAM [ARG...]: the options that name TCP have no place */
+static void
+unix_opts(int argc, char **argv)
+{
+	const char *bad = !o.ipc ? "-M without -U" :
+	    o.family != AF_UNSPEC ? "-4 and -6 are for TCP, not -U" :
+	    o.proxies ? "-p is for TCP, not -U" :
+	    o.print_port ? "-1 is for TCP, not -U" : NULL;
+
+	if (bad == NULL && argc < 2)
+		bad = argc == 0 ? "PATH PROGRAM missing" : "PROGRAM missing";
+	if (bad == NULL && (argv[0][0] == '\0' ||
+	    strlen(argv[0]) > UNIX_PATH_MAX))
+		bad = "PATH: empty, or longer than a socket address holds";
+	if (bad) {
+		warn("%s", bad);
+		usage_exit(SYNOPSIS);
+	}
+	if (o.mode < 0)
+		o.mode = 0666;
+	o.path = argv[0];
+	o.argv = argv + 1;
+}
+
 static void
 parse_opts(int argc, char **argv)
 {
@@ -141,8 +190,10 @@ parse_opts(int argc, char **argv)
 	o.maxconn = 40;
 	o.backlog = 64;
 	o.grace = 10;
+	o.mode = -1;
 	opt_help(argc, argv, SYNOPSIS, OPTIONS);
-	while ((ch = getopt(argc, argv, "+:46hvq1fc:C:R:x:p:b:u:g:k:i:")) != -1) {
+	while ((ch = getopt(argc, argv, "+:46hvq1fUc:C:R:x:p:b:u:g:k:i:M:")) !=
+	    -1) {
 		switch (ch) {
 		case 'h': usage_help(SYNOPSIS, OPTIONS);
 		case '4': o.family = AF_INET; break;
@@ -171,9 +222,15 @@ parse_opts(int argc, char **argv)
 		case 'u': o.user = optarg; break;
 		case 'g': o.group = optarg; break;
 		case 'i': o.pidfile = optarg; break;
+		case 'U': o.ipc = 1; break;
+		case 'M': o.mode = mode_opt(optarg); break;
 		default:
 			opt_fail(ch, SYNOPSIS);
 		}
+	}
+	if (o.ipc || o.mode >= 0) {
+		unix_opts(argc - optind, argv + optind);
+		return;
 	}
 	if (argc - optind < 3) {
 		warn(argc - optind == 0 ? "HOST PORT PROGRAM missing" :
@@ -445,6 +502,15 @@ is_ucspi(const char *e)
 	return 0;
 }
 
+/* -U: no TCP*, PROXY* or IPC* variable of ours reaches a child, which
+ * must believe only the launcher's IPC ones */
+static int
+is_ipc(const char *e)
+{
+	return strncmp(e, "TCP", 3) == 0 || strncmp(e, "PROXY", 5) == 0 ||
+	    strncmp(e, "IPC", 3) == 0;
+}
+
 /* "NAME=..." names the variable of "NAME=VALUE" */
 static int
 same_name(const char *e, const char *var)
@@ -476,7 +542,7 @@ env_init(void)
 	if (base_env == NULL)
 		die(1, "out of memory");
 	for (i = 0; i < n; i++)
-		if (!is_ucspi(environ[i]))
+		if (!is_ucspi(environ[i]) && !(o.path && is_ipc(environ[i])))
 			base_env[base_env_n++] = environ[i];
 }
 
@@ -518,23 +584,14 @@ env_need_for(const struct ruleset *rs)
 	    7 * (ADDR_IPLEN + 20) + bytes;
 }
 
-/*
- * A child's environment, in its slot's own buffer (made big enough for any
- * rule by env_reserve): ours less UCSPI variables; PROTO=TCP and the
- * TCPLOCAL and TCPREMOTE pairs (the client as admit() wrote it into the
- * slot); PROXYREMOTE for a proxied client; last the variables of its allow
- * rule, which replace any of the same name.  The rule's are copied: a
- * reload may free it while the child is still being made.  local NULL: the
- * socket's own address.  0, or -1 when it does not fit.
- */
-static int
-make_env(struct slot *s, int cfd, const struct sockaddr *local,
-    const struct sockaddr *proxy, const struct rule *r)
+/* PROTO=TCP and the TCPLOCAL and TCPREMOTE pairs (the client as admit()
+ * wrote it into the slot); PROXYREMOTE for a proxied client: how many */
+static size_t
+tcp_env(const char **add, char ucspi[3][2][ADDR_IPLEN + 20],
+    const struct slot *s, int cfd, const struct sockaddr *local,
+    const struct sockaddr *proxy)
 {
-	char ucspi[3][2][ADDR_IPLEN + 20];
-	const char *add[7];
-	size_t nadd = 0, nvars = r ? r->nenv : 0, bytes = 0, i, k = 0;
-	char **env, *p;
+	size_t nadd = 0;
 
 	add[nadd++] = "PROTO=TCP";
 	if (local_fixed) {
@@ -563,6 +620,48 @@ make_env(struct slot *s, int cfd, const struct sockaddr *local,
 		add[nadd++] = ucspi[2][0];
 		add[nadd++] = ucspi[2][1];
 	}
+	return nadd;
+}
+
+/* -U: the UCSPI IPC set, as s6-ipcserver makes it (IPCLOCALPATH is at
+ * most 121 bytes, the rest 26: within what env_need counts for TCP) */
+static size_t
+ipc_env(const char **add, char ucspi[3][2][ADDR_IPLEN + 20],
+    const struct slot *s)
+{
+	snprintf(ucspi[0][0], sizeof ucspi[0][0], "IPCREMOTEEUID=%lu",
+	    s->cred.uid);
+	snprintf(ucspi[0][1], sizeof ucspi[0][1], "IPCREMOTEEGID=%lu",
+	    s->cred.gid);
+	snprintf(ucspi[1][0], sizeof ucspi[1][0], "IPCREMOTEPID=%ld",
+	    s->cred.pid);
+	add[0] = "PROTO=IPC";
+	add[1] = unix_local_env();
+	add[2] = ucspi[0][0];
+	add[3] = ucspi[0][1];
+	add[4] = ucspi[1][0];
+	return 5;
+}
+
+/*
+ * A child's environment, in its slot's own buffer (made big enough for any
+ * rule by env_reserve): ours less UCSPI variables; the UCSPI ones of
+ * tcp_env() or, with -U, ipc_env(); last the variables of its allow
+ * rule, which replace any of the same name.  The rule's are copied: a
+ * reload may free it while the child is still being made.  local NULL: the
+ * socket's own address.  0, or -1 when it does not fit.
+ */
+static int
+make_env(struct slot *s, int cfd, const struct sockaddr *local,
+    const struct sockaddr *proxy, const struct rule *r)
+{
+	char ucspi[3][2][ADDR_IPLEN + 20];
+	const char *add[7];
+	size_t nadd, nvars = r ? r->nenv : 0, bytes = 0, i, k = 0;
+	char **env, *p;
+
+	nadd = o.path ? ipc_env(add, ucspi, s) :
+	    tcp_env(add, ucspi, s, cfd, local, proxy);
 	for (i = 0; i < nadd; i++)
 		bytes += strlen(add[i]) + 1;
 	for (i = 0; i < nvars; i++)
@@ -679,8 +778,8 @@ daemon_ready(int ready)
 	close(ready);
 }
 
-/* the daemon moves to /: a relative pid file must still be found to
- * remove it at exit, and a relative rules file to re-read it */
+/* the daemon moves to /: a relative pid file or socket must still be
+ * found to remove it at exit, and a relative rules file to re-read it */
 static void
 absolute(const char **name, char *path, const char *what)
 {
@@ -701,9 +800,14 @@ paths_absolute(void)
 
 	absolute(&o.pidfile, pidfile, "pid file");
 	if (o.daemon) {
-		static char rules_path[PATH_MAX];
+		static char rules_path[PATH_MAX], sock_path[PATH_MAX];
 
 		absolute(&o.rules, rules_path, "rules file");
+		/* -U: the socket file is removed at exit, from / */
+		absolute(&o.path, sock_path, "socket");
+		if (o.path && strlen(o.path) > UNIX_PATH_MAX)
+			die(2, "-U: %s is longer than a socket address holds",
+			    o.path);
 	}
 }
 
@@ -998,12 +1102,25 @@ deny(int fd, const char *ip, const char *why)
 static int
 admit(int cfd, const struct sockaddr *client, const struct rule **rule)
 {
-	const struct rule *r = rules ? rules_match(rules, client) : NULL;
+	const struct rule *r = NULL;
 	struct slot *s = free_slots[nfree - 1];
 	int say;
 
-	if (addr_ip_port(client, s->ip, &s->port) < 0)
-		s->ip[0] = '\0';
+	if (o.path) {
+		/* -U: the kernel's word on who it is, in place of an address */
+		if (unix_client(cfd, &s->cred, s->key) < 0) {
+			close(cfd);
+			return 0;
+		}
+		cred_text(s->ip, &s->cred);
+		s->port = 0;
+		r = rules ? rules_match_cred(rules, &s->cred) : NULL;
+	} else {
+		r = rules ? rules_match(rules, client) : NULL;
+		if (addr_ip_port(client, s->ip, &s->port) < 0)
+			s->ip[0] = '\0';
+		source_key(client, s->key);
+	}
 	if (r && !r->allow) {
 		close(cfd);
 		counts.denied++;
@@ -1011,7 +1128,6 @@ admit(int cfd, const struct sockaddr *client, const struct rule **rule)
 			note("deny %s rule %u", s->ip, r->line);
 		return 0;
 	}
-	source_key(client, s->key);
 	if (o.rate && !rate_take(s->key, now_ms(), &say)) {
 		deny(cfd, say ? s->ip : NULL, "rate limit");
 		return 0;
@@ -1115,8 +1231,12 @@ collect(void)
 					fed();
 			}
 			if (o.verbosity == VERBOSE) {
-				note("pid %ld from %s port %u", (long)s->pid,
-				    s->ip, s->port);
+				if (o.path)	/* -U: ip is the credentials */
+					note("pid %ld from %s", (long)s->pid,
+					    s->ip);
+				else
+					note("pid %ld from %s port %u",
+					    (long)s->pid, s->ip, s->port);
 				log_status();
 			}
 			if (early_claim(s, &st))
@@ -1308,8 +1428,10 @@ proxies_init(void)
 	if (o.proxies == NULL)
 		return;
 	proxies = rules_parse(o.proxies, o.proxies_len, "-p", err, sizeof err);
-	if (proxies == NULL) {
-		warn("%s", err);
+	if (proxies == NULL || proxies->ntable[1 + RULE_UID] ||
+	    proxies->ntable[1 + RULE_GID]) {
+		warn("%s", proxies ? "-p: a relay is an address, not a uid: "
+		    "or gid:" : err);
 		usage_exit(SYNOPSIS);
 	}
 	if (waiting_init(o.maxconn) < 0)
@@ -1565,16 +1687,19 @@ main(int argc, char **argv)
 		die(1, "out of memory");
 
 	lfd = activated();
+	if (lfd >= 0 && o.path && unix_inherited(lfd, o.path) < 0)
+		return 1;
 	if (lfd == -1)
-		lfd = listen_on();
+		lfd = o.path ? unix_listen(o.path, (mode_t)o.mode,
+		    (int)o.backlog) : listen_on();
 	if (lfd < 0)
 		return 1;
-	if (local_addr(lfd, ip, &port) < 0)
+	if (o.path == NULL && local_addr(lfd, ip, &port) < 0)
 		die(1, "cannot read the bound address:");
 	/* activated on a wildcard: TCPLOCALIP comes from each connection;
 	 * so it does behind a relay, whose header names what was reached */
-	local_fixed = strcmp(ip, "0.0.0.0") != 0 && strcmp(ip, "::") != 0 &&
-	    proxies == NULL;
+	local_fixed = o.path == NULL && strcmp(ip, "0.0.0.0") != 0 &&
+	    strcmp(ip, "::") != 0 && proxies == NULL;
 	if (o.print_port) {
 		int n = snprintf(line, sizeof line, "%u\n", port);
 
@@ -1586,10 +1711,13 @@ main(int argc, char **argv)
 		    port);
 	}
 	if ((o.daemon && (ready = daemonize(lfd)) < 0) ||
-	    (o.pidfile && write_pidfile() < 0))
+	    (o.pidfile && write_pidfile() < 0)) {
+		unix_unlink();
 		return 1;
+	}
 	if (drop_privileges(&id) < 0 || find_program() < 0 ||
 	    signals_init() < 0) {
+		unix_unlink();
 		pidfile_remove();
 		return 1;
 	}
@@ -1599,10 +1727,13 @@ main(int argc, char **argv)
 	if ((errno = spawner_init(SPAWNERS, o.maxconn, sigpipe_fd[1],
 	    o.argv[0], o.argv, &child_reset)) != 0) {
 		warn("cannot start the threads that make children:");
+		unix_unlink();
 		pidfile_remove();
 		return 1;
 	}
-	if (o.verbosity != QUIET)
+	if (o.verbosity != QUIET && o.path)
+		note("listening on %s, at most %ld at once", o.path, o.maxconn);
+	else if (o.verbosity != QUIET)
 		note("listening on %s port %u, at most %ld at once", ip, port,
 		    o.maxconn);
 	if (ready >= 0)
@@ -1612,6 +1743,7 @@ main(int argc, char **argv)
 	status = loop(lfd) < 0 ? 1 : 0;
 	notify("STOPPING=1");
 	close(lfd);
+	unix_unlink();
 	drop_pending();
 	shutdown_gracefully();
 	pidfile_remove();

@@ -11,18 +11,24 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "cred.h"
 #include "msgd.h"
 #include "proxy.h"
 
 /* ---- access rules: rules.c ---- */
 
+/* what a rule's address is: a network, or a local client's uid or gid */
+enum { RULE_IP, RULE_UID, RULE_GID };
+
 /* one line of a rules file, as parsed */
 struct rule {
 	unsigned line;		/* its line number in the file, from 1 */
+	unsigned char cred;	/* RULE_IP, or RULE_UID / RULE_GID (-U) */
 	unsigned char v6;	/* 0: an IPv4 rule, 1: an IPv6 rule */
 	unsigned char plen;	/* prefix length, 0 to 32 or 128 */
 	unsigned char allow;
-	unsigned char addr[16];	/* network address (IPv4 in the first 4) */
+	unsigned char addr[16];	/* network address (IPv4 in the first 4);
+				 * a uid or gid in the first 4, big-endian */
 	size_t nenv;		/* its NAME=VALUE words, allow rules only */
 	char **env;
 };
@@ -42,8 +48,9 @@ struct rule_table {
 struct ruleset {
 	struct rule *rule;	/* in file order */
 	size_t nrule;
-	struct rule_table *table[2];	/* per family: one per prefix length used */
-	size_t ntable[2];
+	/* per family (IPv4, IPv6, uid, gid): one per prefix length used */
+	struct rule_table *table[4];
+	size_t ntable[4];
 	char **envs;		/* every rule's variables, pointing into text */
 	char *text;		/* the file, its words NUL-terminated in place */
 };
@@ -61,6 +68,10 @@ void rules_free(struct ruleset *rs);
  * An IPv4 client seen as ::ffff:a.b.c.d matches IPv4 rules only */
 const struct rule *rules_match(const struct ruleset *rs,
     const struct sockaddr *sa);
+/* the first uid: or gid: rule matching a local client, or NULL; IP rules
+ * never match one */
+const struct rule *rules_match_cred(const struct ruleset *rs,
+    const struct peer_cred *c);
 
 /* ---- per-source limits: limits.c ---- */
 
@@ -115,9 +126,10 @@ struct slot {
 	long live;		/* its index in the launcher's list of slots in use */
 	unsigned long seq;	/* the reap count when it was queued */
 	unsigned char key[16];	/* the source, for -C */
+	struct peer_cred cred;	/* -U: the client's */
 	char **env;		/* its own environment, one allocation */
 	size_t env_size;	/* in bytes */
-	char ip[ADDR_IPLEN];	/* the client, for the log */
+	char ip[ADDR_IPLEN];	/* the client, for the log (-U: its cred_text) */
 	unsigned port;
 };
 

@@ -1,5 +1,6 @@
 /* Access rules (-x): reading a rules file, checking every line of it, and
- * finding the first rule that matches a client.  A file is parsed into
+ * finding the first rule that matches a client (by its address, or with -U
+ * by its uid or gid).  A file is parsed into
  * binary form once; a match is a binary search per prefix length in use,
  * not a walk through the rules, so 10,000 rules cost what 10 do.  Reloading
  * is the caller's: a new set is parsed whole before the old one is freed. */
@@ -80,6 +81,30 @@ word(char **s)
 
 static const unsigned char v4mapped[12] = { [10] = 0xff, [11] = 0xff };
 
+/* uid:N or gid:N (w starts with either) into r: 0, or -1 said */
+static int
+parse_id(struct parse *p, const char *w, struct rule *r)
+{
+	unsigned long long n = 0;
+	size_t i;
+
+	for (i = 4; w[i] >= '0' && w[i] <= '9' && n <= 0xffffffffULL; i++)
+		n = n * 10 + (unsigned)(w[i] - '0');
+	if (i == 4 || w[i] != '\0' || n > 0xffffffffULL) {
+		bad(p, "bad %.3s '%.32s' (a number from 0 to 4294967295)", w,
+		    w + 4);
+		return -1;
+	}
+	memset(r->addr, 0, sizeof r->addr);
+	r->cred = w[0] == 'u' ? RULE_UID : RULE_GID;
+	r->addr[0] = (unsigned char)(n >> 24);
+	r->addr[1] = (unsigned char)(n >> 16);
+	r->addr[2] = (unsigned char)(n >> 8);
+	r->addr[3] = (unsigned char)n;
+	r->plen = 32;
+	return 0;
+}
+
 /* ADDRESS[/PREFIX] into r: 0, or -1 said */
 static int
 parse_address(struct parse *p, const char *w, struct rule *r)
@@ -90,6 +115,8 @@ parse_address(struct parse *p, const char *w, struct rule *r)
 	unsigned char net[16];
 	unsigned max, plen = 0;
 
+	if (strncmp(w, "uid:", 4) == 0 || strncmp(w, "gid:", 4) == 0)
+		return parse_id(p, w, r);
 	if (n >= sizeof ip) {
 		bad(p, "bad address '%.*s...'", 48, w);
 		return -1;
@@ -258,22 +285,29 @@ key_cmp(const void *a, const void *b)
 	return c ? c : x->rule < y->rule ? -1 : x->rule > y->rule;
 }
 
+/* a rule's family: its table in a ruleset */
+static int
+family(const struct rule *r)
+{
+	return r->cred == RULE_IP ? r->v6 : 1 + r->cred;
+}
+
 /* the lookup tables of one family: 0, or -1 out of memory */
 static int
-build_tables(struct ruleset *rs, int v6)
+build_tables(struct ruleset *rs, int f)
 {
 	size_t count[129] = { 0 }, i, t = 0;
 	unsigned plen;
 
 	for (i = 0; i < rs->nrule; i++)
-		if (rs->rule[i].v6 == v6)
+		if (family(&rs->rule[i]) == f)
 			count[rs->rule[i].plen]++;
 	for (plen = 0; plen <= 128; plen++)
 		t += count[plen] > 0;
 	if (t == 0)
 		return 0;
-	rs->table[v6] = calloc(t, sizeof *rs->table[v6]);
-	if (rs->table[v6] == NULL)
+	rs->table[f] = calloc(t, sizeof *rs->table[f]);
+	if (rs->table[f] == NULL)
 		return -1;
 	for (plen = 0; plen <= 128; plen++) {
 		struct rule_table *tb;
@@ -281,13 +315,14 @@ build_tables(struct ruleset *rs, int v6)
 
 		if (count[plen] == 0)
 			continue;
-		tb = &rs->table[v6][rs->ntable[v6]++];
+		tb = &rs->table[f][rs->ntable[f]++];
 		tb->plen = plen;
 		tb->key = malloc(count[plen] * sizeof *tb->key);
 		if (tb->key == NULL)
 			return -1;
 		for (i = 0; i < rs->nrule; i++)
-			if (rs->rule[i].v6 == v6 && rs->rule[i].plen == plen) {
+			if (family(&rs->rule[i]) == f &&
+			    rs->rule[i].plen == plen) {
 				memcpy(tb->key[k].addr, rs->rule[i].addr, 16);
 				tb->key[k++].rule = (unsigned)i;
 			}
@@ -344,8 +379,13 @@ parse_text(char *text, size_t len, const char *name, char *err,
 				rs->rule[i].env = rs->envs + b.env_at[i];
 	}
 	free(b.env_at);
-	if (r == 0 && (build_tables(rs, 0) < 0 || build_tables(rs, 1) < 0))
-		r = -2;
+	if (r == 0) {
+		int f;
+
+		for (f = 0; f < 4 && r == 0; f++)
+			if (build_tables(rs, f) < 0)
+				r = -2;
+	}
 	if (r != 0) {
 		if (r == -2)
 			snprintf(err, errlen, "%s: out of memory", name);
@@ -450,7 +490,7 @@ rules_free(struct ruleset *rs)
 
 	if (rs == NULL)
 		return;
-	for (f = 0; f < 2; f++) {
+	for (f = 0; f < 4; f++) {
 		for (i = 0; i < rs->ntable[f]; i++)
 			free(rs->table[f][i].key);
 		free(rs->table[f]);
@@ -510,5 +550,26 @@ rules_match(const struct ruleset *rs, const struct sockaddr *sa)
 		if (r >= 0 && (best < 0 || r < best))
 			best = r;
 	}
+	return best < 0 ? NULL : &rs->rule[best];
+}
+
+/* the first line of family f's rules for the 4-byte id, or -1 */
+static long
+match_id(const struct ruleset *rs, int f, unsigned long id)
+{
+	unsigned char addr[16] = { (unsigned char)(id >> 24),
+	    (unsigned char)(id >> 16), (unsigned char)(id >> 8),
+	    (unsigned char)id };
+
+	return rs->ntable[f] ? lookup(&rs->table[f][0], addr) : -1;
+}
+
+const struct rule *
+rules_match_cred(const struct ruleset *rs, const struct peer_cred *c)
+{
+	long u = match_id(rs, 1 + RULE_UID, c->uid);
+	long g = match_id(rs, 1 + RULE_GID, c->gid);
+	long best = u < 0 || (g >= 0 && g < u) ? g : u;
+
 	return best < 0 ? NULL : &rs->rule[best];
 }

@@ -9,7 +9,8 @@ C=$MSGD_BIN/msgd-client
 L=$MSGD_BIN/msgd-launcher
 H=$MSGD_BIN/msgd-handler
 PEER=("${PYTHON:-python3}" "$BATS_TEST_DIRNAME/peer.py")
-USAGE='usage: msgd-client [-46hNnvz] [-w SECS] [-q SECS] [-C] HOST PORT'
+USAGE='usage: msgd-client [-46hNnvz] [-w SECS] [-q SECS] [-C] HOST PORT
+       msgd-client -U [-hNnvz] [-w SECS] [-q SECS] [-C] PATH'
 
 # launch HOST PROGRAM [ARG...]: msgd-launcher on HOST port 0 running
 # PROGRAM; sets PORT

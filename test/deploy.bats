@@ -124,11 +124,11 @@ synopsis() {
 		sed 's/^ //; s/ $//'
 }
 
-# usage_line PROGRAM: the usage line PROGRAM prints for a bad option,
-# without "usage: ", in one line
+# usage_line PROGRAM: the usage PROGRAM prints for a bad option (its
+# lines from "usage: " on), without "usage: ", in one line
 usage_line() {
-	"$1" -@ 2>&1 </dev/null 3>&- | sed -n 's/^usage: //p' | tr -s ' \t' '  ' |
-		sed 's/^ //; s/ $//'
+	"$1" -@ 2>&1 </dev/null 3>&- | sed -n '/^usage: /,$p' |
+		sed 's/^usage: //' | tr -s ' \t\n' '   ' | sed 's/^ //; s/ $//'
 }
 
 # xinetd_attr NAME: the value of NAME in the msgd service of the shipped
@@ -357,17 +357,19 @@ xinetd_start() {
 
 # ---- the shipped files, by their own tools ----
 
-@test "systemd-analyze verify finds nothing to say about the three units" {
+@test "systemd-analyze verify finds nothing to say about the five units" {
 	need systemd-analyze
 	local f
 	for f in "$ROOT"/systemd/msgd.socket "$ROOT"/systemd/msgd@.service \
-		"$ROOT"/systemd/msgd.service; do
+		"$ROOT"/systemd/msgd.service "$ROOT"/systemd/msgd-local.socket \
+		"$ROOT"/systemd/msgd-local@.service; do
 		sed "s|@SBINDIR@|$MSGD_BIN|g" "$f" >"$T/${f##*/}"
 	done
 	# an unknown key is only a warning: the output must be empty too
 	cd "$T"
 	run timeout 30 systemd-analyze verify --man=no "$T/msgd.socket" \
-		"$T/msgd@.service" "$T/msgd.service"
+		"$T/msgd@.service" "$T/msgd.service" "$T/msgd-local.socket" \
+		"$T/msgd-local@.service"
 	echo "$output" >&2
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]

@@ -25,7 +25,9 @@ setup() {
 	common_setup
 }
 
-teardown() {
+# servers_stop: stop every server start_server began, by PID; a .bats
+# file with a teardown() of its own calls it
+servers_stop() {
 	local pid
 	for pid in "${SERVER_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null || true
@@ -33,6 +35,10 @@ teardown() {
 	for pid in "${SERVER_PIDS[@]}"; do
 		wait "$pid" 2>/dev/null || true
 	done
+}
+
+teardown() {
+	servers_stop
 }
 
 # start_server OUTFILE CMD...: run CMD in the background with stdout to
@@ -184,7 +190,8 @@ wait_count() {
 }
 
 # launcher_usage_error MESSAGE ARG...: msgd-launcher ($L) with ARG... exits 2
-# with "msgd-launcher: MESSAGE" and the usage line, and nothing else
+# with "msgd-launcher: MESSAGE" and the usage (two lines: TCP and -U), and
+# nothing else
 # shellcheck disable=SC2154 # status, output and lines are set by bats' run
 launcher_usage_error() {
 	local msg=$1
@@ -192,9 +199,10 @@ launcher_usage_error() {
 	run timeout 10 "$L" "$@" 3>&-
 	echo "args: $* -> status $status: $output" >&2
 	[ "$status" -eq 2 ]
-	[ "${#lines[@]}" -eq 2 ]
+	[ "${#lines[@]}" -eq 3 ]
 	[ "${lines[0]}" = "msgd-launcher: $msg" ]
 	[[ ${lines[1]} == 'usage: msgd-launcher ['*' HOST PORT PROGRAM [ARG...]' ]]
+	[[ ${lines[2]} == '       msgd-launcher -U ['*' PATH PROGRAM [ARG...]' ]]
 }
 
 # proxy_v2 CMD FAMILY [SRC DST SPORT DPORT [TLV_HEX]]: a PROXY v2 header on
@@ -263,22 +271,24 @@ need() {
 	done
 }
 
-# help_is_man PROGRAM MANPAGE: PROGRAM -h and --help print the usage line
-# ($USAGE), then a line for each option MANPAGE lists (`.It Fl X`), no
+# help_is_man PROGRAM MANPAGE: PROGRAM -h and --help print the usage lines
+# ($USAGE, one or more), then a line for each option MANPAGE lists (`.It Fl X`), no
 # other, then "see NAME(SECTION)"; on stdout, nothing on stderr, exit 0
 # shellcheck disable=SC2154 # status and lines are set by bats' run
 help_is_man() {
-	local prog=$1 man=$2 opt name
+	local prog=$1 man=$2 opt name n
 	name=${man##*/}
+	n=$(printf '%s\n' "$USAGE" | wc -l)
 	for opt in -h --help; do
 		run "$prog" "$opt" 2>"$T/help.err"
 		[ "$status" -eq 0 ] || { echo "$opt: status $status"; return 1; }
 		[ ! -s "$T/help.err" ] || { cat "$T/help.err"; return 1; }
-		[ "${lines[0]}" = "$USAGE" ] || { echo "first line: ${lines[0]}"; return 1; }
+		[ "$(printf '%s\n' "${lines[@]:0:n}")" = "$USAGE" ] ||
+			{ echo "first lines: ${lines[*]:0:n}"; return 1; }
 		[ "${lines[-1]}" = "see ${name%.*}(${name##*.})" ] ||
 			{ echo "last line: ${lines[-1]}"; return 1; }
 		diff -u <(awk '$1 == ".It" && $2 == "Fl" { print $3 }' "$man" | LC_ALL=C sort) \
-			<(printf '%s\n' "${lines[@]:1:${#lines[@]}-2}" |
+			<(printf '%s\n' "${lines[@]:n:${#lines[@]}-n-1}" |
 				sed -nE 's/^  -(.)(, -(.))? .*/\1\n\3/p' | sed '/^$/d' | LC_ALL=C sort) ||
 			return 1
 	done

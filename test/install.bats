@@ -14,6 +14,8 @@ installed_files() {
 	[ "$status" -eq 0 ]
 	# nothing outside PREFIX: make install PREFIX=/tmp/x does not write /etc
 	[ "$(installed_files "$T/root")" = "644 ./opt/msgd/etc/xinetd.d/msgd
+644 ./opt/msgd/lib/systemd/system/msgd-local.socket
+644 ./opt/msgd/lib/systemd/system/msgd-local@.service
 644 ./opt/msgd/lib/systemd/system/msgd.service
 644 ./opt/msgd/lib/systemd/system/msgd.socket
 644 ./opt/msgd/lib/systemd/system/msgd@.service
@@ -37,6 +39,7 @@ installed_files() {
 	# installed, the service is still off until the administrator says
 	grep -qx $'\tdisable\t\t= yes' "$T/root/opt/msgd/etc/xinetd.d/msgd"
 	grep -qx 'ExecStart=/opt/msgd/sbin/msgd-handler -t 300' "$T/root/opt/msgd/lib/systemd/system/msgd@.service"
+	grep -qx 'ExecStart=/opt/msgd/sbin/msgd-handler -t 300' "$T/root/opt/msgd/lib/systemd/system/msgd-local@.service"
 	grep -qx 'ExecStart=/opt/msgd/sbin/msgd-launcher -c 40 -C 10 -k 10 127.0.0.1 9100 /opt/msgd/sbin/msgd-handler -t 300 -l /var/log/msgd/records.log' \
 		"$T/root/opt/msgd/lib/systemd/system/msgd.service"
 	# every example, with the programs' paths filled in

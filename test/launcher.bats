@@ -807,21 +807,22 @@ $gid" ]
 }
 
 @test "-h and --help print the usage, a line for each option and the man page on stdout and exit 0, even with other arguments" {
-	local a usage='usage: msgd-launcher [-46hvq1f] [-c MAX] [-C PERSOURCE] [-R RATE] [-x RULES] [-p CIDR] [-b BACKLOG] [-u USER] [-g GROUP] [-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]'
+	local a usage='usage: msgd-launcher [-46hvq1f] [-c MAX] [-C PERSOURCE] [-R RATE] [-x RULES] [-p CIDR] [-b BACKLOG] [-u USER] [-g GROUP] [-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]
+       msgd-launcher -U [-hvqf] [-M MODE] [-c MAX] [-C PERSOURCE] [-R RATE] [-x RULES] [-b BACKLOG] [-u USER] [-g GROUP] [-k GRACE] [-i PIDFILE] PATH PROGRAM [ARG...]'
 	for a in "-h" "--help" "-v -h 127.0.0.1 0 true" "--help -x"; do
 		# shellcheck disable=SC2086 # the words of $a are the arguments
 		run timeout 10 "$L" $a 2>"$T/err" 3>&-
 		echo "$a -> status $status: $output" >&2
 		[ "$status" -eq 0 ]
-		[ "${lines[0]}" = "$usage" ]
+		[ "${lines[0]}"$'\n'"${lines[1]}" = "$usage" ]
 		[ "${lines[-1]}" = "see msgd-launcher(8)" ]
 		[ ! -s "$T/err" ]
 	done
 	USAGE=$usage help_is_man "$L" "$BATS_TEST_DIRNAME/../man/msgd-launcher.8"
-	# the same line a usage error ends with
+	# the same lines a usage error ends with
 	run timeout 10 "$L" -x 3>&-
 	[ "$status" -eq 2 ]
-	[ "${lines[-1]}" = "$usage" ]
+	[ "${lines[-2]}"$'\n'"${lines[-1]}" = "$usage" ]
 }
 
 @test "a port number over 65535 is a usage error, not another port" {
@@ -829,7 +830,7 @@ $gid" ]
 	echo "status $status: $output" >&2
 	[ "$status" -eq 2 ]
 	[[ ${lines[0]} == "msgd-launcher: "*99999* ]]
-	[[ ${lines[-1]} == 'usage: msgd-launcher '* ]]
+	[[ ${lines[-2]} == 'usage: msgd-launcher '* ]]
 }
 
 @test "a port already in use ends the launcher with status 1 and says so" {

@@ -3,7 +3,8 @@
  * there, or parsed into rules that
  *  - match every address exactly as a plain walk through the rules in file
  *    order does (the first rule whose network holds the address; IPv4
- *    clients seen as ::ffff:a.b.c.d match IPv4 rules only),
+ *    clients seen as ::ffff:a.b.c.d match IPv4 rules only; a local
+ *    client's uid and gid match the first uid: or gid: rule with either),
  *  - are printed back as a file that parses into the same rules.
  * Input: the rules file. */
 #include <arpa/inet.h>
@@ -29,7 +30,7 @@ ref_holds(const struct rule *r, int v6, const unsigned char *addr)
 {
 	unsigned i;
 
-	if (r->v6 != v6)
+	if (r->cred != RULE_IP || r->v6 != v6)
 		return 0;
 	for (i = 0; i < r->plen; i++)
 		if (ref_bit(r->addr, i) != ref_bit(addr, i))
@@ -85,6 +86,43 @@ probe(const struct ruleset *rs, int v6, const unsigned char *addr)
 	    want ? want->line : 0);
 }
 
+/* a uid: or gid: rule's id, and its neighbours, as a local client's uid
+ * and gid: the first uid: or gid: rule with either decides */
+static void
+probe_cred(const struct ruleset *rs, const struct rule *r)
+{
+	unsigned long id = (unsigned long)r->addr[0] << 24 |
+	    (unsigned long)r->addr[1] << 16 | (unsigned long)r->addr[2] << 8 |
+	    r->addr[3];
+	int d;
+
+	for (d = -1; d <= 1; d++) {
+		struct peer_cred c = { (id + (unsigned long)d) & 0xffffffffUL,
+		    (id + 1) & 0xffffffffUL, 1 };
+		const struct rule *want = NULL;
+		size_t i;
+
+		if (r->cred == RULE_GID) {
+			c.gid = c.uid;
+			c.uid = (id + 1) & 0xffffffffUL;
+		}
+		for (i = 0; i < rs->nrule && want == NULL; i++) {
+			const struct rule *x = &rs->rule[i];
+			unsigned long xid = (unsigned long)x->addr[0] << 24 |
+			    (unsigned long)x->addr[1] << 16 |
+			    (unsigned long)x->addr[2] << 8 | x->addr[3];
+
+			if ((x->cred == RULE_UID && xid == c.uid) ||
+			    (x->cred == RULE_GID && xid == c.gid))
+				want = x;
+		}
+		CHECK(rules_match_cred(rs, &c) == want,
+		    "uid %lu gid %lu: rule %u, the reference says %u", c.uid,
+		    c.gid, rules_match_cred(rs, &c) ?
+		    rules_match_cred(rs, &c)->line : 0, want ? want->line : 0);
+	}
+}
+
 /* each rule's network, its edges and its neighbours, and some addresses
  * taken from the input */
 static void
@@ -98,6 +136,10 @@ probe_all(const struct ruleset *rs, const uint8_t *data, size_t size)
 		const struct rule *r = &rs->rule[i];
 		unsigned max = r->v6 ? 128 : 32, k;
 
+		if (r->cred != RULE_IP) {
+			probe_cred(rs, r);
+			continue;
+		}
 		memcpy(a, r->addr, 16);
 		probe(rs, r->v6, a);
 		/* the last address of the network */
@@ -147,9 +189,19 @@ print_rules(const struct ruleset *rs, size_t *len)
 			out = realloc(out, cap);
 			CHECK(out != NULL, "out of memory");
 		}
-		inet_ntop(r->v6 ? AF_INET6 : AF_INET, r->addr, ip, sizeof ip);
-		n += (size_t)sprintf(out + n, "%s/%u %s", ip, r->plen,
-		    r->allow ? "allow" : "deny");
+		if (r->cred != RULE_IP)
+			n += (size_t)sprintf(out + n, "%s:%lu %s",
+			    r->cred == RULE_UID ? "uid" : "gid",
+			    (unsigned long)r->addr[0] << 24 |
+			    (unsigned long)r->addr[1] << 16 |
+			    (unsigned long)r->addr[2] << 8 | r->addr[3],
+			    r->allow ? "allow" : "deny");
+		else {
+			inet_ntop(r->v6 ? AF_INET6 : AF_INET, r->addr, ip,
+			    sizeof ip);
+			n += (size_t)sprintf(out + n, "%s/%u %s", ip, r->plen,
+			    r->allow ? "allow" : "deny");
+		}
 		for (j = 0; j < r->nenv; j++)
 			n += (size_t)sprintf(out + n, " %s", r->env[j]);
 		out[n++] = '\n';
@@ -170,7 +222,8 @@ same_rules(const struct ruleset *a, const struct ruleset *b)
 
 		CHECK(y->line == i + 1, "printed rule %zu on line %u", i + 1,
 		    y->line);
-		CHECK(x->v6 == y->v6 && x->plen == y->plen &&
+		CHECK(x->cred == y->cred && x->v6 == y->v6 &&
+		    x->plen == y->plen &&
 		    x->allow == y->allow && memcmp(x->addr, y->addr, 16) == 0 &&
 		    x->nenv == y->nenv, "line %u printed back differs", x->line);
 		for (j = 0; j < x->nenv; j++)
