@@ -7,14 +7,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -975,21 +973,20 @@ env_peer(char *peer, const char *ipvar, const char *portvar)
 	return 1;
 }
 
-/* fd 0 as a UNIX-domain socket, its peer's credentials in *c: 2 when it
- * was accepted on a named socket (a path: the kernel's word on the client
- * beats any variable), 1 when it is unnamed (a socket pair, whose other
- * end is a relay such as stunnel's exec mode: the variables come first),
- * 0 when it is no UNIX-domain socket */
+/* fd 0 is a UNIX-domain socket: its peer's credentials, the kernel's
+ * word, beat any variable.  1 when it is one */
 static int
-unix_fd0(struct peer_cred *c)
+cred_peer(char *peer)
 {
-	struct sockaddr_un sa;
-	socklen_t len = sizeof sa;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	struct peer_cred c;
 
-	if (getsockname(0, (struct sockaddr *)&sa, &len) < 0 ||
-	    sa.sun_family != AF_UNIX || peer_cred(0, c) < 0)
+	if (getsockname(0, (struct sockaddr *)&ss, &len) < 0 ||
+	    ss.ss_family != AF_UNIX || peer_cred(0, &c) < 0)
 		return 0;
-	return len > offsetof(struct sockaddr_un, sun_path) ? 2 : 1;
+	cred_text(peer, &c);
+	return 1;
 }
 
 /* fd 0 is no socket but PROTO=IPC: the credentials a UCSPI IPC server
@@ -1019,11 +1016,10 @@ ipc_peer(char *peer)
 }
 
 /*
- * Who the client is, first that applies: the peer credentials of a
- * connection to a UNIX-domain socket; a UCSPI IPC server's word on a
- * descriptor that is no socket; the launcher's word (UCSPI, when PROTO=TCP
- * says it is one), stunnel's exec mode, systemd, the socket's own peer (an
- * address, or a socket pair's credentials), else "local".  The environment comes first: behind a TLS
+ * Who the client is, first that applies: a UNIX-domain socket's peer
+ * credentials; a UCSPI IPC server's word on a descriptor that is no
+ * socket; the launcher's word (UCSPI, when PROTO=TCP says it is one),
+ * stunnel's exec mode, systemd, the socket's own peer, else "local".  The environment comes first: behind a TLS
  * terminator or a proxy the socket's peer is that relay, not the client.
  * (A PROXY header, with -p, overrides all of these.)
  */
@@ -1035,14 +1031,8 @@ peer_init(char *peer)
 	char ip[ADDR_IPLEN];
 	unsigned port;
 	const char *proto = getenv("PROTO");
-	struct peer_cred c;
-	int local = unix_fd0(&c);
 
-	if (local == 2) {
-		cred_text(peer, &c);
-		return;
-	}
-	if (ipc_peer(peer))
+	if (cred_peer(peer) || ipc_peer(peer))
 		return;
 	if (proto && strcmp(proto, "TCP") == 0 &&
 	    env_peer(peer, "TCPREMOTEIP", "TCPREMOTEPORT"))
@@ -1050,9 +1040,7 @@ peer_init(char *peer)
 	if (env_peer(peer, "REMOTE_HOST", "REMOTE_PORT") ||
 	    env_peer(peer, "REMOTE_ADDR", "REMOTE_PORT"))
 		return;
-	if (local)
-		cred_text(peer, &c);
-	else if (getpeername(0, (struct sockaddr *)&ss, &len) == 0 &&
+	if (getpeername(0, (struct sockaddr *)&ss, &len) == 0 &&
 	    addr_ip_port((struct sockaddr *)&ss, ip, &port) == 0)
 		addr_peer(peer, ip, port);
 	else

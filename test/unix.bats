@@ -73,28 +73,6 @@ wait_gone() {
 	! kill -0 "$1" 2>/dev/null
 }
 
-# pair CMD...: CMD with one end of a socket pair on fds 0 and 1, $T/in sent
-# on the other, its answer in $T/out; the pid of the process that made the
-# pair (python) in the file PID_FILE names
-PAIR_PY='import os, socket, subprocess, sys
-open(os.environ["PID_FILE"], "w").write(str(os.getpid()))
-a, b = socket.socketpair()
-p = subprocess.Popen(sys.argv[1:], stdin=a, stdout=a)
-a.close()
-b.sendall(sys.stdin.buffer.read())
-b.shutdown(socket.SHUT_WR)
-got = b""
-while True:
-    d = b.recv(4096)
-    if not d:
-        break
-    got += d
-sys.stdout.buffer.write(got)
-sys.exit(p.wait(10))'
-pair() {
-	timeout -k 5 20 python3 -c "$PAIR_PY" "$@" <"$T/in" >"$T/out"
-}
-
 # ---- the launcher ----
 
 @test "the launcher on a UNIX socket serves nc -U, socat and msgd-client -U, each recorded by uid, gid and pid" {
@@ -339,17 +317,6 @@ pair() {
 	exchange "${WITH_PID[@]}" "$T/p" "${NOBODY[@]}" "$C" -U "$S"
 	# the three records and nothing else
 	one_client_records "$T/rec" "uid=65534,gid=65534,pid=$(cat "$T/p")"
-}
-
-@test "on a socket pair (a relay's, as stunnel's exec mode may make) REMOTE_HOST names the client first, and without it the pair's credentials" {
-	need python3
-	printf 'hi\n' >"$T/in"
-	PID_FILE=$T/pid REMOTE_HOST=192.0.2.5 REMOTE_PORT=443 pair "$H" -l "$T/rec"
-	file_is "$T/out" 'hello\nok 1\nbye 1\n'
-	one_client_records "$T/rec" "192.0.2.5:443"
-	PID_FILE=$T/pid pair "$H" -l "$T/rec2"
-	file_is "$T/out" 'hello\nok 1\nbye 1\n'
-	one_client_records "$T/rec2" "uid=$(id -u),gid=$(id -g),pid=$(cat "$T/pid")"
 }
 
 @test "a handler on a pipe with PROTO=IPC names the IPC variables' client, and bad ones as local" {
