@@ -927,8 +927,9 @@ EOF
 @test "a non-blocking connection inherited from another super-server is served like a blocking one" {
 	need python3
 	# -t 0: no poll before a read, the read itself meets EAGAIN
-	python3 - "${HANDLER_CMD[@]}" -t 0 -l "$T/F" >"$T/out" 2>"$T/err" <<'EOF'
-import socket, subprocess, sys, time
+	PID_FILE=$T/pid python3 - "${HANDLER_CMD[@]}" -t 0 -l "$T/F" >"$T/out" 2>"$T/err" <<'EOF'
+import os, socket, subprocess, sys, time
+open(os.environ["PID_FILE"], "w").write(str(os.getpid()))
 a, b = socket.socketpair()
 a.setblocking(False)  # the caller's O_NONBLOCK, on the handler's fds 0 and 1
 p = subprocess.Popen(sys.argv[1:], stdin=a, stdout=a)
@@ -950,8 +951,11 @@ sys.exit(p.wait(10))
 EOF
 	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
 	file_is "$T/err" ''
-	records_are "$T/F" 'local connect' 'local #1 receive message: one' \
-		'local #2 receive message: two' 'local disconnect: 2 messages, 6 bytes, eof'
+	# a socket pair is a UNIX-domain socket: its peer is who made it
+	local peer
+	peer="uid=$(id -u),gid=$(id -g),pid=$(cat "$T/pid")"
+	records_are "$T/F" "$peer connect" "$peer #1 receive message: one" \
+		"$peer #2 receive message: two" "$peer disconnect: 2 messages, 6 bytes, eof"
 }
 
 @test "-h and --help print the usage, a line for each option of the man page and its name, on stdout, and exit 0" {
