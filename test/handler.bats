@@ -22,7 +22,7 @@ peer_is() {
 	shift
 	: >"$T/empty"
 	rm -f "$T/P"
-	env "$@" timeout 20 "${HANDLER_CMD[@]}" -l "$T/P" <"$T/empty" \
+	env "$@" timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/P" <"$T/empty" \
 		>"$T/out" 2>"$T/err"
 	file_is "$T/out" 'hello\nbye 0\n'
 	records_are "$T/P" "$want connect" \
@@ -372,7 +372,7 @@ EOF
 
 @test "a line at the limit is judged whole when it arrives in pieces" {
 	status=0
-	timeout 20 "${HANDLER_CMD[@]}" -m 4 -l "$T/F" < <(
+	timeout -k 5 20 "${HANDLER_CMD[@]}" -m 4 -l "$T/F" < <(
 		printf 'abcd\r'	# at the limit, and its CR: may still end well
 		sleep 0.2
 		printf '\nabcd'
@@ -419,7 +419,7 @@ EOF
 	[ -z "$MSGD_WRAP" ] || limit=8000
 	start=$(now_ms)
 	status=0
-	timeout 20 "${HANDLER_CMD[@]}" -t 1 -l "$T/F" \
+	timeout -k 5 20 "${HANDLER_CMD[@]}" -t 1 -l "$T/F" \
 		< <(exec sleep 5 3>&-) >"$T/out" 2>"$T/err" || status=$?
 	ms=$(($(now_ms) - start))
 	kill "$!" 2>/dev/null || true
@@ -433,7 +433,7 @@ EOF
 
 @test "the idle timeout counts from the last input, and -t 0 never times out" {
 	status=0
-	timeout 20 "${HANDLER_CMD[@]}" -t 1 -l "$T/F" \
+	timeout -k 5 20 "${HANDLER_CMD[@]}" -t 1 -l "$T/F" \
 		< <(printf 'a\n'; sleep 0.6; printf 'b\n'; sleep 0.6; printf 'c\n') \
 		>"$T/out" 2>"$T/err" || status=$?
 	[ "$status" -eq 0 ]
@@ -443,7 +443,7 @@ EOF
 		'local disconnect: 3 messages, 3 bytes, eof'
 
 	status=0
-	timeout 20 "${HANDLER_CMD[@]}" -t 0 -l "$T/G" \
+	timeout -k 5 20 "${HANDLER_CMD[@]}" -t 0 -l "$T/G" \
 		< <(sleep 1.3; printf 'late\n') >"$T/out" 2>"$T/err" || status=$?
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
@@ -492,7 +492,7 @@ EOF
 @test "a message trickled a byte at a time through a pipe is one message" {
 	local LC_ALL=C msg=$'slow \xe4\xbd\xa0\xe5\xa5\xbd\\ line\n' i
 	status=0
-	timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" < <(
+	timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/F" < <(
 		for ((i = 0; i < ${#msg}; i++)); do
 			printf '%s' "${msg:i:1}"
 			sleep 0.02
@@ -550,7 +550,7 @@ EOF
 	status=0
 	(
 		ulimit -f 4	# 4 KiB
-		exec timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" \
+		exec timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" \
 			>"$T/out" 2>"$T/err"
 	) || status=$?
 	[ "$status" -eq 1 ]
@@ -571,7 +571,7 @@ EOF
 	(
 		ulimit -f 1	# 1 KiB: the first batch fits, the second does not
 		{ printf 'a\nb\nc\n'; sleep 0.3; printf '%0900d\nd\ne\n' 0; } |
-			timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" >"$T/out" 2>"$T/err"
+			timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/F" >"$T/out" 2>"$T/err"
 	) || status=$?
 	[ "$status" -eq 1 ]
 	file_is "$T/out" 'hello\nok 1\nok 2\nok 3\nerror cannot record message\n'
@@ -582,7 +582,7 @@ EOF
 @test "on a terminal the handler talks on stderr, not syslog, though fds 0 and 2 are the same tty" {
 	need python3
 	# a pty on fds 0 and 2, as in an interactive shell; fd 1 a pipe
-	run timeout 20 python3 -c '
+	run timeout -k 5 20 python3 -c '
 import os, pty, subprocess, sys
 master, slave = pty.openpty()
 p = subprocess.run(sys.argv[1:], stdin=slave, stderr=slave, stdout=subprocess.PIPE)
@@ -610,7 +610,7 @@ sys.stdout.write(out.decode().replace("\r\n", "\n"))
 	printf 'hi\n' >"$T/in"
 	status=0
 	# the first fsync is the connect record's, the second the message's
-	ASAN_OPTIONS=$LSAN_OFF timeout 20 strace -f -qq -o /dev/null -e trace=fsync \
+	ASAN_OPTIONS=$LSAN_OFF timeout -k 5 20 strace -f -qq -o /dev/null -e trace=fsync \
 		-e inject=fsync:error=EIO:when=2 \
 		"${HANDLER_CMD[@]}" -S -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" ||
 		status=$?
@@ -647,7 +647,7 @@ sys.stdout.write(out.decode().replace("\r\n", "\n"))
 	local fd order
 	printf 'hi\n' >"$T/in"
 	status=0
-	ASAN_OPTIONS=$LSAN_OFF timeout 20 strace -f -qq -s 256 -o "$T/trace" \
+	ASAN_OPTIONS=$LSAN_OFF timeout -k 5 20 strace -f -qq -s 256 -o "$T/trace" \
 		-e trace=open,openat,write,fsync,fdatasync \
 		"${HANDLER_CMD[@]}" -S -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" ||
 		status=$?
@@ -672,7 +672,7 @@ sys.stdout.write(out.decode().replace("\r\n", "\n"))
 	[ "$order" = 1 ] || { cat "$T/trace"; false; }
 
 	# and without -S there is no fsync at all
-	ASAN_OPTIONS=$LSAN_OFF timeout 20 strace -f -qq -o "$T/trace2" -e trace=fsync,fdatasync \
+	ASAN_OPTIONS=$LSAN_OFF timeout -k 5 20 strace -f -qq -o "$T/trace2" -e trace=fsync,fdatasync \
 		"${HANDLER_CMD[@]}" -l "$T/G" <"$T/in" >"$T/out" 2>"$T/err"
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
 	[ "$(grep -cE 'f(data)?sync\(' "$T/trace2")" -eq 0 ]
@@ -750,7 +750,7 @@ serve_and_talk() {
 	start_server "$T/port" python3 "$TCP_PY" serve-once "${six[@]}" \
 		"${opts[@]}" "${HANDLER_CMD[@]}" "$@"
 	port=$(wait_line "$T/port")
-	timeout 20 python3 "$TCP_PY" client "$host" "$port" \
+	timeout -k 5 20 python3 "$TCP_PY" client "$host" "$port" \
 		--port-file "$T/cport" <"$in" >"$T/out"
 	cport=$(cat "$T/cport")
 	status=0
@@ -803,7 +803,7 @@ serve_and_talk() {
 	start_server "$T/port" python3 "$TCP_PY" serve-once \
 		"${HANDLER_CMD[@]}" -l "$T/F"
 	port=$(wait_line "$T/port")
-	timeout 20 python3 "$TCP_PY" client 127.0.0.1 "$port" --trickle \
+	timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 "$port" --trickle \
 		--port-file "$T/cport" <"$T/in" >"$T/out"
 	status=0
 	wait "${SERVER_PIDS[0]}" || status=$?
@@ -824,7 +824,7 @@ serve_and_talk() {
 		"${HANDLER_CMD[@]}" -l "$T/F"
 	port=$(wait_line "$T/port")
 	# no FIN: the handler can only see the RST
-	timeout 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
+	timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
 		--reset-after-send --wait-lines 3 --port-file "$T/cport" \
 		<"$T/in" >"$T/out"
 	status=0
@@ -847,7 +847,7 @@ serve_and_talk() {
 	port=$(wait_line "$T/port")
 	# all 2000 lines, then only the greeting read (so the handler is up
 	# and knows its peer), then an RST with the acks unread
-	timeout 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
+	timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
 		--reset-after-send --wait-lines 1 --port-file "$T/cport" \
 		<"$T/in" >"$T/out"
 	status=0
@@ -875,7 +875,7 @@ serve_and_talk() {
 		"${HANDLER_CMD[@]}" -l "$T/F"
 	port=$(wait_line "$T/port")
 	status=0
-	timeout 20 python3 "$TCP_PY" client 127.0.0.1 "$port" --port-file "$T/cport" \
+	timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 "$port" --port-file "$T/cport" \
 		<"$T/in" >"$T/out" 2>"$T/cerr" || status=$?
 	[ "$status" -eq 0 ] || { cat "$T/cerr"; false; }
 	k=$(($(wc -l <"$T/out") - 2))
@@ -972,7 +972,7 @@ EOF
 	exec {w}>"$T/pipe"
 	exec {rw}<&-
 	status=0
-	(trap - PIPE && exec timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" \
+	(trap - PIPE && exec timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/F" \
 		<"$T/in" 1>&"$w" 2>"$T/err") || status=$?
 	exec {w}>&-
 	[ "$status" -eq 1 ]
@@ -991,7 +991,7 @@ EOF
 	wait_line "$T/syslog"
 	printf 'hi\nthere\n' >"$T/in"
 	status=0
-	with_dev "$T/dev" timeout 20 "${HANDLER_CMD[@]}" -s <"$T/in" \
+	with_dev "$T/dev" timeout -k 5 20 "${HANDLER_CMD[@]}" -s <"$T/in" \
 		>"$T/out" 2>"$T/err" || status=$?
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
@@ -1020,7 +1020,7 @@ time.sleep(60)' "$T/dev/log"
 	seq 1 200 >"$T/in"
 	status=0
 	SECONDS=0
-	with_dev "$T/dev" timeout 30 "${HANDLER_CMD[@]}" -s <"$T/in" \
+	with_dev "$T/dev" timeout -k 5 30 "${HANDLER_CMD[@]}" -s <"$T/in" \
 		>"$T/out" 2>"$T/err" || status=$?
 	[ "$status" -eq 1 ]
 	[ "$SECONDS" -lt 20 ]
@@ -1041,7 +1041,7 @@ time.sleep(60)' "$T/dev/log"
 	start_server "$T/port" with_dev "$T/dev" python3 "$TCP_PY" \
 		serve-once --fd2 "${HANDLER_CMD[@]}"
 	port=$(wait_line "$T/port")
-	printf 'hi\nthere\n' | timeout 20 python3 "$TCP_PY" client 127.0.0.1 \
+	printf 'hi\nthere\n' | timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 \
 		"$port" --port-file "$T/cport" >"$T/out"
 	cport=$(cat "$T/cport")
 	status=0
@@ -1067,7 +1067,7 @@ time.sleep(60)' "$T/dev/log"
 	start_server "$T/port" with_dev "$T/dev" python3 "$TCP_PY" \
 		serve-once --fd2 "${HANDLER_CMD[@]}" -x
 	port=$(wait_line "$T/port")
-	timeout 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
+	timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
 		--port-file "$T/cport" </dev/null >"$T/out"
 	status=0
 	wait "${SERVER_PIDS[1]}" || status=$?
@@ -1084,7 +1084,7 @@ time.sleep(60)' "$T/dev/log"
 	mkdir "$T/dev"
 	printf 'hi\n' >"$T/in"
 	status=0
-	with_dev "$T/dev" timeout 20 "${HANDLER_CMD[@]}" -s <"$T/in" \
+	with_dev "$T/dev" timeout -k 5 20 "${HANDLER_CMD[@]}" -s <"$T/in" \
 		>"$T/out" 2>"$T/err" || status=$?
 	[ "$status" -eq 1 ]
 	file_is "$T/out" 'error cannot record message\n'
@@ -1100,7 +1100,7 @@ time.sleep(60)' "$T/dev/log"
 		serve-once --fd2 "${HANDLER_CMD[@]}"
 	port=$(wait_line "$T/port")
 	# nothing sent: input left unread would turn the close into an RST
-	timeout 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
+	timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
 		--port-file "$T/cport" </dev/null >"$T/out"
 	status=0
 	wait "${SERVER_PIDS[0]}" || status=$?
@@ -1159,7 +1159,7 @@ all_in_order() {
 	done
 	{ echo hello; seq -f 'ok %g' 1 "$count"; echo "bye $count"; } >"$T/want"
 	for ((i = 1; i <= n; i++)); do
-		timeout 20 "${HANDLER_CMD[@]}" -l "$T/shared" <"$T/in$i" \
+		timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/shared" <"$T/in$i" \
 			>"$T/out$i" 2>"$T/err$i" 3>&- &
 		pids+=("$!")
 	done
@@ -1182,11 +1182,11 @@ all_in_order() {
 		seq -f "handler $i line %g" 1 "$count" >"$T/in$i"
 	done
 	mkfifo "$T/pipe"
-	timeout 20 cat <"$T/pipe" >"$T/shared" 3>&- &
+	timeout -k 5 20 cat <"$T/pipe" >"$T/shared" 3>&- &
 	reader=$!
 	# one writer end for all: the reader sees EOF when the last one ends
 	for ((i = 1; i <= n; i++)); do
-		timeout 20 "${HANDLER_CMD[@]}" -l - <"$T/in$i" >"$T/out$i" \
+		timeout -k 5 20 "${HANDLER_CMD[@]}" -l - <"$T/in$i" >"$T/out$i" \
 			2>"$T/pipe" 3>&- &
 		pids+=("$!")
 	done

@@ -90,7 +90,7 @@ ctl_line() {
 		python3 -c 'import os, sys
 fd = os.open(sys.argv[1], os.O_RDWR | os.O_APPEND)
 os.dup2(fd, 2)
-os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l - \
+os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout -k 5 20 "${HANDLER_CMD[@]}" -l - \
 		<"$T/in" >"$T/out" || status=$?
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
@@ -109,14 +109,14 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 	for ((i = 0; i < rounds; i++)); do
 		sig=KILL
 		[ $((i % 2)) -eq 0 ] || sig=TERM
-		timeout 20 "${HANDLER_CMD[@]}" -m 1048576 -l "$T/F" <"$T/big" \
+		timeout -k 5 20 "${HANDLER_CMD[@]}" -m 1048576 -l "$T/F" <"$T/big" \
 			>/dev/null 2>&1 3>&- &
 		pid=$!
 		sleep "0.0$((RANDOM % 10))"
 		kill -"$sig" "$pid" 2>/dev/null || true
 		wait "$pid" || true
 		# the next writer repairs whatever the kill left
-		timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/small" >"$T/out" 2>"$T/err"
+		timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/small" >"$T/out" 2>"$T/err"
 		file_is "$T/out" 'hello\nok 1\nbye 1\n'
 		every_line_whole "$T/F"
 	done
@@ -130,7 +130,7 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 @test "SIGTERM while waiting for input ends with error server shutting down, a shutdown record and status 0" {
 	local pid
 	mkfifo "$T/in"
-	timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
+	timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
 	pid=$!
 	exec 4>"$T/in"
 	printf 'a\nb\n' >&4
@@ -153,7 +153,7 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 	seq -f 'm%g' 1 200000 >"$T/in"
 	for i in 1 2 3; do
 		rm -f "$T/F"
-		timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
+		timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
 		pid=$!
 		# after start-up (the handler is installed), at a random moment
 		wait_grep "$T/F" ' connect$'
@@ -180,7 +180,7 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 		printf 'end\n'
 	} >"$T/in"
 	status=0
-	timeout 20 "${HANDLER_CMD[@]}" -l - <"$T/in" >"$T/out" 2> >(cat >"$T/pipe") ||
+	timeout -k 5 20 "${HANDLER_CMD[@]}" -l - <"$T/in" >"$T/out" 2> >(cat >"$T/pipe") ||
 		status=$?
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nerror line too long (max 984 bytes)\nok 2\nbye 2\n'
@@ -195,7 +195,7 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 @test "-m larger than a pipe can carry whole is said at start-up" {
 	printf 'x\n' >"$T/in"
 	status=0
-	timeout 20 "${HANDLER_CMD[@]}" -m 4096 -l - <"$T/in" >"$T/out" 2> >(cat >"$T/pipe") ||
+	timeout -k 5 20 "${HANDLER_CMD[@]}" -m 4096 -l - <"$T/in" >"$T/out" 2> >(cat >"$T/pipe") ||
 		status=$?
 	[ "$status" -eq 0 ]
 	wait_grep "$T/pipe" 'disconnect'
@@ -222,10 +222,10 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 		done
 		echo 'bye 150'; } >"$T/want"
 	mkfifo "$T/pipe"
-	timeout 60 cat <"$T/pipe" >"$T/shared" 3>&- &
+	timeout -k 5 60 cat <"$T/pipe" >"$T/shared" 3>&- &
 	reader=$!
 	for ((i = 1; i <= n; i++)); do
-		timeout 60 "${HANDLER_CMD[@]}" -l - <"$T/in" >"$T/out$i" \
+		timeout -k 5 60 "${HANDLER_CMD[@]}" -l - <"$T/in" >"$T/out$i" \
 			2>"$T/pipe" 3>&- &
 		pids+=("$!")
 	done
@@ -251,7 +251,7 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 		flock -u 5) 3>&- &
 	holder=$!
 	sleep 0.3
-	printf 'hi\n' | timeout 20 "${HANDLER_CMD[@]}" -l - >"$T/out" 2>&5
+	printf 'hi\n' | timeout -k 5 20 "${HANDLER_CMD[@]}" -l - >"$T/out" 2>&5
 	exec 5>&-
 	wait "$holder"
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
@@ -292,7 +292,7 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 
 @test "-l FIFO with a reader gets whole records" {
 	mkfifo "$T/fifo"
-	timeout 20 cat <"$T/fifo" >"$T/F" 3>&- &
+	timeout -k 5 20 cat <"$T/fifo" >"$T/F" 3>&- &
 	SERVER_PIDS+=("$!")
 	printf 'hi\n' >"$T/in"
 	converse "$T/in" -l "$T/fifo"
@@ -310,16 +310,16 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 	sleep 30 0<>"$T/fifo" 3>&- &
 	holder=$!
 	SERVER_PIDS+=("$holder")
-	timeout 10 head -c 65536 /dev/zero >"$T/fifo"
+	timeout -k 5 10 head -c 65536 /dev/zero >"$T/fifo"
 	printf 'hi\n' >"$T/in"
 	SECONDS=0
 	status=0
-	timeout 30 "${HANDLER_CMD[@]}" -l - <"$T/in" >"$T/out" 2>"$T/fifo" || status=$?
+	timeout -k 5 30 "${HANDLER_CMD[@]}" -l - <"$T/in" >"$T/out" 2>"$T/fifo" || status=$?
 	[ "$status" -eq 1 ]
 	[ "$SECONDS" -lt 15 ] || { echo "$SECONDS s"; false; }
 	file_is "$T/out" 'error cannot record message\n'
 	# nothing of it squeezed into the full pipe
-	[ "$( (timeout 2 cat "$T/fifo" || true) | tr -d '\0' | wc -c)" -eq 0 ]
+	[ "$( (timeout -k 5 2 cat "$T/fifo" || true) | tr -d '\0' | wc -c)" -eq 0 ]
 }
 
 @test "with -s a line is bounded by what syslog carries whole, and a longer -m is said at start-up" {
@@ -334,7 +334,7 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 		printf '\nend\n'
 	} >"$T/in"
 	status=0
-	with_dev "$T/dev" timeout 20 "${HANDLER_CMD[@]}" -s -m 1048576 <"$T/in" \
+	with_dev "$T/dev" timeout -k 5 20 "${HANDLER_CMD[@]}" -s -m 1048576 <"$T/in" \
 		>"$T/out" 2>"$T/err" || status=$?
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nerror line too long (max 2008 bytes)\nok 2\nbye 2\n'
