@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "append.h"
 #include "msgd.h"
 
 const char *progname = "msgd";
@@ -22,6 +24,27 @@ void
 diag_syslog(int on)
 {
 	to_syslog = on;
+}
+
+/* a line on a stderr that is a regular file: appended as records are, for
+ * it may be theirs (one writer discipline); 0, or -1 when it is not one */
+static int
+diag_append(const char *msg, size_t n)
+{
+	static struct append da = { .fd = -1 };
+	struct stat st;
+
+	if (fstat(2, &st) < 0 || !S_ISREG(st.st_mode))
+		return -1;
+	/* fd 2 may have been replaced since (a daemon's /dev/null) */
+	if (da.fd >= 0 && (da.dev != st.st_dev || da.ino != st.st_ino))
+		append_close(&da);
+	if (da.fd < 0 && append_open(&da, 2, 0) < 0) {
+		da.fd = -1;
+		return -1;
+	}
+	append_write(&da, msg, n, DIAG_WAIT_MS);
+	return 0;
 }
 
 static void
@@ -50,7 +73,7 @@ vdiag(int prefix, int severity, const char *fmt, va_list ap)
 		msg[n++] = '\n';
 		/* a stderr pipe nobody reads costs a second, not forever; a
 		 * free pipe slot takes the whole line */
-		if (poll(&pfd, 1, DIAG_WAIT_MS) > 0)
+		if (diag_append(msg, n) < 0 && poll(&pfd, 1, DIAG_WAIT_MS) > 0)
 			writeall(2, msg, n);
 	}
 	errno = saved;

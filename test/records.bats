@@ -74,6 +74,18 @@ ctl_line() {
 		'local disconnect: 1 messages, 2 bytes, eof'
 }
 
+@test "an unfinished foreign line that starts with a date is never cut: only our whole record head marks a torn record" {
+	printf 'notes\n2024-05-01 backup of /srv started' >"$T/F"
+	printf 'hi\n' >"$T/in"
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	[ "$(sed -n 1,2p "$T/F")" = $'notes\n2024-05-01 backup of /srv started' ]
+	sed 1,2d "$T/F" >"$T/F2"
+	records_are "$T/F2" 'local connect' 'local #1 receive message: hi' \
+		'local disconnect: 1 messages, 2 bytes, eof'
+}
+
 @test "without /proc, on a stderr file shared with other handlers, a torn tail is ended with an LF, never cut" {
 	need_mount_ns
 	need python3
@@ -240,15 +252,14 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout -k 5 20 "${HANDLER_CMD[@]}"
 	[ "$(record_count "$T/shared" ' rejected: line too long \(4096 bytes\)$')" -eq $((n * 150)) ]
 }
 
-@test "with -l - on a regular file each handler locks its own open file, so a writer holding the lock excludes it" {
+@test "with -l - on a regular file every writer locks FILE.lock, so a writer holding it excludes the handler" {
 	local holder
-	# one open file description for the holder and the handler, as the
+	# the holder and the handler share one open file description, as the
 	# launcher's children share its stderr
 	exec 5>>"$T/F"
-	# the holder takes the lock on that description, then writes a
-	# marker as it lets go: the handler's records must come after it
-	(flock -x 5 && sleep 1 && echo "marker written under the lock" >&5 &&
-		flock -u 5) 3>&- &
+	# the holder takes the writers' lock, then writes a marker as it lets
+	# go: the handler's records must come after it
+	flock -x "$T/F.lock" sh -c 'sleep 1 && echo "marker written under the lock" >&5' 3>&- &
 	holder=$!
 	sleep 0.3
 	printf 'hi\n' | timeout -k 5 20 "${HANDLER_CMD[@]}" -l - >"$T/out" 2>&5
@@ -261,10 +272,10 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout -k 5 20 "${HANDLER_CMD[@]}"
 		'local disconnect: 1 messages, 2 bytes, eof'
 }
 
-@test "a reader holding the record file's lock delays a handler at most 5 s, then the client gets error cannot record message" {
+@test "a writer holding FILE.lock delays a handler at most 5 s, then the client gets error cannot record message" {
 	local holder
 	: >"$T/F"
-	flock -s "$T/F" sleep 12 3>&- &
+	flock -x "$T/F.lock" sleep 12 3>&- &
 	holder=$!
 	sleep 0.3
 	printf 'hi\n' >"$T/in"
@@ -277,6 +288,42 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout -k 5 20 "${HANDLER_CMD[@]}"
 	file_is "$T/out" 'error cannot record message\n'
 	file_is "$T/err" "msgd-handler: cannot write record to $T/F: another process held its lock for 5 s\n"
 	[ ! -s "$T/F" ]
+}
+
+@test "a reader holding a lock on the record file neither delays nor stops recording" {
+	local holder
+	: >"$T/F"
+	# read-only, as a member of the file's group may open it; flock(2)
+	# and fcntl read locks need no more
+	(flock -s 4 && exec sleep 12) 4<"$T/F" 3>&- &
+	holder=$!
+	sleep 0.3
+	printf 'hi\n' >"$T/in"
+	SECONDS=0
+	converse "$T/in" -t 2 -l "$T/F"
+	kill "$holder" 2>/dev/null || true
+	wait "$holder" 2>/dev/null || true
+	[ "$status" -eq 0 ]
+	[ "$SECONDS" -lt 3 ] || { echo "$SECONDS s"; false; }
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	records_are "$T/F" 'local connect' 'local #1 receive message: hi' \
+		'local disconnect: 1 messages, 2 bytes, eof'
+}
+
+@test "FILE.lock gets the record file's owner and group, and only its write permissions: a reader cannot open it" {
+	local pair
+	# record file mode : lock file mode
+	for pair in 640:600 660:660 600:600 644:600; do
+		rm -f "$T/F" "$T/F.lock"
+		: >"$T/F"
+		chmod "${pair%:*}" "$T/F"
+		printf 'hi\n' >"$T/in"
+		converse "$T/in" -l "$T/F"
+		[ "$status" -eq 0 ]
+		[ "$(stat -c '%u:%g' "$T/F.lock")" = "$(stat -c '%u:%g' "$T/F")" ]
+		[ "$(stat -c %a "$T/F.lock")" = "${pair#*:}" ] ||
+			{ echo "$pair: $(stat -c %a "$T/F.lock")"; false; }
+	done
 }
 
 @test "-l FIFO with no reader fails within seconds instead of blocking in open" {
@@ -348,4 +395,44 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout -k 5 20 "${HANDLER_CMD[@]}"
 		<(syslog_records "$T/syslog")
 	# the longest record's datagram is within 8192 bytes
 	[ "$(sed -n 3p "$T/syslog" | wc -c)" -le 8193 ]
+}
+
+# ---- the launcher's lines share the discipline ----
+
+@test "launcher log lines on a plain 2>FILE never overwrite the records of handlers on the same file" {
+	local i port
+	# a plain >, as make run 2>FILE or systemd's StandardError=file: open it
+	"$MSGD_BIN/msgd-launcher" -v -1 127.0.0.1 0 "${HANDLER_CMD[@]}" -l - \
+		>"$T/port" 2>"$T/F" 3>&- &
+	SERVER_PIDS+=("$!")
+	port=$(wait_line "$T/port")
+	for ((i = 1; i <= 20; i++)); do
+		printf 'm%d\n' "$i" | timeout -k 5 20 "$MSGD_BIN/msgd-client" 127.0.0.1 "$port" \
+			>"$T/out"
+		file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	done
+	wait_count "$T/F" ' disconnect: ' 20
+	wait_count "$T/F" '^msgd-launcher: end [0-9]+ status 0$' 20
+	kill "${SERVER_PIDS[0]}"
+	wait "${SERVER_PIDS[0]}" || true
+	for ((i = 1; i <= 20; i++)); do
+		[ "$(record_count "$T/F" "^${TS_RE}[^ ]+ #1 receive message: m$i\$")" -eq 1 ] ||
+			{ echo "m$i: no record"; cat "$T/F"; false; }
+	done
+	# nothing else than whole records and whole launcher lines
+	[ "$(grep -cvE "^(${TS_RE}|msgd-launcher: )" "$T/F")" -eq 0 ]
+	grep -q '^msgd-launcher: stopping' "$T/F"
+}
+
+@test "a launcher line after a handler was killed mid-record cuts the torn record instead of gluing onto it" {
+	local whole='2026-11-26T10:00:00.000Z msgd-handler[7]: local #1 receive message: kept'
+	printf '%s\n%s' "$whole" '2026-11-26T10:00:00.001Z msgd-handler[8]: local #1 receive message: \x01\x01\x0' \
+		>"$T/F"
+	status=0
+	timeout -k 5 10 "$MSGD_BIN/msgd-launcher" -Z >>"$T/out" 2>>"$T/F" || status=$?
+	[ "$status" -eq 2 ]
+	[ "$(sed -n 1p "$T/F")" = "$whole" ]
+	[ "$(sed -n 2p "$T/F")" = 'msgd-launcher: unknown option -Z' ]
+	[[ $(sed -n 3p "$T/F") == 'usage: msgd-launcher '* ]]
+	[ "$(wc -l <"$T/F")" -eq 3 ]
 }
