@@ -99,6 +99,7 @@ struct conn {
 	unsigned long long skipped;	/* its length so far */
 	int skip_cr;		/* its last byte was a CR */
 	/* the connection's output */
+	int outfd;
 	enum how outhow;
 	int sendwait_ms;
 	long long session_end;	/* -T: when the connection ends, -1 never */
@@ -366,7 +367,7 @@ wait_output(int fd, long long *end)
  * returns the bytes written, short with errno set (ETIMEDOUT when the
  * wait ran out).  HOW_SEND never blocks in the call (a socket); a
  * non-blocking descriptor waits in poll(2); HOW_POLLFIRST waits there
- * before each write to a blocking one.
+ * before each write of at most PIPE_BUF to a blocking one.
  */
 static size_t
 write_within(int fd, const char *p, size_t len, int ms, enum how how)
@@ -375,13 +376,16 @@ write_within(int fd, const char *p, size_t len, int ms, enum how how)
 	size_t done = 0;
 
 	while (done < len) {
+		size_t k = len - done;
 		ssize_t n;
 
+		/* after POLLOUT a pipe takes PIPE_BUF without blocking */
 		if (how == HOW_POLLFIRST && !wait_output(fd, &end))
 			break;
-		n = how == HOW_SEND ? send(fd, p + done, len - done,
-		    MSG_DONTWAIT | MSG_NOSIGNAL) : write(fd, p + done,
-		    len - done);
+		if (how == HOW_POLLFIRST && k > PIPE_ATOMIC)
+			k = PIPE_ATOMIC;
+		n = how == HOW_SEND ? send(fd, p + done, k,
+		    MSG_DONTWAIT | MSG_NOSIGNAL) : write(fd, p + done, k);
 		if (n > 0) {
 			done += (size_t)n;
 			continue;
@@ -558,7 +562,7 @@ rep_flush(struct conn *c, enum endreason *why)
 {
 	int ret = 0;
 
-	if (c->rep.len && write_within(1, c->rep.p, c->rep.len,
+	if (c->rep.len && write_within(c->outfd, c->rep.p, c->rep.len,
 	    send_wait(c), c->outhow) < c->rep.len) {
 		if (is_reset(errno))
 			*why = END_RESET;
@@ -1055,15 +1059,30 @@ sink_init(struct conn *c, const struct opts *o, int conn_on_stderr,
  * The connection's output: a socket is written without ever blocking in
  * the call, so that a client that stops reading is bounded by -t (or
  * SEND_WAIT_DEFAULT with -t 0) even with a blocking descriptor.  TCP
- * keeps the replies moving; a pipe is written as it is.
+ * keeps the replies moving.  A pipe or terminal gets a non-blocking
+ * description of our own, so that a reader that takes nothing is waited
+ * for in ppoll, where -t and SIGTERM bound it as they bound a socket
+ * (without /proc: a poll before each write of at most PIPE_BUF).  A
+ * regular file is written as it is.
  */
 static void
 output_init(struct conn *c, long timeout)
 {
 	struct stat st;
+	int fd;
 
-	c->outhow = fstat(1, &st) == 0 && S_ISSOCK(st.st_mode) ? HOW_SEND :
-	    HOW_WRITE;
+	c->outfd = 1;
+	c->outhow = HOW_WRITE;
+	if (fstat(1, &st) == 0 && S_ISSOCK(st.st_mode))
+		c->outhow = HOW_SEND;
+	else if (fstat(1, &st) == 0 && !S_ISREG(st.st_mode)) {
+		fd = open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_NOCTTY |
+		    O_CLOEXEC);
+		if (fd >= 0)
+			c->outfd = fd;
+		else if (!(fcntl(1, F_GETFL) & O_NONBLOCK))
+			c->outhow = HOW_POLLFIRST;
+	}
 	c->sendwait_ms = (int)(timeout ? timeout : SEND_WAIT_DEFAULT) * 1000;
 	c->session_end = -1;	/* no cap until main() sets -T's */
 }
@@ -1173,7 +1192,8 @@ main(int argc, char **argv)
 	if (o.proxy && proxy_peer(peer) < 0) {
 		static const char bad[] = "error bad proxy header\n";
 
-		write_within(1, bad, sizeof bad - 1, c.sendwait_ms, c.outhow);
+		write_within(c.outfd, bad, sizeof bad - 1, c.sendwait_ms,
+		    c.outhow);
 		linger();
 		return 1;
 	}
@@ -1181,7 +1201,7 @@ main(int argc, char **argv)
 
 	if (sink_init(&c, &o, conn_on_stderr, peer) < 0 ||
 	    rec_single(&c, "connect") < 0) {
-		write_within(1, cannot, sizeof cannot - 1, c.sendwait_ms,
+		write_within(c.outfd, cannot, sizeof cannot - 1, c.sendwait_ms,
 		    c.outhow);
 		linger();
 		return 1;

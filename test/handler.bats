@@ -451,6 +451,35 @@ EOF
 		'local disconnect: 1 messages, 4 bytes, eof'
 }
 
+@test "on a pipe nobody reads, as in ssh or a pipeline, the replies are bounded by -t and SIGTERM ends the wait" {
+	local pid
+	# 30000 oks are far more than the 64 KiB a pipe holds
+	seq 1 30000 >"$T/in"
+	mkfifo "$T/pipe"
+	# a reader that holds the pipe open and reads nothing
+	start_server "$T/nobody" sh -c 'exec sleep 60 <"$1"' sh "$T/pipe"
+	SECONDS=0
+	status=0
+	timeout -k 5 15 "${HANDLER_CMD[@]}" -t 2 -l "$T/F" <"$T/in" \
+		>"$T/pipe" 2>"$T/err" || status=$?
+	[ "$status" -eq 1 ] || { echo "status $status after $SECONDS s"; false; }
+	[ "$SECONDS" -lt 8 ] || { echo "$SECONDS s"; false; }
+	[ "$(record_count "$T/F" ', timeout$')" -eq 1 ]
+
+	# -t 0: a reader that takes nothing gets 300 s, but SIGTERM ends that
+	status=0
+	timeout -k 5 15 "${HANDLER_CMD[@]}" -t 0 -l "$T/G" <"$T/in" \
+		>"$T/pipe" 2>"$T/err" 3>&- &
+	pid=$!
+	sleep 1
+	SECONDS=0
+	kill -TERM "$pid"
+	wait "$pid" || status=$?
+	[ "$status" -eq 0 ] || { echo "status $status after $SECONDS s"; false; }
+	[ "$SECONDS" -lt 5 ] || { echo "$SECONDS s"; false; }
+	[ "$(record_count "$T/G" ', shutdown$')" -eq 1 ]
+}
+
 @test "-t takes a number from 0 to 2000000 and names a bad value" {
 	local v
 	for v in -1 abc '' 2000001 1.5 ' 1' 1s; do
