@@ -1035,6 +1035,44 @@ EOF
 	[ "$(grep -oE 'msgd-handler\[[0-9]+\]' "$T/syslog" | sort -u | wc -l)" -eq 1 ]
 }
 
+@test "with -s and a stream /dev/log (syslog-ng unix-stream) the records go over a stream connection, each ended by a NUL as syslog(3) does" {
+	need_mount_ns
+	need python3
+	mkdir "$T/dev"
+	# one connection's bytes as they came, then --end-- when it closes
+	start_server "$T/syslog" python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+s.listen(8)
+print(sys.argv[1], flush=True)
+c, _ = s.accept()
+while True:
+    b = c.recv(65536)
+    if not b:
+        break
+    sys.stdout.buffer.write(b)
+    sys.stdout.flush()
+print("--end--", flush=True)' "$T/dev/log"
+	wait_line "$T/syslog"
+	printf 'hi\nthere\n' >"$T/in"
+	status=0
+	with_dev "$T/dev" timeout -k 5 20 "${HANDLER_CMD[@]}" -s <"$T/in" \
+		>"$T/out" 2>"$T/err" || status=$?
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
+	file_is "$T/err" ''
+	wait_grep "$T/syslog" '^--end--$'
+	# four records, each followed by its NUL and nothing else
+	[ "$(tr -cd '\0' <"$T/syslog" | wc -c)" -eq 4 ]
+	[ "$(wc -l <"$T/syslog")" -eq 2 ]
+	tr '\0' '\n' <"$T/syslog" >"$T/frames"
+	diff -u <(printf '%s\n' '<30> local connect' \
+		'<30> local #1 receive message: hi' \
+		'<30> local #2 receive message: there' \
+		'<30> local disconnect: 2 messages, 7 bytes, eof') \
+		<(syslog_records "$T/frames")
+}
+
 @test "with -s and a syslog daemon that has stalled the client gets error cannot record message within seconds" {
 	need_mount_ns
 	need python3
