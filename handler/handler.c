@@ -1148,6 +1148,24 @@ on_term(int sig)
 	stopping = 1;
 }
 
+/*
+ * At exit SIGTERM ends the process again.  Held, it would stay pending
+ * through whatever runs after main (a leak checker's stop-the-world runs
+ * with our mask, and a SIGCONT that timeout(1) sends with the SIGTERM can
+ * leave it waiting for good): then only SIGKILL could end it.  One that
+ * came after the last wait is taken first, as a flag: the work is done.
+ */
+static void
+term_at_exit(void)
+{
+	sigset_t term;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_UNBLOCK, &term, NULL);
+	signal(SIGTERM, SIG_DFL);
+}
+
 /* SIGTERM (the launcher after -k, systemd's stop) is held except while
  * waiting for input, and then only sets a flag */
 static void
@@ -1166,6 +1184,7 @@ signals_init(void)
 	sigaddset(&term, SIGTERM);
 	sigprocmask(SIG_BLOCK, &term, &waitmask);
 	sigdelset(&waitmask, SIGTERM);
+	atexit(term_at_exit);	/* before any registered earlier */
 }
 
 int

@@ -386,6 +386,16 @@ xinetd_start() {
 	[ -z "$output" ]
 }
 
+@test "every timeout in the tests escalates to SIGKILL, so a process that blocks SIGTERM cannot hang the suite" {
+	cd "$ROOT"
+	# a timeout whose first word is its duration, not -k; this pattern has a +
+	run grep -nE '(^|[^-[:alnum:]_])timeout +[0-9$"]' test/*.bats test/run \
+		test/helpers.bash .ci/run
+	echo "$output" >&2
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+}
+
 @test "mandoc -T lint -W warning has nothing to say about any man page" {
 	need mandoc
 	local m n=0

@@ -457,6 +457,7 @@ EOF
 	seq 1 30000 >"$T/in"
 	mkfifo "$T/pipe"
 	# a reader that holds the pipe open and reads nothing
+	# shellcheck disable=SC2016 # sh's $1
 	start_server "$T/nobody" sh -c 'exec sleep 60 <"$1"' sh "$T/pipe"
 	SECONDS=0
 	status=0
