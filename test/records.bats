@@ -139,6 +139,36 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout -k 5 20 "${HANDLER_CMD[@]}"
 		END { if (bad) print bad " records are not whole"; exit bad > 0 }' "$T/F"
 }
 
+@test "a handler stuck at exit in LeakSanitizer's stop-the-world (a SIGCONT took its SIGSTOP) still ends on SIGTERM" {
+	[[ ${ASAN_OPTIONS:-} == *detect_leaks=1* ]] ||
+		skip "only a LeakSanitizer build (make sanitize) stops the world at exit"
+	local i hp spam st stuck=0
+	ctl_line 1048576 >"$T/big"
+	# timeout(1) sends SIGCONT after each SIGTERM: a storm of them makes
+	# one land between the tracer's attach and its SIGSTOP, for good
+	for ((i = 0; i < 20 && !stuck; i++)); do
+		"$MSGD_BIN/msgd-handler" -m 1048576 -l "$T/F" <"$T/big" >/dev/null 2>&1 3>&- &
+		hp=$!
+		(while kill -CONT "$hp" 2>/dev/null; do :; done) 3>&- &
+		spam=$!
+		sleep 3
+		kill "$spam" 2>/dev/null || true
+		wait "$spam" 2>/dev/null || true
+		st=$(ps -o stat= -p "$hp" || true)
+		if [ -n "$st" ] && [[ $st != Z* ]]; then
+			stuck=1
+			kill -TERM "$hp"
+			sleep 2
+			st=$(ps -o stat= -p "$hp" || true)
+			kill -KILL "$hp" 2>/dev/null || true
+			wait "$hp" 2>/dev/null || true
+			[ -z "$st" ] || [[ $st == Z* ]] || { echo "SIGTERM left it: $st"; false; }
+		fi
+		wait "$hp" 2>/dev/null || true
+	done
+	[ "$stuck" -eq 1 ] || skip "no exit was stuck in $i tries"
+}
+
 @test "SIGTERM while waiting for input ends with error server shutting down, a shutdown record and status 0" {
 	local pid
 	mkfifo "$T/in"
