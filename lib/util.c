@@ -20,10 +20,16 @@ static int to_syslog;
 
 #define DIAG_WAIT_MS 1000
 
+/* the description diagnostics on a regular-file stderr go through */
+static struct append da = { .fd = -1 };
+
 void
 diag_syslog(int on)
 {
 	to_syslog = on;
+	/* a daemon's stderr is about to be /dev/null: keep nothing open */
+	if (on && da.fd >= 0)
+		append_close(&da);
 }
 
 /* a line on a stderr that is a regular file: appended as records are, for
@@ -31,7 +37,6 @@ diag_syslog(int on)
 static int
 diag_append(const char *msg, size_t n)
 {
-	static struct append da = { .fd = -1 };
 	struct stat st;
 
 	if (fstat(2, &st) < 0 || !S_ISREG(st.st_mode))
