@@ -402,6 +402,11 @@ write_within(int fd, const char *p, size_t len, int ms, enum how how)
 	return done;
 }
 
+/* the longest record (a head, the fixed words, a line of MAXLINE_LIMIT
+ * bytes each escaped to four, the LF) is one append_write may cut */
+typedef char rec_max_fits[HEAD_MAX + BODY_FIXED + 4 * MAXLINE_LIMIT + 1 <=
+    APPEND_TAIL_MAX ? 1 : -1];
+
 /*
  * Write whole records.  Into a regular file they go the one writers' way
  * (append_write): one append under the lock every writer takes, after a

@@ -14,10 +14,6 @@
 #include "append.h"
 #include "msgd.h"
 
-/* the longest record msgd-handler writes: its 1 MiB line limit escaped to
- * four times that, plus the head; a longer unfinished tail is not ours */
-#define TAIL_MAX (4 * 1024 * 1024 + 4096)
-
 /*
  * The lock is on FILE.lock, made with the record file's owner, group and
  * write permissions only: flock(2) and fcntl(2) read locks need no more
@@ -161,7 +157,7 @@ repair_tail(int fd, int own)
 
 	if (fstat(fd, &st) < 0 || st.st_size == 0)
 		return;
-	stop = st.st_size > TAIL_MAX ? st.st_size - TAIL_MAX : 0;
+	stop = st.st_size > APPEND_TAIL_MAX ? st.st_size - APPEND_TAIL_MAX : 0;
 	for (end = st.st_size; end > stop; end = at) {
 		ssize_t n, i;
 

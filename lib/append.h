@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* no record is longer (msgd-handler's 1 MiB line limit escaped to four
+ * times that, plus its head): a longer unfinished tail is not ours */
+#define APPEND_TAIL_MAX (4 * 1024 * 1024 + 4096)
+
 struct append {
 	int fd;		/* O_APPEND, a description of our own if it could be */
 	int lockfd;	/* what every writer locks: FILE.lock, or fd itself */
