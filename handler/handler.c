@@ -1202,6 +1202,7 @@ main(int argc, char **argv)
 	int conn_on_stderr;
 
 	progname = "msgd-handler";
+	diag_shared();
 	signals_init();
 	slog_open(progname);
 	conn_on_stderr = stderr_is_conn();

@@ -17,6 +17,7 @@
 const char *progname = "msgd";
 int usage_status = 2;
 static int to_syslog;
+static int shared;	/* stderr may be a record file: see diag_shared */
 
 #define DIAG_WAIT_MS 1000
 
@@ -32,6 +33,12 @@ diag_syslog(int on)
 		append_close(&da);
 }
 
+void
+diag_shared(void)
+{
+	shared = 1;
+}
+
 /* a line on a stderr that is a regular file: appended as records are, for
  * it may be theirs (one writer discipline); 0, or -1 when it is not one */
 static int
@@ -39,7 +46,7 @@ diag_append(const char *msg, size_t n)
 {
 	struct stat st;
 
-	if (fstat(2, &st) < 0 || !S_ISREG(st.st_mode))
+	if (!shared || fstat(2, &st) < 0 || !S_ISREG(st.st_mode))
 		return -1;
 	/* fd 2 may have been replaced since (a daemon's /dev/null) */
 	if (da.fd >= 0 && (da.dev != st.st_dev || da.ino != st.st_ino))
