@@ -30,7 +30,8 @@ BIN = bin
 BATS = bats
 
 LIBOBJ = $(BUILD)/lib/util.o $(BUILD)/lib/addr.o $(BUILD)/lib/slog.o \
-	$(BUILD)/lib/proxy.o $(BUILD)/lib/cred.o
+	$(BUILD)/lib/proxy.o $(BUILD)/lib/cred.o \
+	$(BUILD)/lib/append.o
 LAUNCHEROBJ = $(BUILD)/launcher/launcher.o $(BUILD)/launcher/rules.o \
 	$(BUILD)/launcher/limits.o $(BUILD)/launcher/proxied.o \
 	$(BUILD)/launcher/spawner.o $(BUILD)/launcher/notify.o \
@@ -68,6 +69,7 @@ $(BUILD)/lib/addr.o: lib/addr.c
 $(BUILD)/lib/slog.o: lib/slog.c
 $(BUILD)/lib/proxy.o: lib/proxy.c
 $(BUILD)/lib/cred.o: lib/cred.c
+$(BUILD)/lib/append.o: lib/append.c
 $(BUILD)/handler/handler.o: handler/handler.c
 $(BUILD)/launcher/launcher.o: launcher/launcher.c
 $(BUILD)/launcher/rules.o: launcher/rules.c

@@ -10,12 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "append.h"
 #include "cred.h"
 #include "msgd.h"
 #include "proxy.h"
@@ -82,8 +82,8 @@ struct conn {
 	/* where records go */
 	enum sinkkind sink;
 	int logfd;
-	int logreg;		/* the sink is a regular file */
-	int logown;		/* opened by us: its lock excludes every handler */
+	int logreg;		/* the sink is a regular file, written through app */
+	struct append app;
 	enum how loghow;	/* how to write a sink that is not */
 	int sync;
 	const char *logname;
@@ -100,6 +100,7 @@ struct conn {
 	unsigned long long skipped;	/* its length so far */
 	int skip_cr;		/* its last byte was a CR */
 	/* the connection's output */
+	int outfd;
 	enum how outhow;
 	int sendwait_ms;
 	long long session_end;	/* -T: when the connection ends, -1 never */
@@ -380,7 +381,7 @@ wait_output(int fd, long long *end)
  * returns the bytes written, short with errno set (ETIMEDOUT when the
  * wait ran out).  HOW_SEND never blocks in the call (a socket); a
  * non-blocking descriptor waits in poll(2); HOW_POLLFIRST waits there
- * before each write to a blocking one.
+ * before each write of at most PIPE_BUF to a blocking one.
  */
 static size_t
 write_within(int fd, const char *p, size_t len, int ms, enum how how)
@@ -389,13 +390,16 @@ write_within(int fd, const char *p, size_t len, int ms, enum how how)
 	size_t done = 0;
 
 	while (done < len) {
+		size_t k = len - done;
 		ssize_t n;
 
+		/* after POLLOUT a pipe takes PIPE_BUF without blocking */
 		if (how == HOW_POLLFIRST && !wait_output(fd, &end))
 			break;
-		n = how == HOW_SEND ? send(fd, p + done, len - done,
-		    MSG_DONTWAIT | MSG_NOSIGNAL) : write(fd, p + done,
-		    len - done);
+		if (how == HOW_POLLFIRST && k > PIPE_ATOMIC)
+			k = PIPE_ATOMIC;
+		n = how == HOW_SEND ? send(fd, p + done, k,
+		    MSG_DONTWAIT | MSG_NOSIGNAL) : write(fd, p + done, k);
 		if (n > 0) {
 			done += (size_t)n;
 			continue;
@@ -412,120 +416,25 @@ write_within(int fd, const char *p, size_t len, int ms, enum how how)
 	return done;
 }
 
-/* the exclusive lock on a record file, waited for at most SINK_WAIT_MS:
- * a reader holding it must not freeze every handler */
-static int
-lock_within(int fd)
-{
-	long long end = now_ms() + SINK_WAIT_MS;
-	struct timespec nap = { 0, 1000000 };
-
-	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EINTR)
-			continue;
-		if (errno != EWOULDBLOCK || now_ms() >= end)
-			return -1;
-		nanosleep(&nap, NULL);
-		if (nap.tv_nsec < 64000000)
-			nap.tv_nsec *= 2;
-	}
-	return 0;
-}
-
-/* the longest record there can be: a head, the fixed words, a line of
- * MAXLINE_LIMIT bytes each escaped to four, the LF */
-#define REC_MAX (HEAD_MAX + BODY_FIXED + 4 * (off_t)MAXLINE_LIMIT + 1)
-
-/* does the text at off start like a record of ours ("2026-...")? */
-static int
-ours_at(int fd, off_t off)
-{
-	char h[5];
-
-	return pread(fd, h, sizeof h, off) == (ssize_t)sizeof h &&
-	    h[0] >= '0' && h[0] <= '9' && h[1] >= '0' && h[1] <= '9' &&
-	    h[2] >= '0' && h[2] <= '9' && h[3] >= '0' && h[3] <= '9' &&
-	    h[4] == '-';
-}
+/* the longest record (a head, the fixed words, a line of MAXLINE_LIMIT
+ * bytes each escaped to four, the LF) is one append_write may cut */
+typedef char rec_max_fits[HEAD_MAX + BODY_FIXED + 4 * MAXLINE_LIMIT + 1 <=
+    APPEND_TAIL_MAX ? 1 : -1];
 
 /*
- * A file that does not end in LF holds the start of a record whose writer
- * was killed mid-write: never acknowledged, so cut back to the last LF
- * (under the lock) before appending, or ours would be glued onto it.  Only
- * a tail that starts like one of our records and is no longer than one is
- * cut, and only when the lock is ours alone (own: a description of our
- * own, not one shared with handlers the lock cannot exclude); anything
- * else is ended with an LF, never deleted.
- */
-static void
-repair_tail(int fd, int own)
-{
-	char b[4096];
-	struct stat st;
-	off_t end, at, stop;
-
-	if (fstat(fd, &st) < 0 || st.st_size == 0)
-		return;
-	stop = st.st_size > REC_MAX ? st.st_size - REC_MAX : 0;
-	for (end = st.st_size; end > stop; end = at) {
-		ssize_t n, i;
-
-		at = end - stop > (off_t)sizeof b ? end - (off_t)sizeof b : stop;
-		n = pread(fd, b, (size_t)(end - at), at);
-		if (n != end - at)
-			return;	/* cannot read it (-l to a write-only file) */
-		for (i = n; i > 0 && b[i - 1] != '\n'; i--)
-			;
-		if (i == n && end == st.st_size)
-			return;	/* ends in LF: whole */
-		if (i > 0) {
-			end = at + i;
-			break;
-		}
-	}
-	if (end == stop && stop > 0)
-		own = 0;	/* longer than any record: not ours */
-	if (own && ours_at(fd, end))
-		(void)!ftruncate(fd, end);
-	else
-		(void)!write(fd, "\n", 1);	/* O_APPEND: after any writer */
-}
-
-/*
- * Write whole records.  Into a regular file they go under an exclusive lock
- * that every handler takes, so the write is one append however it is cut,
- * and if it fails part-way (disk full, file size limit) the partial record
- * is taken back out before anyone appends after it: the file never holds
- * half a record.  A pipe gets at most PIPE_BUF at once, written whole or
+ * Write whole records.  Into a regular file they go the one writers' way
+ * (append_write): one append under the lock every writer takes, after a
+ * torn record is cut, and if it fails part-way (disk full, file size
+ * limit) the partial record is taken back out before anyone appends after
+ * it: the file never holds half a record.  A pipe gets at most PIPE_BUF at once, written whole or
  * not at all.  Returns the bytes written; short means failed, errno set.
  */
 static size_t
 rec_write(struct conn *c, const char *p, size_t len)
 {
-	size_t done;
-	int saved;
-
 	if (!c->logreg)
 		return write_within(c->logfd, p, len, SINK_WAIT_MS, c->loghow);
-	if (lock_within(c->logfd) < 0)
-		return 0;
-	repair_tail(c->logfd, c->logown);
-	done = write_within(c->logfd, p, len, SINK_WAIT_MS, HOW_WRITE);
-	saved = errno;
-	if (done < len && done > 0 && c->logown) {
-		const char *last = p + done;
-		off_t end = lseek(c->logfd, 0, SEEK_CUR);
-		struct stat st;
-
-		while (last > p && last[-1] != '\n')
-			last--;
-		if (last < p + done && end >= 0 &&
-		    fstat(c->logfd, &st) == 0 && st.st_size == end)
-			(void)!ftruncate(c->logfd, end - (p + done - last));
-	}
-	flock(c->logfd, LOCK_UN);
-	errno = saved;
-	return done;
+	return append_write(&c->app, p, len, SINK_WAIT_MS);
 }
 
 /*
@@ -672,7 +581,7 @@ rep_flush(struct conn *c, enum endreason *why)
 {
 	int ret = 0;
 
-	if (c->rep.len && write_within(1, c->rep.p, c->rep.len,
+	if (c->rep.len && write_within(c->outfd, c->rep.p, c->rep.len,
 	    send_wait(c), c->outhow) < c->rep.len) {
 		if (is_reset(errno))
 			*why = END_RESET;
@@ -1119,25 +1028,6 @@ parse_opts(int argc, char **argv, struct opts *o)
 	}
 }
 
-/*
- * A regular record file is reopened for reading too, to find a torn last
- * record (repair_tail), as a description of our own: the descriptor we
- * were given may be shared.  A file we may only write is written anyway.
- * Returns the new descriptor, or -1.
- */
-static int
-reopen_rw(int fd)
-{
-	char path[32];
-	int nfd;
-
-	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-	nfd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
-	if (nfd < 0)
-		nfd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	return nfd;
-}
-
 /* -l FILE.  O_NONBLOCK: a FIFO with no reader fails the open at once
  * (ENXIO) instead of blocking in it; it gets SINK_WAIT_MS to find one */
 static int
@@ -1160,17 +1050,15 @@ open_sink(const char *path)
 }
 
 /*
- * Records on stderr: an open file description of our own, so that the lock
- * on a regular file excludes the other handlers (they all inherited one
- * description from the launcher, and flock is per description), and so
- * that a pipe can be non-blocking without changing it for anyone else.
- * Where it cannot be reopened (no /proc, a socket) fd 2 itself is used.
+ * Records on a stderr pipe: an open file description of our own, so that
+ * it can be non-blocking without changing it for anyone else.  Where it
+ * cannot be reopened (no /proc, a socket) fd 2 itself is used.  (A regular
+ * file gets its own description from append_open.)
  */
 static int
-reopen_stderr(const struct stat *st)
+reopen_stderr(void)
 {
-	int fd = S_ISREG(st->st_mode) ? reopen_rw(2) :
-	    open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_NOCTTY |
+	int fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_NOCTTY |
 	    O_CLOEXEC);
 
 	return fd >= 0 ? fd : 2;
@@ -1190,7 +1078,6 @@ static int
 sink_init(struct conn *c, const struct opts *o, int conn_on_stderr,
     const char *peer)
 {
-	struct stat st;
 	size_t fits;
 
 	c->sync = o->sync;
@@ -1199,26 +1086,21 @@ sink_init(struct conn *c, const struct opts *o, int conn_on_stderr,
 	} else if (o->logpath == NULL || strcmp(o->logpath, "-") == 0) {
 		c->sink = SINK_STDERR;
 		c->logname = "stderr";
-		c->logfd = fstat(2, &st) == 0 ? reopen_stderr(&st) : 2;
-		c->logown = c->logfd != 2;
+		c->logreg = append_open(&c->app, 2, 0) == 0;
+		c->logfd = c->logreg ? c->app.fd : reopen_stderr();
 	} else {
 		c->sink = SINK_FILE;
 		c->logname = o->logpath;
 		c->logfd = open_sink(o->logpath);
 		if (c->logfd < 0)
 			return -1;
-		c->logown = 1;
-	}
-	if (c->sink != SINK_SYSLOG) {
-		c->logreg = fstat(c->logfd, &st) == 0 && S_ISREG(st.st_mode);
-		if (c->logreg && c->sink == SINK_FILE) {
-			int fd = reopen_rw(c->logfd);
-
-			if (fd >= 0) {
-				close(c->logfd);
-				c->logfd = fd;
-			}
+		c->logreg = append_open(&c->app, c->logfd, 1) == 0;
+		if (c->logreg) {
+			close(c->logfd);
+			c->logfd = c->app.fd;
 		}
+	}
+	if (c->sink != SINK_SYSLOG && !c->logreg) {
 		c->loghow = (fcntl(c->logfd, F_GETFL) & O_NONBLOCK) ? HOW_WRITE :
 		    HOW_POLLFIRST;
 	}
@@ -1241,15 +1123,30 @@ sink_init(struct conn *c, const struct opts *o, int conn_on_stderr,
  * The connection's output: a socket is written without ever blocking in
  * the call, so that a client that stops reading is bounded by -t (or
  * SEND_WAIT_DEFAULT with -t 0) even with a blocking descriptor.  TCP
- * keeps the replies moving; a pipe is written as it is.
+ * keeps the replies moving.  A pipe or terminal gets a non-blocking
+ * description of our own, so that a reader that takes nothing is waited
+ * for in ppoll, where -t and SIGTERM bound it as they bound a socket
+ * (without /proc: a poll before each write of at most PIPE_BUF).  A
+ * regular file is written as it is.
  */
 static void
 output_init(struct conn *c, long timeout)
 {
 	struct stat st;
+	int fd;
 
-	c->outhow = fstat(1, &st) == 0 && S_ISSOCK(st.st_mode) ? HOW_SEND :
-	    HOW_WRITE;
+	c->outfd = 1;
+	c->outhow = HOW_WRITE;
+	if (fstat(1, &st) == 0 && S_ISSOCK(st.st_mode))
+		c->outhow = HOW_SEND;
+	else if (fstat(1, &st) == 0 && !S_ISREG(st.st_mode)) {
+		fd = open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_NOCTTY |
+		    O_CLOEXEC);
+		if (fd >= 0)
+			c->outfd = fd;
+		else if (!(fcntl(1, F_GETFL) & O_NONBLOCK))
+			c->outhow = HOW_POLLFIRST;
+	}
 	c->sendwait_ms = (int)(timeout ? timeout : SEND_WAIT_DEFAULT) * 1000;
 	c->session_end = -1;	/* no cap until main() sets -T's */
 }
@@ -1315,6 +1212,24 @@ on_term(int sig)
 	stopping = 1;
 }
 
+/*
+ * At exit SIGTERM ends the process again.  Held, it would stay pending
+ * through whatever runs after main (a leak checker's stop-the-world runs
+ * with our mask, and a SIGCONT that timeout(1) sends with the SIGTERM can
+ * leave it waiting for good): then only SIGKILL could end it.  One that
+ * came after the last wait is taken first, as a flag: the work is done.
+ */
+static void
+term_at_exit(void)
+{
+	sigset_t term;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_UNBLOCK, &term, NULL);
+	signal(SIGTERM, SIG_DFL);
+}
+
 /* SIGTERM (the launcher after -k, systemd's stop) is held except while
  * waiting for input, and then only sets a flag */
 static void
@@ -1333,6 +1248,7 @@ signals_init(void)
 	sigaddset(&term, SIGTERM);
 	sigprocmask(SIG_BLOCK, &term, &waitmask);
 	sigdelset(&waitmask, SIGTERM);
+	atexit(term_at_exit);	/* before any registered earlier */
 }
 
 int
@@ -1345,6 +1261,7 @@ main(int argc, char **argv)
 	int conn_on_stderr;
 
 	progname = "msgd-handler";
+	diag_shared();
 	signals_init();
 	slog_open(progname);
 	conn_on_stderr = stderr_is_conn();
@@ -1359,7 +1276,8 @@ main(int argc, char **argv)
 	if (o.proxy && proxy_peer(peer) < 0) {
 		static const char bad[] = "error bad proxy header\n";
 
-		write_within(1, bad, sizeof bad - 1, c.sendwait_ms, c.outhow);
+		write_within(c.outfd, bad, sizeof bad - 1, c.sendwait_ms,
+		    c.outhow);
 		linger();
 		return 1;
 	}
@@ -1367,7 +1285,7 @@ main(int argc, char **argv)
 
 	if (sink_init(&c, &o, conn_on_stderr, peer) < 0 ||
 	    rec_single(&c, "connect") < 0) {
-		write_within(1, cannot, sizeof cannot - 1, c.sendwait_ms,
+		write_within(c.outfd, cannot, sizeof cannot - 1, c.sendwait_ms,
 		    c.outhow);
 		linger();
 		return 1;

@@ -1668,6 +1668,7 @@ main(int argc, char **argv)
 	int lfd, ready = -1, status;
 
 	progname = "msgd-launcher";
+	diag_shared();
 	slog_open(progname);
 	parse_opts(argc, argv);
 	/* a SIGTERM right after the -1 port line must still end us with 0:

@@ -18,6 +18,10 @@ void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void die(int status, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 void diag_syslog(int on);
+/* a stderr that is a regular file may hold records: then each line goes
+ * through append_write (append.h), as records do.  For msgd-handler and
+ * msgd-launcher; anyone else's stderr gets a plain write. */
+void diag_shared(void);
 /* "usage: SYNOPSIS" the same way, then exit usage_status (default 2) */
 extern int usage_status;
 void usage_exit(const char *synopsis) __attribute__((noreturn));

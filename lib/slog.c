@@ -1,5 +1,7 @@
 /* A small syslog client: one datagram per record to /dev/log, in the
- * format syslog(3) uses, with the outcome reported to the caller. */
+ * format syslog(3) uses, with the outcome reported to the caller.  A
+ * stream /dev/log (syslog-ng's unix-stream) gets each record followed by a
+ * NUL byte, as glibc's syslog(3) frames it there. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -16,6 +18,7 @@
 
 static const char *slog_ident = "msgd";
 static int slog_fd = -1;
+static int slog_stream;	/* /dev/log is a SOCK_STREAM socket */
 
 void
 slog_open(const char *ident)
@@ -24,13 +27,13 @@ slog_open(const char *ident)
 }
 
 static int
-slog_connect(void)
+slog_connect_as(int type)
 {
 	struct sockaddr_un sun;
 
 	if (slog_fd >= 0)
 		close(slog_fd);
-	slog_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	slog_fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 	if (slog_fd < 0)
 		return -1;
 	memset(&sun, 0, sizeof sun);
@@ -44,7 +47,17 @@ slog_connect(void)
 		errno = saved;
 		return -1;
 	}
+	slog_stream = type == SOCK_STREAM;
 	return 0;
+}
+
+/* a datagram socket, or a stream one where /dev/log is that (EPROTOTYPE) */
+static int
+slog_connect(void)
+{
+	if (slog_connect_as(SOCK_DGRAM) == 0)
+		return 0;
+	return errno == EPROTOTYPE ? slog_connect_as(SOCK_STREAM) : -1;
 }
 
 /* a stalled syslog daemon gets SLOG_WAIT_MS to take a record, not forever */
@@ -58,11 +71,57 @@ wait_writable(int fd)
 	return poll(&pfd, 1, SLOG_WAIT_MS) > 0;
 }
 
+/*
+ * A record on a stream: all of it and its NUL, within SLOG_WAIT_MS.  Cut
+ * short, the connection is closed, or the next record would be glued onto
+ * the piece.  0; -1 with nothing sent (reconnecting may help) or -2.
+ */
+static int
+slog_send_stream(struct iovec *iov)
+{
+	struct msghdr mh;
+	size_t sent = 0;
+	int waited = 0;
+
+	memset(&mh, 0, sizeof mh);
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 3;
+	while (mh.msg_iovlen > 0) {
+		ssize_t n = sendmsg(slog_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    !waited++ && wait_writable(slog_fd))
+			continue;
+		if (n <= 0) {
+			int saved = n < 0 ? errno : EPIPE;
+
+			close(slog_fd);
+			slog_fd = -1;
+			errno = saved;
+			return sent ? -2 : -1;
+		}
+		sent += (size_t)n;
+		waited = 0;
+		while (mh.msg_iovlen > 0 && (size_t)n >= mh.msg_iov->iov_len) {
+			n -= (ssize_t)mh.msg_iov->iov_len;
+			mh.msg_iov++;
+			mh.msg_iovlen--;
+		}
+		if (mh.msg_iovlen > 0) {
+			mh.msg_iov->iov_base = (char *)mh.msg_iov->iov_base + n;
+			mh.msg_iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
 int
 slog_send(int severity, const char *msg, size_t len)
 {
 	char head[96];
-	struct iovec iov[2];
+	struct iovec iov[3];
 	struct msghdr mh;
 	time_t now = time(NULL);
 	struct tm tm;
@@ -78,6 +137,8 @@ slog_send(int severity, const char *msg, size_t len)
 	iov[0].iov_len = (size_t)hl;
 	iov[1].iov_base = (void *)msg;
 	iov[1].iov_len = len;
+	iov[2].iov_base = (void *)"";
+	iov[2].iov_len = 1;
 	memset(&mh, 0, sizeof mh);
 	mh.msg_iov = iov;
 	mh.msg_iovlen = 2;
@@ -85,6 +146,14 @@ slog_send(int severity, const char *msg, size_t len)
 	for (try = 0; try < 2; try++) {
 		if (slog_fd < 0 && slog_connect() < 0)
 			continue;
+		if (slog_stream) {
+			struct iovec v[3] = { iov[0], iov[1], iov[2] };
+			int r = slog_send_stream(v);
+
+			if (r != -1 || (errno != EPIPE && errno != ECONNRESET))
+				return r < 0 ? -1 : 0;
+			continue;	/* the daemon restarted: reconnect */
+		}
 		if (sendmsg(slog_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
 			return 0;
 		if (errno == EINTR || ((errno == EAGAIN || errno == EWOULDBLOCK)

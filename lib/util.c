@@ -7,21 +7,56 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "append.h"
 #include "msgd.h"
 
 const char *progname = "msgd";
 int usage_status = 2;
 static int to_syslog;
+static int shared;	/* stderr may be a record file: see diag_shared */
 
 #define DIAG_WAIT_MS 1000
+
+/* the description diagnostics on a regular-file stderr go through */
+static struct append da = { .fd = -1 };
 
 void
 diag_syslog(int on)
 {
 	to_syslog = on;
+	/* a daemon's stderr is about to be /dev/null: keep nothing open */
+	if (on && da.fd >= 0)
+		append_close(&da);
+}
+
+void
+diag_shared(void)
+{
+	shared = 1;
+}
+
+/* a line on a stderr that is a regular file: appended as records are, for
+ * it may be theirs (one writer discipline); 0, or -1 when it is not one */
+static int
+diag_append(const char *msg, size_t n)
+{
+	struct stat st;
+
+	if (!shared || fstat(2, &st) < 0 || !S_ISREG(st.st_mode))
+		return -1;
+	/* fd 2 may have been replaced since (a daemon's /dev/null) */
+	if (da.fd >= 0 && (da.dev != st.st_dev || da.ino != st.st_ino))
+		append_close(&da);
+	if (da.fd < 0 && append_open(&da, 2, 0) < 0) {
+		da.fd = -1;
+		return -1;
+	}
+	append_write(&da, msg, n, DIAG_WAIT_MS);
+	return 0;
 }
 
 static void
@@ -50,7 +85,7 @@ vdiag(int prefix, int severity, const char *fmt, va_list ap)
 		msg[n++] = '\n';
 		/* a stderr pipe nobody reads costs a second, not forever; a
 		 * free pipe slot takes the whole line */
-		if (poll(&pfd, 1, DIAG_WAIT_MS) > 0)
+		if (diag_append(msg, n) < 0 && poll(&pfd, 1, DIAG_WAIT_MS) > 0)
 			writeall(2, msg, n);
 	}
 	errno = saved;

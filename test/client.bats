@@ -34,7 +34,7 @@ client() {
 	local t0
 	t0=$(date +%s%N)
 	status=0
-	timeout 20 "$C" "$@" >"$T/out" 2>"$T/err" || status=$?
+	timeout -k 5 20 "$C" "$@" >"$T/out" 2>"$T/err" || status=$?
 	MS=$((($(date +%s%N) - t0) / 1000000))
 }
 
@@ -196,7 +196,7 @@ send_reset() {
 client_head() {
 	local t0
 	t0=$(date +%s%N)
-	timeout 20 "$C" "$@" </dev/null 2>"$T/err" | head -c 10 >"$T/out"
+	timeout -k 5 20 "$C" "$@" </dev/null 2>"$T/err" | head -c 10 >"$T/out"
 	status=${PIPESTATUS[0]}
 	MS=$((($(date +%s%N) - t0) / 1000000))
 }
@@ -430,7 +430,7 @@ echo_50m() {
 	open_stdin "$T/in"
 	local t0
 	t0=$(date +%s%N)
-	timeout 20 "$C" 127.0.0.1 "$PORT" <"$T/in" 2>"$T/err" | true
+	timeout -k 5 20 "$C" 127.0.0.1 "$PORT" <"$T/in" 2>"$T/err" | true
 	status=${PIPESTATUS[0]}
 	MS=$((($(date +%s%N) - t0) / 1000000))
 	[ "$status" -eq 0 ]

@@ -232,7 +232,7 @@ duplicates() {
 		printf '\n'
 	} >"$T/in"
 	status=0
-	with_dev "$T/dev" timeout 20 "${HANDLER_CMD[@]}" -s <"$T/in" \
+	with_dev "$T/dev" timeout -k 5 20 "${HANDLER_CMD[@]}" -s <"$T/in" \
 		>"$T/out" 2>"$T/err" || status=$?
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nok 2\nok 3\nok 4\nok 5\nerror line too long (max 2008 bytes)\nbye 5\n'
@@ -258,7 +258,7 @@ duplicates() {
 	start_cluster
 	# one connection, 200 messages 10 ms apart
 	# shellcheck disable=SC2016 # expanded by the inner bash
-	start_server "$T/acks" with_dev "$T/dev" timeout 60 bash -c '
+	start_server "$T/acks" with_dev "$T/dev" timeout -k 5 60 bash -c '
 		for i in $(seq -w 1 200); do
 			echo "outage $i"
 			sleep 0.01
@@ -287,7 +287,7 @@ duplicates() {
 	# past the queue's in-memory part (8000 records)
 	seq -f 'spill %05g' 1 9000 >"$T/in"
 	status=0
-	with_dev "$T/dev" timeout 30 "${HANDLER_CMD[@]}" -s <"$T/in" \
+	with_dev "$T/dev" timeout -k 5 30 "${HANDLER_CMD[@]}" -s <"$T/in" \
 		>"$T/out" 2>"$T/err" || status=$?
 	[ "$status" -eq 0 ]
 	[ "$(tail -n 1 "$T/out")" = 'bye 9000' ]
@@ -319,13 +319,13 @@ duplicates() {
 	need_rsyslog
 	start_cluster
 	printf 'before\n' >"$T/in"
-	with_dev "$T/dev" timeout 20 "${HANDLER_CMD[@]}" -s <"$T/in" >"$T/out"
+	with_dev "$T/dev" timeout -k 5 20 "${HANDLER_CMD[@]}" -s <"$T/in" >"$T/out"
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
 	central_wait ' disconnect: ' 1 30
 	stop_pid "$CENTRAL_PID"
 	seq -f 'restart %03g' 1 50 >"$T/in"
 	status=0
-	with_dev "$T/dev" timeout 20 "${HANDLER_CMD[@]}" -s <"$T/in" \
+	with_dev "$T/dev" timeout -k 5 20 "${HANDLER_CMD[@]}" -s <"$T/in" \
 		>"$T/out" 2>"$T/err" || status=$?
 	[ "$status" -eq 0 ]
 	[ "$(tail -n 1 "$T/out")" = 'bye 50' ]
@@ -598,7 +598,7 @@ node_kill() {
 	cluster_up
 	# 20 clients at once from 10 addresses, 5 conversations of 5 messages each
 	swarm_py
-	timeout 120 python3 "$T/swarm.py" "$HPORT" "$T/swarm" 20 5 5 0
+	timeout -k 5 120 python3 "$T/swarm.py" "$HPORT" "$T/swarm" 20 5 5 0
 	[ "$(grep -c '^conn .* bye$' "$T/swarm")" -eq 100 ]
 	[ "$(grep -vc '^ack \|^conn .* bye$' "$T/swarm")" -eq 0 ]
 	# exactly the clients' conversations, each on one node, whole
@@ -631,7 +631,7 @@ node_kill() {
 	# each has begun 5 after the file down exists
 	swarm_py
 	: >"$T/swarm"
-	start_server "$T/swarm.out" timeout 120 python3 "$T/swarm.py" "$HPORT" \
+	start_server "$T/swarm.out" timeout -k 5 120 python3 "$T/swarm.py" "$HPORT" \
 		"$T/swarm" 10 0 5 0.02 "$T/killed,$T/down" 5
 	SWARM_PID=${SERVER_PIDS[-1]}
 	wait_count "$T/swarm" '^conn .* bye$' 40 30
@@ -742,7 +742,7 @@ flush()
 sys.stdout.buffer.write(got + read(None))
 EOF
 )
-	timeout 30 python3 -c "$py" "$@"
+	timeout -k 5 30 python3 -c "$py" "$@"
 }
 
 # a self-signed certificate for localhost: $T/cert.pem, $T/key.pem

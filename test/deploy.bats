@@ -59,7 +59,7 @@ stop_pid() {
 # half-close after it; what came back is in $T/out, the client's own port
 # in CPORT
 converse_tcp() {
-	printf '%b' "$2" | timeout 20 python3 "$TCP_PY" client 127.0.0.1 "$1" \
+	printf '%b' "$2" | timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 "$1" \
 		--port-file "$T/cport" >"$T/out"
 	CPORT=$(cat "$T/cport")
 	[[ $CPORT =~ ^[0-9]+$ ]]
@@ -111,7 +111,7 @@ launch() {
 # nc_exchange CMD...: printf 'hi\n' | CMD 127.0.0.1 PORT prints exactly the
 # exchange and exits 0
 nc_exchange() {
-	run bash -c 'printf "hi\n" | timeout 10 "$@"' sh "$@"
+	run bash -c 'printf "hi\n" | timeout -k 5 10 "$@"' sh "$@"
 	echo "$* -> status $status: $output" >&2
 	[ "$status" -eq 0 ]
 	[ "$output" = $'hello\nok 1\nbye 1' ]
@@ -299,7 +299,7 @@ xinetd_start() {
 @test "socket-activated, the launcher hides LISTEN_PID and LISTEN_FDS from its children and gives them TCPLOCALPORT" {
 	need systemd-socket-activate python3
 	activate sa "$L" 127.0.0.1 0 env
-	run timeout 20 "${CLIENT[@]}" 127.0.0.1 "$PORT" port eof
+	run timeout -k 5 20 "${CLIENT[@]}" 127.0.0.1 "$PORT" port eof
 	[ "$status" -eq 0 ]
 	printf '%s\n' "${lines[@]}" | grep -qx "TCPLOCALPORT=$PORT"
 	printf '%s\n' "${lines[@]}" | grep -qx "TCPREMOTEPORT=${lines[0]}"
@@ -367,7 +367,7 @@ xinetd_start() {
 	done
 	# an unknown key is only a warning: the output must be empty too
 	cd "$T"
-	run timeout 30 systemd-analyze verify --man=no "$T/msgd.socket" \
+	run timeout -k 5 30 systemd-analyze verify --man=no "$T/msgd.socket" \
 		"$T/msgd@.service" "$T/msgd.service" "$T/msgd-local.socket" \
 		"$T/msgd-local@.service"
 	echo "$output" >&2
@@ -385,6 +385,16 @@ xinetd_start() {
 	run shellcheck -s bash test/*.bats test/helpers.bash
 	echo "$output" >&2
 	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+@test "every timeout in the tests escalates to SIGKILL, so a process that blocks SIGTERM cannot hang the suite" {
+	cd "$ROOT"
+	# a timeout whose first word is its duration, not -k; this pattern has a +
+	run grep -nE '(^|[^-[:alnum:]_])timeout +[0-9$"]' test/*.bats test/run \
+		test/helpers.bash .ci/run
+	echo "$output" >&2
+	[ "$status" -eq 1 ]
 	[ -z "$output" ]
 }
 

@@ -41,7 +41,7 @@ launch() {
 # (stopped in teardown) and PORT
 daemon() {
 	cd "$T" || return 1
-	timeout 10 "$L" -f -1 -i "$T/pid" "$@" >"$T/d" 2>"$T/d.err" 3>&- ||
+	timeout -k 5 10 "$L" -f -1 -i "$T/pid" "$@" >"$T/d" 2>"$T/d.err" 3>&- ||
 		return 1
 	PORT=$(cat "$T/d")
 	PID=$(cat "$T/pid")

@@ -22,7 +22,7 @@ peer_is() {
 	shift
 	: >"$T/empty"
 	rm -f "$T/P"
-	env "$@" timeout 20 "${HANDLER_CMD[@]}" -l "$T/P" <"$T/empty" \
+	env "$@" timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/P" <"$T/empty" \
 		>"$T/out" 2>"$T/err"
 	file_is "$T/out" 'hello\nbye 0\n'
 	records_are "$T/P" "$want connect" \
@@ -372,7 +372,7 @@ EOF
 
 @test "a line at the limit is judged whole when it arrives in pieces" {
 	status=0
-	timeout 20 "${HANDLER_CMD[@]}" -m 4 -l "$T/F" < <(
+	timeout -k 5 20 "${HANDLER_CMD[@]}" -m 4 -l "$T/F" < <(
 		printf 'abcd\r'	# at the limit, and its CR: may still end well
 		sleep 0.2
 		printf '\nabcd'
@@ -419,7 +419,7 @@ EOF
 	[ -z "$MSGD_WRAP" ] || limit=8000
 	start=$(now_ms)
 	status=0
-	timeout 20 "${HANDLER_CMD[@]}" -t 1 -l "$T/F" \
+	timeout -k 5 20 "${HANDLER_CMD[@]}" -t 1 -l "$T/F" \
 		< <(exec sleep 5 3>&-) >"$T/out" 2>"$T/err" || status=$?
 	ms=$(($(now_ms) - start))
 	kill "$!" 2>/dev/null || true
@@ -433,7 +433,7 @@ EOF
 
 @test "the idle timeout counts from the last input, and -t 0 never times out" {
 	status=0
-	timeout 20 "${HANDLER_CMD[@]}" -t 1 -l "$T/F" \
+	timeout -k 5 20 "${HANDLER_CMD[@]}" -t 1 -l "$T/F" \
 		< <(printf 'a\n'; sleep 0.6; printf 'b\n'; sleep 0.6; printf 'c\n') \
 		>"$T/out" 2>"$T/err" || status=$?
 	[ "$status" -eq 0 ]
@@ -443,12 +443,42 @@ EOF
 		'local disconnect: 3 messages, 3 bytes, eof'
 
 	status=0
-	timeout 20 "${HANDLER_CMD[@]}" -t 0 -l "$T/G" \
+	timeout -k 5 20 "${HANDLER_CMD[@]}" -t 0 -l "$T/G" \
 		< <(sleep 1.3; printf 'late\n') >"$T/out" 2>"$T/err" || status=$?
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
 	records_are "$T/G" 'local connect' 'local #1 receive message: late' \
 		'local disconnect: 1 messages, 4 bytes, eof'
+}
+
+@test "on a pipe nobody reads, as in ssh or a pipeline, the replies are bounded by -t and SIGTERM ends the wait" {
+	local pid
+	# 30000 oks are far more than the 64 KiB a pipe holds
+	seq 1 30000 >"$T/in"
+	mkfifo "$T/pipe"
+	# a reader that holds the pipe open and reads nothing
+	# shellcheck disable=SC2016 # sh's $1
+	start_server "$T/nobody" sh -c 'exec sleep 60 <"$1"' sh "$T/pipe"
+	SECONDS=0
+	status=0
+	timeout -k 5 15 "${HANDLER_CMD[@]}" -t 2 -l "$T/F" <"$T/in" \
+		>"$T/pipe" 2>"$T/err" || status=$?
+	[ "$status" -eq 1 ] || { echo "status $status after $SECONDS s"; false; }
+	[ "$SECONDS" -lt 8 ] || { echo "$SECONDS s"; false; }
+	[ "$(record_count "$T/F" ', timeout$')" -eq 1 ]
+
+	# -t 0: a reader that takes nothing gets 300 s, but SIGTERM ends that
+	status=0
+	timeout -k 5 15 "${HANDLER_CMD[@]}" -t 0 -l "$T/G" <"$T/in" \
+		>"$T/pipe" 2>"$T/err" 3>&- &
+	pid=$!
+	sleep 1
+	SECONDS=0
+	kill -TERM "$pid"
+	wait "$pid" || status=$?
+	[ "$status" -eq 0 ] || { echo "status $status after $SECONDS s"; false; }
+	[ "$SECONDS" -lt 5 ] || { echo "$SECONDS s"; false; }
+	[ "$(record_count "$T/G" ', shutdown$')" -eq 1 ]
 }
 
 @test "-t takes a number from 0 to 2000000 and names a bad value" {
@@ -492,7 +522,7 @@ EOF
 @test "a message trickled a byte at a time through a pipe is one message" {
 	local LC_ALL=C msg=$'slow \xe4\xbd\xa0\xe5\xa5\xbd\\ line\n' i
 	status=0
-	timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" < <(
+	timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/F" < <(
 		for ((i = 0; i < ${#msg}; i++)); do
 			printf '%s' "${msg:i:1}"
 			sleep 0.02
@@ -550,7 +580,7 @@ EOF
 	status=0
 	(
 		ulimit -f 4	# 4 KiB
-		exec timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" \
+		exec timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" \
 			>"$T/out" 2>"$T/err"
 	) || status=$?
 	[ "$status" -eq 1 ]
@@ -571,7 +601,7 @@ EOF
 	(
 		ulimit -f 1	# 1 KiB: the first batch fits, the second does not
 		{ printf 'a\nb\nc\n'; sleep 0.3; printf '%0900d\nd\ne\n' 0; } |
-			timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" >"$T/out" 2>"$T/err"
+			timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/F" >"$T/out" 2>"$T/err"
 	) || status=$?
 	[ "$status" -eq 1 ]
 	file_is "$T/out" 'hello\nok 1\nok 2\nok 3\nerror cannot record message\n'
@@ -582,7 +612,7 @@ EOF
 @test "on a terminal the handler talks on stderr, not syslog, though fds 0 and 2 are the same tty" {
 	need python3
 	# a pty on fds 0 and 2, as in an interactive shell; fd 1 a pipe
-	run timeout 20 python3 -c '
+	run timeout -k 5 20 python3 -c '
 import os, pty, subprocess, sys
 master, slave = pty.openpty()
 p = subprocess.run(sys.argv[1:], stdin=slave, stderr=slave, stdout=subprocess.PIPE)
@@ -610,7 +640,7 @@ sys.stdout.write(out.decode().replace("\r\n", "\n"))
 	printf 'hi\n' >"$T/in"
 	status=0
 	# the first fsync is the connect record's, the second the message's
-	ASAN_OPTIONS=$LSAN_OFF timeout 20 strace -f -qq -o /dev/null -e trace=fsync \
+	ASAN_OPTIONS=$LSAN_OFF timeout -k 5 20 strace -f -qq -o /dev/null -e trace=fsync \
 		-e inject=fsync:error=EIO:when=2 \
 		"${HANDLER_CMD[@]}" -S -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" ||
 		status=$?
@@ -647,7 +677,7 @@ sys.stdout.write(out.decode().replace("\r\n", "\n"))
 	local fd order
 	printf 'hi\n' >"$T/in"
 	status=0
-	ASAN_OPTIONS=$LSAN_OFF timeout 20 strace -f -qq -s 256 -o "$T/trace" \
+	ASAN_OPTIONS=$LSAN_OFF timeout -k 5 20 strace -f -qq -s 256 -o "$T/trace" \
 		-e trace=open,openat,write,fsync,fdatasync \
 		"${HANDLER_CMD[@]}" -S -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" ||
 		status=$?
@@ -672,7 +702,7 @@ sys.stdout.write(out.decode().replace("\r\n", "\n"))
 	[ "$order" = 1 ] || { cat "$T/trace"; false; }
 
 	# and without -S there is no fsync at all
-	ASAN_OPTIONS=$LSAN_OFF timeout 20 strace -f -qq -o "$T/trace2" -e trace=fsync,fdatasync \
+	ASAN_OPTIONS=$LSAN_OFF timeout -k 5 20 strace -f -qq -o "$T/trace2" -e trace=fsync,fdatasync \
 		"${HANDLER_CMD[@]}" -l "$T/G" <"$T/in" >"$T/out" 2>"$T/err"
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
 	[ "$(grep -cE 'f(data)?sync\(' "$T/trace2")" -eq 0 ]
@@ -750,7 +780,7 @@ serve_and_talk() {
 	start_server "$T/port" python3 "$TCP_PY" serve-once "${six[@]}" \
 		"${opts[@]}" "${HANDLER_CMD[@]}" "$@"
 	port=$(wait_line "$T/port")
-	timeout 20 python3 "$TCP_PY" client "$host" "$port" \
+	timeout -k 5 20 python3 "$TCP_PY" client "$host" "$port" \
 		--port-file "$T/cport" <"$in" >"$T/out"
 	cport=$(cat "$T/cport")
 	status=0
@@ -803,7 +833,7 @@ serve_and_talk() {
 	start_server "$T/port" python3 "$TCP_PY" serve-once \
 		"${HANDLER_CMD[@]}" -l "$T/F"
 	port=$(wait_line "$T/port")
-	timeout 20 python3 "$TCP_PY" client 127.0.0.1 "$port" --trickle \
+	timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 "$port" --trickle \
 		--port-file "$T/cport" <"$T/in" >"$T/out"
 	status=0
 	wait "${SERVER_PIDS[0]}" || status=$?
@@ -824,7 +854,7 @@ serve_and_talk() {
 		"${HANDLER_CMD[@]}" -l "$T/F"
 	port=$(wait_line "$T/port")
 	# no FIN: the handler can only see the RST
-	timeout 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
+	timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
 		--reset-after-send --wait-lines 3 --port-file "$T/cport" \
 		<"$T/in" >"$T/out"
 	status=0
@@ -847,7 +877,7 @@ serve_and_talk() {
 	port=$(wait_line "$T/port")
 	# all 2000 lines, then only the greeting read (so the handler is up
 	# and knows its peer), then an RST with the acks unread
-	timeout 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
+	timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
 		--reset-after-send --wait-lines 1 --port-file "$T/cport" \
 		<"$T/in" >"$T/out"
 	status=0
@@ -875,7 +905,7 @@ serve_and_talk() {
 		"${HANDLER_CMD[@]}" -l "$T/F"
 	port=$(wait_line "$T/port")
 	status=0
-	timeout 20 python3 "$TCP_PY" client 127.0.0.1 "$port" --port-file "$T/cport" \
+	timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 "$port" --port-file "$T/cport" \
 		<"$T/in" >"$T/out" 2>"$T/cerr" || status=$?
 	[ "$status" -eq 0 ] || { cat "$T/cerr"; false; }
 	k=$(($(wc -l <"$T/out") - 2))
@@ -971,7 +1001,7 @@ EOF
 	exec {w}>"$T/pipe"
 	exec {rw}<&-
 	status=0
-	(trap - PIPE && exec timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" \
+	(trap - PIPE && exec timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/F" \
 		<"$T/in" 1>&"$w" 2>"$T/err") || status=$?
 	exec {w}>&-
 	[ "$status" -eq 1 ]
@@ -990,7 +1020,7 @@ EOF
 	wait_line "$T/syslog"
 	printf 'hi\nthere\n' >"$T/in"
 	status=0
-	with_dev "$T/dev" timeout 20 "${HANDLER_CMD[@]}" -s <"$T/in" \
+	with_dev "$T/dev" timeout -k 5 20 "${HANDLER_CMD[@]}" -s <"$T/in" \
 		>"$T/out" 2>"$T/err" || status=$?
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
@@ -1003,6 +1033,44 @@ EOF
 		'<30> local disconnect: 2 messages, 7 bytes, eof') \
 		<(syslog_records "$T/syslog")
 	[ "$(grep -oE 'msgd-handler\[[0-9]+\]' "$T/syslog" | sort -u | wc -l)" -eq 1 ]
+}
+
+@test "with -s and a stream /dev/log (syslog-ng unix-stream) the records go over a stream connection, each ended by a NUL as syslog(3) does" {
+	need_mount_ns
+	need python3
+	mkdir "$T/dev"
+	# one connection's bytes as they came, then --end-- when it closes
+	start_server "$T/syslog" python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+s.listen(8)
+print(sys.argv[1], flush=True)
+c, _ = s.accept()
+while True:
+    b = c.recv(65536)
+    if not b:
+        break
+    sys.stdout.buffer.write(b)
+    sys.stdout.flush()
+print("--end--", flush=True)' "$T/dev/log"
+	wait_line "$T/syslog"
+	printf 'hi\nthere\n' >"$T/in"
+	status=0
+	with_dev "$T/dev" timeout -k 5 20 "${HANDLER_CMD[@]}" -s <"$T/in" \
+		>"$T/out" 2>"$T/err" || status=$?
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
+	file_is "$T/err" ''
+	wait_grep "$T/syslog" '^--end--$'
+	# four records, each followed by its NUL and nothing else
+	[ "$(tr -cd '\0' <"$T/syslog" | wc -c)" -eq 4 ]
+	[ "$(wc -l <"$T/syslog")" -eq 2 ]
+	tr '\0' '\n' <"$T/syslog" >"$T/frames"
+	diff -u <(printf '%s\n' '<30> local connect' \
+		'<30> local #1 receive message: hi' \
+		'<30> local #2 receive message: there' \
+		'<30> local disconnect: 2 messages, 7 bytes, eof') \
+		<(syslog_records "$T/frames")
 }
 
 @test "with -s and a syslog daemon that has stalled the client gets error cannot record message within seconds" {
@@ -1019,7 +1087,7 @@ time.sleep(60)' "$T/dev/log"
 	seq 1 200 >"$T/in"
 	status=0
 	SECONDS=0
-	with_dev "$T/dev" timeout 30 "${HANDLER_CMD[@]}" -s <"$T/in" \
+	with_dev "$T/dev" timeout -k 5 30 "${HANDLER_CMD[@]}" -s <"$T/in" \
 		>"$T/out" 2>"$T/err" || status=$?
 	[ "$status" -eq 1 ]
 	[ "$SECONDS" -lt 20 ]
@@ -1040,7 +1108,7 @@ time.sleep(60)' "$T/dev/log"
 	start_server "$T/port" with_dev "$T/dev" python3 "$TCP_PY" \
 		serve-once --fd2 "${HANDLER_CMD[@]}"
 	port=$(wait_line "$T/port")
-	printf 'hi\nthere\n' | timeout 20 python3 "$TCP_PY" client 127.0.0.1 \
+	printf 'hi\nthere\n' | timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 \
 		"$port" --port-file "$T/cport" >"$T/out"
 	cport=$(cat "$T/cport")
 	status=0
@@ -1066,7 +1134,7 @@ time.sleep(60)' "$T/dev/log"
 	start_server "$T/port" with_dev "$T/dev" python3 "$TCP_PY" \
 		serve-once --fd2 "${HANDLER_CMD[@]}" -x
 	port=$(wait_line "$T/port")
-	timeout 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
+	timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
 		--port-file "$T/cport" </dev/null >"$T/out"
 	status=0
 	wait "${SERVER_PIDS[1]}" || status=$?
@@ -1083,7 +1151,7 @@ time.sleep(60)' "$T/dev/log"
 	mkdir "$T/dev"
 	printf 'hi\n' >"$T/in"
 	status=0
-	with_dev "$T/dev" timeout 20 "${HANDLER_CMD[@]}" -s <"$T/in" \
+	with_dev "$T/dev" timeout -k 5 20 "${HANDLER_CMD[@]}" -s <"$T/in" \
 		>"$T/out" 2>"$T/err" || status=$?
 	[ "$status" -eq 1 ]
 	file_is "$T/out" 'error cannot record message\n'
@@ -1099,7 +1167,7 @@ time.sleep(60)' "$T/dev/log"
 		serve-once --fd2 "${HANDLER_CMD[@]}"
 	port=$(wait_line "$T/port")
 	# nothing sent: input left unread would turn the close into an RST
-	timeout 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
+	timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
 		--port-file "$T/cport" </dev/null >"$T/out"
 	status=0
 	wait "${SERVER_PIDS[0]}" || status=$?
@@ -1158,7 +1226,7 @@ all_in_order() {
 	done
 	{ echo hello; seq -f 'ok %g' 1 "$count"; echo "bye $count"; } >"$T/want"
 	for ((i = 1; i <= n; i++)); do
-		timeout 20 "${HANDLER_CMD[@]}" -l "$T/shared" <"$T/in$i" \
+		timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/shared" <"$T/in$i" \
 			>"$T/out$i" 2>"$T/err$i" 3>&- &
 		pids+=("$!")
 	done
@@ -1181,11 +1249,11 @@ all_in_order() {
 		seq -f "handler $i line %g" 1 "$count" >"$T/in$i"
 	done
 	mkfifo "$T/pipe"
-	timeout 20 cat <"$T/pipe" >"$T/shared" 3>&- &
+	timeout -k 5 20 cat <"$T/pipe" >"$T/shared" 3>&- &
 	reader=$!
 	# one writer end for all: the reader sees EOF when the last one ends
 	for ((i = 1; i <= n; i++)); do
-		timeout 20 "${HANDLER_CMD[@]}" -l - <"$T/in$i" >"$T/out$i" \
+		timeout -k 5 20 "${HANDLER_CMD[@]}" -l - <"$T/in$i" >"$T/out$i" \
 			2>"$T/pipe" 3>&- &
 		pids+=("$!")
 	done

@@ -90,7 +90,7 @@ converse() {
 	local in=$1
 	shift
 	status=0
-	timeout 20 "${HANDLER_CMD[@]}" "$@" <"$in" >"$T/out" 2>"$T/err" ||
+	timeout -k 5 20 "${HANDLER_CMD[@]}" "$@" <"$in" >"$T/out" 2>"$T/err" ||
 		status=$?
 }
 
@@ -196,7 +196,7 @@ wait_count() {
 launcher_usage_error() {
 	local msg=$1
 	shift
-	run timeout 10 "$L" "$@" 3>&-
+	run timeout -k 5 10 "$L" "$@" 3>&-
 	echo "args: $* -> status $status: $output" >&2
 	[ "$status" -eq 2 ]
 	[ "${#lines[@]}" -eq 3 ]

@@ -118,7 +118,7 @@ has_ipv6() {
 start_fails() {
 	local msg=$1
 	shift
-	run timeout 10 "$L" "$@" 3>&-
+	run timeout -k 5 10 "$L" "$@" 3>&-
 	echo "args: $* -> status $status: $output" >&2
 	[ "$status" -eq 1 ]
 	[ "$output" = "msgd-launcher: $msg" ]
@@ -129,7 +129,7 @@ start_fails() {
 daemon() {
 	DSTATUS=0
 	cd "$T" || return 1
-	timeout 10 "${PRE[@]}" "$L" -f -1 "$@" >"$T/d" 2>"$T/d.err" 3>&- ||
+	timeout -k 5 10 "${PRE[@]}" "$L" -f -1 "$@" >"$T/d" 2>"$T/d.err" 3>&- ||
 		DSTATUS=$?
 	DPORT=$(cat "$T/d")
 }
@@ -585,7 +585,7 @@ msgd-launcher: stopping: 1 running, grace 10 s" ]
 
 @test "a SIGTERM as soon as the port is printed still ends the launcher with status 0" {
 	# the kill follows the -1 line at once, 20 times; -i widens the window
-	run timeout 60 "${CLIENT[0]}" -c '
+	run timeout -k 5 60 "${CLIENT[0]}" -c '
 import os, signal, subprocess, sys
 for n in range(20):
     p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE,
@@ -811,7 +811,7 @@ $gid" ]
        msgd-launcher -U [-hvqf] [-M MODE] [-c MAX] [-C PERSOURCE] [-R RATE] [-x RULES] [-b BACKLOG] [-u USER] [-g GROUP] [-k GRACE] [-i PIDFILE] PATH PROGRAM [ARG...]'
 	for a in "-h" "--help" "-v -h 127.0.0.1 0 true" "--help -x"; do
 		# shellcheck disable=SC2086 # the words of $a are the arguments
-		run timeout 10 "$L" $a 2>"$T/err" 3>&-
+		run timeout -k 5 10 "$L" $a 2>"$T/err" 3>&-
 		echo "$a -> status $status: $output" >&2
 		[ "$status" -eq 0 ]
 		[ "${lines[0]}"$'\n'"${lines[1]}" = "$usage" ]
@@ -820,13 +820,13 @@ $gid" ]
 	done
 	USAGE=$usage help_is_man "$L" "$BATS_TEST_DIRNAME/../man/msgd-launcher.8"
 	# the same lines a usage error ends with
-	run timeout 10 "$L" -x 3>&-
+	run timeout -k 5 10 "$L" -x 3>&-
 	[ "$status" -eq 2 ]
 	[ "${lines[-2]}"$'\n'"${lines[-1]}" = "$usage" ]
 }
 
 @test "a port number over 65535 is a usage error, not another port" {
-	run timeout 3 "$L" -1 127.0.0.1 99999 true 3>&-
+	run timeout -k 5 3 "$L" -1 127.0.0.1 99999 true 3>&-
 	echo "status $status: $output" >&2
 	[ "$status" -eq 2 ]
 	[[ ${lines[0]} == "msgd-launcher: "*99999* ]]
@@ -835,20 +835,20 @@ $gid" ]
 
 @test "a port already in use ends the launcher with status 1 and says so" {
 	launch l 127.0.0.1 0 true
-	run timeout 10 "$L" 127.0.0.1 "$PORT" true 3>&-
+	run timeout -k 5 10 "$L" 127.0.0.1 "$PORT" true 3>&-
 	[ "$status" -eq 1 ]
 	# EADDRINUSE as glibc and musl say it
 	[[ $output =~ ^msgd-launcher:\ cannot\ listen\ on\ 127\.0\.0\.1\ port\ $PORT:\ (Address already in use|Address in use)$ ]]
 }
 
 @test "an address, port name or family that cannot be used ends the launcher with status 1" {
-	run timeout 10 "$L" -6 127.0.0.1 0 true 3>&-
+	run timeout -k 5 10 "$L" -6 127.0.0.1 0 true 3>&-
 	[ "$status" -eq 1 ]
 	[[ $output =~ ^msgd-launcher:\ cannot\ use\ 127\.0\.0\.1\ port\ 0:\ (Name does not resolve|Address family for hostname not supported)$ ]]
-	run timeout 10 "$L" 127.0.0.1 no-such-service-xyz true 3>&-
+	run timeout -k 5 10 "$L" 127.0.0.1 no-such-service-xyz true 3>&-
 	[ "$status" -eq 1 ]
 	[[ $output =~ ^msgd-launcher:\ cannot\ use\ 127\.0\.0\.1\ port\ no-such-service-xyz:\ (Unrecognized service|Servname not supported for ai_socktype)$ ]]
-	run timeout 10 "$L" no.such.host.invalid 0 true 3>&-
+	run timeout -k 5 10 "$L" no.such.host.invalid 0 true 3>&-
 	[ "$status" -ne 124 ] || skip "the resolver is too slow here"
 	[ "$status" -eq 1 ]
 	[[ $output =~ ^msgd-launcher:\ cannot\ use\ no\.such\.host\.invalid\ port\ 0:\ [A-Z][a-z\ ]+$ ]]

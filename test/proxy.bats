@@ -52,7 +52,7 @@ talk() {
 	start_server "$T/port" python3 "$TCP_PY" serve-once "${serve_opts[@]}" \
 		"${HANDLER_CMD[@]}" "$@"
 	port=$(wait_line "$T/port")
-	timeout 30 python3 "$TCP_PY" client 127.0.0.1 "$port" "${copts[@]}" \
+	timeout -k 5 30 python3 "$TCP_PY" client 127.0.0.1 "$port" "${copts[@]}" \
 		--port-file "$T/cport" <"$in" >"$T/out"
 	cport=$(cat "$T/cport")
 	status=0
@@ -351,7 +351,7 @@ EOF
 	stunnel_up
 	# a TLS client: two lines, their acks, then close_notify (stunnel
 	# then ends the handler's input)
-	timeout 30 python3 - "$sport" "$T/cport" >"$T/out" <<'EOF'
+	timeout -k 5 30 python3 - "$sport" "$T/cport" >"$T/out" <<'EOF'
 import socket, ssl, sys
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 ctx.check_hostname = False
@@ -395,7 +395,7 @@ EOF
 	port=$(wait_line "$T/port")
 	# a line every 0.2 s, replies read as they come; when the error came
 	# goes to stderr
-	timeout 30 python3 - "$port" "$T/cport" >"$T/out" 2>"$T/when" <<'EOF'
+	timeout -k 5 30 python3 - "$port" "$T/cport" >"$T/out" 2>"$T/when" <<'EOF'
 import select, socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
 with open(sys.argv[2], "w") as f:
@@ -449,7 +449,7 @@ EOF
 	port=$(wait_line "$T/port")
 	# lines as fast as they go, replies read by a second thread; out:
 	# whether an ok came, the last line, and when it came
-	timeout 30 python3 - "$port" >"$T/out" <<'EOF'
+	timeout -k 5 30 python3 - "$port" >"$T/out" <<'EOF'
 import socket, sys, threading, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)
@@ -502,7 +502,7 @@ EOF
 	port=$(wait_line "$T/port")
 	start=$(date +%s%N)
 	# send lines and never read: the replies fill the socket buffers
-	timeout 30 python3 - "$port" <<'EOF'
+	timeout -k 5 30 python3 - "$port" <<'EOF'
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -571,7 +571,7 @@ EOF
 		strace -f -qq -o "$T/trace" -e trace=setsockopt \
 		"${HANDLER_CMD[@]}" -l "$T/F"
 	port=$(wait_line "$T/port")
-	printf 'hi\n' | timeout 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
+	printf 'hi\n' | timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
 		--port-file "$T/cport" >"$T/out"
 	status=0
 	wait "${SERVER_PIDS[-1]}" || status=$?
@@ -589,7 +589,7 @@ EOF
 	need strace
 	printf 'hi\n' >"$T/in"
 	status=0
-	ASAN_OPTIONS=$LSAN_OFF timeout 20 strace -f -qq -o "$T/trace" \
+	ASAN_OPTIONS=$LSAN_OFF timeout -k 5 20 strace -f -qq -o "$T/trace" \
 		-e trace=setsockopt "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" \
 		>"$T/out" 2>"$T/err" || status=$?
 	[ "$status" -eq 0 ]

@@ -80,7 +80,7 @@ clean_copy() {
 		i=\$((i + 1)); [ \$i -lt 1200 ] || { kill -INT -- -\$!; exit 1; }
 		sleep 0.1
 	done
-	printf 'hi from the readme\n' | timeout 10 bin/msgd-client 127.0.0.1 $port >"$T/client.out"
+	printf 'hi from the readme\n' | timeout -k 5 10 bin/msgd-client 127.0.0.1 $port >"$T/client.out"
 	echo "client \$?" >"$T/client.status"
 	i=0
 	until grep -q '#1 receive message: hi from the readme\$' "$T/run.out"; do
@@ -92,7 +92,7 @@ clean_copy() {
 	echo "make \$?" >"$T/make.status"
 	EOF
 	chmod +x "$T/try"
-	run timeout 300 "${ns[@]}" "$T/try"
+	run timeout -k 5 300 "${ns[@]}" "$T/try"
 	# whatever happened, nothing of it may outlive the test
 	kill -TERM -- -"$(cat "$T/make.pid")" 2>/dev/null || true
 	cat "$T/run.out" >&2
@@ -112,7 +112,7 @@ clean_copy() {
 	clean_copy
 	"$SRC/test/run" --install >/dev/null 2>&1 || skip "not every package of test/deps is installed"
 	# one small file of the suite: the whole of it runs in the outer make test
-	run fresh timeout 600 make --no-print-directory -C "$SRC" test TESTS=test/client.bats
+	run fresh timeout -k 5 600 make --no-print-directory -C "$SRC" test TESTS=test/client.bats
 	echo "$output" >&2
 	[ "$status" -eq 0 ]
 	[[ $output != *"installing what the tests need"* ]]
@@ -141,7 +141,7 @@ clean_copy() {
 	done
 	setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups true ||
 		skip "cannot become nobody here"
-	run timeout 300 setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+	run timeout -k 5 300 setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
 		env -i PATH="$(user_path)" HOME=/nonexistent LANG=C.UTF-8 \
 		make --no-print-directory -C "$T/src" test TESTS=test/zz.bats
 	echo "$output" >&2
@@ -156,7 +156,7 @@ clean_copy() {
 
 @test "without bats, make test runs the smoke test of the built programs and says why no more" {
 	clean_copy
-	run fresh timeout 300 make --no-print-directory -C "$SRC" test BATS=msgd-no-such-bats
+	run fresh timeout -k 5 300 make --no-print-directory -C "$SRC" test BATS=msgd-no-such-bats
 	echo "$output" >&2
 	[ "$status" -eq 0 ]
 	[[ $output == *"test/run: bats is not installed: only a smoke test can run"* ]]

@@ -74,6 +74,18 @@ ctl_line() {
 		'local disconnect: 1 messages, 2 bytes, eof'
 }
 
+@test "an unfinished foreign line that starts with a date is never cut: only our whole record head marks a torn record" {
+	printf 'notes\n2024-05-01 backup of /srv started' >"$T/F"
+	printf 'hi\n' >"$T/in"
+	converse "$T/in" -l "$T/F"
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	[ "$(sed -n 1,2p "$T/F")" = $'notes\n2024-05-01 backup of /srv started' ]
+	sed 1,2d "$T/F" >"$T/F2"
+	records_are "$T/F2" 'local connect' 'local #1 receive message: hi' \
+		'local disconnect: 1 messages, 2 bytes, eof'
+}
+
 @test "without /proc, on a stderr file shared with other handlers, a torn tail is ended with an LF, never cut" {
 	need_mount_ns
 	need python3
@@ -90,7 +102,7 @@ ctl_line() {
 		python3 -c 'import os, sys
 fd = os.open(sys.argv[1], os.O_RDWR | os.O_APPEND)
 os.dup2(fd, 2)
-os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l - \
+os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout -k 5 20 "${HANDLER_CMD[@]}" -l - \
 		<"$T/in" >"$T/out" || status=$?
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
@@ -109,14 +121,14 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 	for ((i = 0; i < rounds; i++)); do
 		sig=KILL
 		[ $((i % 2)) -eq 0 ] || sig=TERM
-		timeout 20 "${HANDLER_CMD[@]}" -m 1048576 -l "$T/F" <"$T/big" \
+		timeout -k 5 20 "${HANDLER_CMD[@]}" -m 1048576 -l "$T/F" <"$T/big" \
 			>/dev/null 2>&1 3>&- &
 		pid=$!
 		sleep "0.0$((RANDOM % 10))"
 		kill -"$sig" "$pid" 2>/dev/null || true
 		wait "$pid" || true
 		# the next writer repairs whatever the kill left
-		timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/small" >"$T/out" 2>"$T/err"
+		timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/small" >"$T/out" 2>"$T/err"
 		file_is "$T/out" 'hello\nok 1\nbye 1\n'
 		every_line_whole "$T/F"
 	done
@@ -127,10 +139,40 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 		END { if (bad) print bad " records are not whole"; exit bad > 0 }' "$T/F"
 }
 
+@test "a handler stuck at exit in LeakSanitizer's stop-the-world (a SIGCONT took its SIGSTOP) still ends on SIGTERM" {
+	[[ ${ASAN_OPTIONS:-} == *detect_leaks=1* ]] ||
+		skip "only a LeakSanitizer build (make sanitize) stops the world at exit"
+	local i hp spam st stuck=0
+	ctl_line 1048576 >"$T/big"
+	# timeout(1) sends SIGCONT after each SIGTERM: a storm of them makes
+	# one land between the tracer's attach and its SIGSTOP, for good
+	for ((i = 0; i < 20 && !stuck; i++)); do
+		"$MSGD_BIN/msgd-handler" -m 1048576 -l "$T/F" <"$T/big" >/dev/null 2>&1 3>&- &
+		hp=$!
+		(while kill -CONT "$hp" 2>/dev/null; do :; done) 3>&- &
+		spam=$!
+		sleep 3
+		kill "$spam" 2>/dev/null || true
+		wait "$spam" 2>/dev/null || true
+		st=$(ps -o stat= -p "$hp" || true)
+		if [ -n "$st" ] && [[ $st != Z* ]]; then
+			stuck=1
+			kill -TERM "$hp"
+			sleep 2
+			st=$(ps -o stat= -p "$hp" || true)
+			kill -KILL "$hp" 2>/dev/null || true
+			wait "$hp" 2>/dev/null || true
+			[ -z "$st" ] || [[ $st == Z* ]] || { echo "SIGTERM left it: $st"; false; }
+		fi
+		wait "$hp" 2>/dev/null || true
+	done
+	[ "$stuck" -eq 1 ] || skip "no exit was stuck in $i tries"
+}
+
 @test "SIGTERM while waiting for input ends with error server shutting down, a shutdown record and status 0" {
 	local pid
 	mkfifo "$T/in"
-	timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
+	timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
 	pid=$!
 	exec 4>"$T/in"
 	printf 'a\nb\n' >&4
@@ -153,7 +195,7 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 	seq -f 'm%g' 1 200000 >"$T/in"
 	for i in 1 2 3; do
 		rm -f "$T/F"
-		timeout 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
+		timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
 		pid=$!
 		# after start-up (the handler is installed), at a random moment
 		wait_grep "$T/F" ' connect$'
@@ -180,7 +222,7 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 		printf 'end\n'
 	} >"$T/in"
 	status=0
-	timeout 20 "${HANDLER_CMD[@]}" -l - <"$T/in" >"$T/out" 2> >(cat >"$T/pipe") ||
+	timeout -k 5 20 "${HANDLER_CMD[@]}" -l - <"$T/in" >"$T/out" 2> >(cat >"$T/pipe") ||
 		status=$?
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nerror line too long (max 984 bytes)\nok 2\nbye 2\n'
@@ -195,7 +237,7 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 @test "-m larger than a pipe can carry whole is said at start-up" {
 	printf 'x\n' >"$T/in"
 	status=0
-	timeout 20 "${HANDLER_CMD[@]}" -m 4096 -l - <"$T/in" >"$T/out" 2> >(cat >"$T/pipe") ||
+	timeout -k 5 20 "${HANDLER_CMD[@]}" -m 4096 -l - <"$T/in" >"$T/out" 2> >(cat >"$T/pipe") ||
 		status=$?
 	[ "$status" -eq 0 ]
 	wait_grep "$T/pipe" 'disconnect'
@@ -222,10 +264,10 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 		done
 		echo 'bye 150'; } >"$T/want"
 	mkfifo "$T/pipe"
-	timeout 60 cat <"$T/pipe" >"$T/shared" 3>&- &
+	timeout -k 5 60 cat <"$T/pipe" >"$T/shared" 3>&- &
 	reader=$!
 	for ((i = 1; i <= n; i++)); do
-		timeout 60 "${HANDLER_CMD[@]}" -l - <"$T/in" >"$T/out$i" \
+		timeout -k 5 60 "${HANDLER_CMD[@]}" -l - <"$T/in" >"$T/out$i" \
 			2>"$T/pipe" 3>&- &
 		pids+=("$!")
 	done
@@ -240,18 +282,17 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 	[ "$(record_count "$T/shared" ' rejected: line too long \(4096 bytes\)$')" -eq $((n * 150)) ]
 }
 
-@test "with -l - on a regular file each handler locks its own open file, so a writer holding the lock excludes it" {
+@test "with -l - on a regular file every writer locks FILE.lock, so a writer holding it excludes the handler" {
 	local holder
-	# one open file description for the holder and the handler, as the
+	# the holder and the handler share one open file description, as the
 	# launcher's children share its stderr
 	exec 5>>"$T/F"
-	# the holder takes the lock on that description, then writes a
-	# marker as it lets go: the handler's records must come after it
-	(flock -x 5 && sleep 1 && echo "marker written under the lock" >&5 &&
-		flock -u 5) 3>&- &
+	# the holder takes the writers' lock, then writes a marker as it lets
+	# go: the handler's records must come after it
+	flock -x "$T/F.lock" sh -c 'sleep 1 && echo "marker written under the lock" >&5' 3>&- &
 	holder=$!
 	sleep 0.3
-	printf 'hi\n' | timeout 20 "${HANDLER_CMD[@]}" -l - >"$T/out" 2>&5
+	printf 'hi\n' | timeout -k 5 20 "${HANDLER_CMD[@]}" -l - >"$T/out" 2>&5
 	exec 5>&-
 	wait "$holder"
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
@@ -261,10 +302,10 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 		'local disconnect: 1 messages, 2 bytes, eof'
 }
 
-@test "a reader holding the record file's lock delays a handler at most 5 s, then the client gets error cannot record message" {
+@test "a writer holding FILE.lock delays a handler at most 5 s, then the client gets error cannot record message" {
 	local holder
 	: >"$T/F"
-	flock -s "$T/F" sleep 12 3>&- &
+	flock -x "$T/F.lock" sleep 12 3>&- &
 	holder=$!
 	sleep 0.3
 	printf 'hi\n' >"$T/in"
@@ -277,6 +318,42 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 	file_is "$T/out" 'error cannot record message\n'
 	file_is "$T/err" "msgd-handler: cannot write record to $T/F: another process held its lock for 5 s\n"
 	[ ! -s "$T/F" ]
+}
+
+@test "a reader holding a lock on the record file neither delays nor stops recording" {
+	local holder
+	: >"$T/F"
+	# read-only, as a member of the file's group may open it; flock(2)
+	# and fcntl read locks need no more
+	(flock -s 4 && exec sleep 12) 4<"$T/F" 3>&- &
+	holder=$!
+	sleep 0.3
+	printf 'hi\n' >"$T/in"
+	SECONDS=0
+	converse "$T/in" -t 2 -l "$T/F"
+	kill "$holder" 2>/dev/null || true
+	wait "$holder" 2>/dev/null || true
+	[ "$status" -eq 0 ]
+	[ "$SECONDS" -lt 3 ] || { echo "$SECONDS s"; false; }
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	records_are "$T/F" 'local connect' 'local #1 receive message: hi' \
+		'local disconnect: 1 messages, 2 bytes, eof'
+}
+
+@test "FILE.lock gets the record file's owner and group, and only its write permissions: a reader cannot open it" {
+	local pair
+	# record file mode : lock file mode
+	for pair in 640:600 660:660 600:600 644:600; do
+		rm -f "$T/F" "$T/F.lock"
+		: >"$T/F"
+		chmod "${pair%:*}" "$T/F"
+		printf 'hi\n' >"$T/in"
+		converse "$T/in" -l "$T/F"
+		[ "$status" -eq 0 ]
+		[ "$(stat -c '%u:%g' "$T/F.lock")" = "$(stat -c '%u:%g' "$T/F")" ]
+		[ "$(stat -c %a "$T/F.lock")" = "${pair#*:}" ] ||
+			{ echo "$pair: $(stat -c %a "$T/F.lock")"; false; }
+	done
 }
 
 @test "-l FIFO with no reader fails within seconds instead of blocking in open" {
@@ -292,7 +369,7 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 
 @test "-l FIFO with a reader gets whole records" {
 	mkfifo "$T/fifo"
-	timeout 20 cat <"$T/fifo" >"$T/F" 3>&- &
+	timeout -k 5 20 cat <"$T/fifo" >"$T/F" 3>&- &
 	SERVER_PIDS+=("$!")
 	printf 'hi\n' >"$T/in"
 	converse "$T/in" -l "$T/fifo"
@@ -310,16 +387,16 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 	sleep 30 0<>"$T/fifo" 3>&- &
 	holder=$!
 	SERVER_PIDS+=("$holder")
-	timeout 10 head -c 65536 /dev/zero >"$T/fifo"
+	timeout -k 5 10 head -c 65536 /dev/zero >"$T/fifo"
 	printf 'hi\n' >"$T/in"
 	SECONDS=0
 	status=0
-	timeout 30 "${HANDLER_CMD[@]}" -l - <"$T/in" >"$T/out" 2>"$T/fifo" || status=$?
+	timeout -k 5 30 "${HANDLER_CMD[@]}" -l - <"$T/in" >"$T/out" 2>"$T/fifo" || status=$?
 	[ "$status" -eq 1 ]
 	[ "$SECONDS" -lt 15 ] || { echo "$SECONDS s"; false; }
 	file_is "$T/out" 'error cannot record message\n'
 	# nothing of it squeezed into the full pipe
-	[ "$( (timeout 2 cat "$T/fifo" || true) | tr -d '\0' | wc -c)" -eq 0 ]
+	[ "$( (timeout -k 5 2 cat "$T/fifo" || true) | tr -d '\0' | wc -c)" -eq 0 ]
 }
 
 @test "with -s a line is bounded by what syslog carries whole, and a longer -m is said at start-up" {
@@ -334,7 +411,7 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 		printf '\nend\n'
 	} >"$T/in"
 	status=0
-	with_dev "$T/dev" timeout 20 "${HANDLER_CMD[@]}" -s -m 1048576 <"$T/in" \
+	with_dev "$T/dev" timeout -k 5 20 "${HANDLER_CMD[@]}" -s -m 1048576 <"$T/in" \
 		>"$T/out" 2>"$T/err" || status=$?
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nerror line too long (max 2008 bytes)\nok 2\nbye 2\n'
@@ -367,4 +444,45 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout 20 "${HANDLER_CMD[@]}" -l -
 	wait_grep "$T/rec.1" ' disconnect: 2 messages, 6 bytes, eof$'
 	[ "$(grep -c 'receive message' "$T/rec")" -eq 1 ]
 	[ "$(grep -c 'receive message' "$T/rec.1")" -eq 2 ]
+}
+
+# ---- the launcher's lines share the discipline ----
+
+@test "launcher log lines on a plain 2>FILE never overwrite the records of handlers on the same file" {
+	local i port
+	# a plain >, as make run 2>FILE or systemd's StandardError=file: open it
+	"$MSGD_BIN/msgd-launcher" -v -1 127.0.0.1 0 "${HANDLER_CMD[@]}" -l - \
+		>"$T/port" 2>"$T/F" 3>&- &
+	SERVER_PIDS+=("$!")
+	port=$(wait_line "$T/port")
+	for ((i = 1; i <= 20; i++)); do
+		printf 'm%d\n' "$i" | timeout -k 5 20 "$MSGD_BIN/msgd-client" 127.0.0.1 "$port" \
+			>"$T/out"
+		file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	done
+	wait_count "$T/F" ' disconnect: ' 20
+	wait_count "$T/F" '^msgd-launcher: end [0-9]+ status 0$' 20
+	kill "${SERVER_PIDS[0]}"
+	wait "${SERVER_PIDS[0]}" || true
+	for ((i = 1; i <= 20; i++)); do
+		[ "$(record_count "$T/F" "^${TS_RE}[^ ]+ #1 receive message: m$i\$")" -eq 1 ] ||
+			{ echo "m$i: no record"; cat "$T/F"; false; }
+	done
+	# nothing else than whole records and whole launcher lines
+	[ "$(grep -cvE "^(${TS_RE}|msgd-launcher: )" "$T/F")" -eq 0 ]
+	grep -q '^msgd-launcher: stopping' "$T/F"
+}
+
+@test "a launcher line after a handler was killed mid-record cuts the torn record instead of gluing onto it" {
+	local whole='2026-11-26T10:00:00.000Z msgd-handler[7]: local #1 receive message: kept'
+	printf '%s\n%s' "$whole" '2026-11-26T10:00:00.001Z msgd-handler[8]: local #1 receive message: \x01\x01\x0' \
+		>"$T/F"
+	status=0
+	timeout -k 5 10 "$MSGD_BIN/msgd-launcher" -Z >>"$T/out" 2>>"$T/F" || status=$?
+	[ "$status" -eq 2 ]
+	[ "$(sed -n 1p "$T/F")" = "$whole" ]
+	[ "$(sed -n 2p "$T/F")" = 'msgd-launcher: unknown option -Z' ]
+	[[ $(sed -n 3p "$T/F") == 'usage: msgd-launcher '* ]]
+	[[ $(sed -n 4p "$T/F") == '       msgd-launcher -U '* ]]
+	[ "$(wc -l <"$T/F")" -eq 4 ]
 }

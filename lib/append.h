@@ -1,0 +1,42 @@
+/* One writer discipline for a regular file that records may share: every
+ * line any msgd program writes there (records, diagnostics, the launcher's
+ * log) goes through append_write(). */
+#ifndef MSGD_APPEND_H
+#define MSGD_APPEND_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* no record is longer (msgd-handler's 1 MiB line limit escaped to four
+ * times that, plus its head): a longer unfinished tail is not ours */
+#define APPEND_TAIL_MAX (4 * 1024 * 1024 + 4096)
+
+struct append {
+	int fd;		/* O_APPEND, a description of our own if it could be */
+	int lockfd;	/* what every writer locks: FILE.lock, or fd itself */
+	int own;	/* fd is ours alone: a torn record of ours may be cut */
+	dev_t dev;	/* the file it is for */
+	ino_t ino;
+};
+
+/*
+ * Make a for the regular file open on fd: an O_APPEND description of our
+ * own (through /proc/self/fd; where that fails a duplicate of fd, whose
+ * torn records are cut only if mine says fd's description is ours alone),
+ * and the lock only writers can take (FILE.lock beside it, else the file
+ * itself).  fd stays open.  Returns 0, or -1 (errno set; EINVAL when fd
+ * is not a regular file).
+ */
+int append_open(struct append *a, int fd, int mine);
+void append_close(struct append *a);
+
+/*
+ * Write len bytes of whole lines in one append, under the writers' lock
+ * (waited for at most ms, then EWOULDBLOCK), after a torn last record of
+ * ours is cut or a foreign unfinished line ended with an LF.  If the write
+ * fails part-way, the partial line is taken back out (when fd is our own).
+ * Returns the bytes written; short: errno set.
+ */
+size_t append_write(struct append *a, const char *p, size_t len, int ms);
+
+#endif
