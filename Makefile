@@ -46,7 +46,7 @@ $(BIN)/msgd-handler: $(BUILD)/handler/handler.o $(BUILD)/libmsgd.a
 
 $(BIN)/msgd-launcher: $(LAUNCHEROBJ) $(BUILD)/libmsgd.a
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -pthread -o $@ $(LAUNCHEROBJ) $(BUILD)/libmsgd.a
+	$(CC) $(LDFLAGS) -o $@ $(LAUNCHEROBJ) $(BUILD)/libmsgd.a
 
 $(BIN)/msgd-client: $(BUILD)/client/client.o $(BUILD)/libmsgd.a
 	@mkdir -p $(BIN)
@@ -107,12 +107,15 @@ test: all $(BUILD)/proxy-unit
 	BATS="$(BATS)" MSGD_BIN="$$PWD/$(BIN)" \
 	MSGD_UNIT="$$PWD/$(BUILD)/proxy-unit" test/run $(TESTS)
 
-# the whole suite again with AddressSanitizer and UBSan (glibc: no musl ASan)
+# the whole suite again with AddressSanitizer and UBSan (glibc: no musl ASan);
+# the launcher then makes its children with posix_spawn, which they can
+# follow, so the suite runs both ways of making them
 SANFLAGS = -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 sanitize:
 	$(MAKE) BUILD=build/san BIN=build/san/bin TOOLCHAIN=cc OPT=-O1 \
-		XCFLAGS="$(SANFLAGS)" XLDFLAGS="$(SANFLAGS)" all build/san/proxy-unit
+		XCFLAGS="$(SANFLAGS) -DMSGD_POSIX_SPAWN" XLDFLAGS="$(SANFLAGS)" \
+		all build/san/proxy-unit
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	BATS="$(BATS)" MSGD_BIN="$$PWD/build/san/bin" \
@@ -120,7 +123,8 @@ sanitize:
 
 # the handler tests with every handler under valgrind memcheck
 memcheck:
-	$(MAKE) BUILD=build/dbg BIN=build/dbg/bin TOOLCHAIN=cc OPT="-O1 -g" all
+	$(MAKE) BUILD=build/dbg BIN=build/dbg/bin TOOLCHAIN=cc OPT="-O1 -g" \
+		XCFLAGS=-DMSGD_POSIX_SPAWN all
 	MSGD_BIN="$$PWD/build/dbg/bin" \
 	MSGD_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
 	BATS="$(BATS)" test/run test/handler.bats
