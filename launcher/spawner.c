@@ -29,8 +29,10 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-/* the child's stack; it makes a few system calls, nothing deeper */
-#define SPAWN_STACK (8 * 1024)
+/* the child's stack: its frame and a few system calls, no handler ever
+ * runs on it (see child); small, so that only a page per four children
+ * is ever touched */
+#define SPAWN_STACK 1024
 
 /* the kernel's struct sigaction on both (not libc's) */
 struct ksigaction {
@@ -77,11 +79,13 @@ static char *const *argv;
 
 #ifdef BY_CLONE
 /*
- * The child, in our memory: a session of its own (no terminal's ^C or
- * hangup is its), the signals of reset at their defaults, then none
- * blocked, the connection on 0 and 1 (fd 2 is ours, the rest
- * close-on-exec), exec.  A failed exec leaves its errno in the slot and
- * ends with status 127.
+ * The child, in our memory: a process group of its own (a terminal's ^C
+ * or a signal to the launcher's group is not its; not a session, which
+ * would be a scheduler autogroup of its own for every child), the signals
+ * of reset at their defaults, then none blocked, the connection on 0 and
+ * 1 (fd 2 is ours, the rest close-on-exec), exec.  Signals are blocked
+ * until their handlers are gone, so none runs on this stack.  A failed
+ * exec leaves its errno in the slot and ends with status 127.
  */
 static int
 child(void *arg)
@@ -90,7 +94,7 @@ child(void *arg)
 	long r;
 	int i;
 
-	sys4(SYS_setsid, 0, 0, 0, 0);
+	sys4(SYS_setpgid, 0, 0, 0, 0);
 	for (i = 0; i < nreset; i++)
 		sys4(SYS_rt_sigaction, reset_sig[i], (long)&dfl, 0, 8);
 	/* the connection is never 0 or 1: the launcher holds those */
@@ -177,12 +181,13 @@ spawner_init(struct slot *slot, long n, const char *program,
 	(void)n;
 	path = program;
 	argv = args;
-	/* the child: a session of its own (no terminal's ^C or hangup is
-	 * its), signals at their defaults and unblocked */
+	/* the child: a process group of its own (not a session, a scheduler
+	 * autogroup each), signals at their defaults and unblocked */
 	sigemptyset(&none);
 	if ((err = posix_spawnattr_init(&attr)) ||
-	    (err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
+	    (err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
 	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)) ||
+	    (err = posix_spawnattr_setpgroup(&attr, 0)) ||
 	    (err = posix_spawnattr_setsigdefault(&attr, reset)) ||
 	    (err = posix_spawnattr_setsigmask(&attr, &none)))
 		return err;

@@ -424,6 +424,19 @@ print("%d s" % (time.monotonic() - start < 10))
 	burst_then_served
 }
 
+@test "with -p, a descriptor limit too low for -c MAX relays waiting for their header is said at the start, and the launcher serves" {
+	# shellcheck disable=SC2016 # expanded by that bash
+	PRE=(bash -c 'ulimit -n 32 && exec "$@"' ulimit)
+	launch l -c 100 -p 10.0.0.0/8 127.0.0.1 0 "$H" -l "$T/rec"
+	cat "$T/l.err" >&2
+	grep -qxE 'msgd-launcher: the descriptor limit \(32\) leaves room for [0-9]+ relays waiting for a PROXY header, not -c 100' "$T/l.err"
+	"${CLIENT[@]}" 127.0.0.1 "$PORT" send:'x\n' shut eof >"$T/c"
+	printf 'hello\nok 1\nbye 1\n' | cmp - "$T/c"
+	# room enough: nothing said
+	launch m -c 10 -p 10.0.0.0/8 127.0.0.1 0 "$H" -l "$T/rec"
+	[ "$(cat "$T/m.err")" = "msgd-launcher: listening on 127.0.0.1 port $PORT, at most 10 at once" ]
+}
+
 @test "when out of descriptors the launcher logs it once, backs off without spinning, and recovers" {
 	need prlimit
 	launch l 127.0.0.1 0 "$H" -l "$T/rec"
