@@ -979,27 +979,6 @@ admit(int cfd, const struct sockaddr *client, const struct rule **rule)
 	return 1;
 }
 
-static void start(struct slot *s);
-
-/* an admitted client's child; the client is closed and it is said if its
- * environment does not fit (env_reserve made room) */
-static void
-serve(int cfd, const struct sockaddr *local, const struct sockaddr *proxy,
-    const struct rule *rule)
-{
-	struct slot *s = slot_take();
-
-	if (make_env(s, cfd, local, proxy, rule) < 0) {
-		close(cfd);
-		slot_free(s);
-		warn("no room for a child's environment");
-		return;
-	}
-	s->fd = cfd;
-	s->retry = 0;
-	start(s);
-}
-
 /* out of descriptors, memory or processes: said once per episode, then a
  * calm retry with a back-off doubling from 50 ms to 1 s */
 static int
@@ -1078,6 +1057,25 @@ start(struct slot *s)
 	warn("cannot run %s:", o.argv[0]);
 	close_pending(s);
 	log_status();
+}
+
+/* an admitted client's child; the client is closed and it is said if its
+ * environment does not fit (env_reserve made room) */
+static void
+serve(int cfd, const struct sockaddr *local, const struct sockaddr *proxy,
+    const struct rule *rule)
+{
+	struct slot *s = slot_take();
+
+	if (make_env(s, cfd, local, proxy, rule) < 0) {
+		close(cfd);
+		slot_free(s);
+		warn("no room for a child's environment");
+		return;
+	}
+	s->fd = cfd;
+	s->retry = 0;
+	start(s);
 }
 
 /* a client that left while it waited for a process: reset, or its side

@@ -367,7 +367,8 @@ msgd-launcher: stopping: 0 running, grace 10 s" ]
 # be served whole within 10 s.  The clients' own descriptor limit is the
 # test's, not the launcher's.
 burst_then_served() {
-	run timeout -k 5 60 "${CLIENT[0]}" -c '
+	local out
+	out=$(timeout -k 5 60 "${CLIENT[0]}" -c '
 import socket, sys, time
 port = int(sys.argv[1])
 held = []
@@ -395,10 +396,9 @@ while True:
     got += b
 sys.stdout.write(got.decode(errors="replace"))
 print("%d s" % (time.monotonic() - start < 10))
-' "$PORT"
-	echo "$output" >&2
-	[ "$status" -eq 0 ]
-	[ "$output" = $'hello\nok 1\nbye 1\n1 s' ]
+' "$PORT") || { echo "status $?: $out" >&2; return 1; }
+	echo "$out" >&2
+	[ "$out" = $'hello\nok 1\nbye 1\n1 s' ]
 	[[ $(proc_state "$PID") == [RS] ]]
 }
 
