@@ -42,13 +42,13 @@ cd "$repo" || die "cannot cd to $repo"
 bindir=${MSGD_BIN:-$repo/bin}
 [[ $bindir == /* ]] || bindir=$repo/$bindir
 if [[ -z ${MSGD_BIN:-} ]]; then
-	make -s all build/loadgen build/refspawn || die "make failed"
+	make -s all build/loadgen build/refspawn build/execcost || die "make failed"
 else
-	make -s build/loadgen build/refspawn || die "make failed"
+	make -s build/loadgen build/refspawn build/execcost || die "make failed"
 fi
 launcher=$bindir/msgd-launcher handler=$bindir/msgd-handler loadgen=$repo/build/loadgen
-refspawn=$repo/build/refspawn
-for f in "$launcher" "$handler" "$loadgen" "$refspawn"; do
+refspawn=$repo/build/refspawn execcost=$repo/build/execcost
+for f in "$launcher" "$handler" "$loadgen" "$refspawn" "$execcost"; do
 	[[ -x $f ]] || die "$f is missing"
 done
 
@@ -87,6 +87,9 @@ hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 # field, median, agg
 # shellcheck source=bench/stats.sh
 . "$here/stats.sh"
+# machine_id, noop_build
+# shellcheck source=bench/machine.sh
+. "$here/machine.sh"
 
 # NRULES rules that do not match loopback, spread over many prefix lengths
 # and both families, and last the one that does: the worst place for it
@@ -117,6 +120,13 @@ for s in $REFS; do
 done
 
 ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')
+# a ratio means little without the machine: what a process costs here
+machine_id
+noop_build "$tmp" || die "cannot build a no-op program with musl-gcc or cc"
+: >"$tmp/empty"
+noop_cost=$("$execcost" 500 "$tmp/empty" "$noop") || die "the no-op program failed"
+printf 'machine: %s, %s CPUs; a no-op (%s) costs %s from exec to exit (build/execcost, medians of 500 runs)\n' \
+	"$machine" "$ncpu" "$noop_how" "$noop_cost"
 printf 'msgd-launcher (pid %s), tcpserver (pid %s), msgd-launcher -x %s rules (pid %s), -p (pid %s); -c %s -b %s, %s CPUs\n' \
 	"${pid[msgd]}" "${pid[tcpserver]}" "$NRULES" "${pid[msgd-x]}" "${pid[msgd-p]}" "$MAXCONN" "$BACKLOG" "$ncpu"
 printf 'bare reference spawners (bench/refspawn.c): %s\n' "$REFS"

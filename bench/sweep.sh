@@ -64,6 +64,8 @@ servers=()	# the ones that started, in order
 # median [FORMAT] (and field, agg)
 # shellcheck source=bench/stats.sh
 . "$here/stats.sh"
+# shellcheck source=bench/machine.sh
+. "$here/machine.sh"
 
 # the server's stderr (and xinetd's log), last lines: systemd-socket-activate
 # logs every connection there
@@ -154,8 +156,7 @@ ref=ref-$mode
 start1 "$ref" "$refspawn" "$mode" "$handler" -l "$tmp/rec-$ref"
 
 ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')
-model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
-machine="$(uname -srm), ${model:-unknown CPU}"
+machine_id
 today=$(date -u +%Y-%m-%d)
 printf 'servers: %s (-c %s -b %s where they take it)\n' "${servers[*]}" "$MAXCONN" "$BACKLOG"
 printf 'machine: %s, %s CPUs; load average (1 min) before the runs: %s\n' "$machine" "$ncpu" "$(cut -d' ' -f1 /proc/loadavg)"
@@ -213,13 +214,7 @@ for s in "${servers[@]}"; do stop "${pid[$s]}"; unset "pid[$s]"; done	# idle, bu
 # block's median; the difference is the median of the paired differences,
 # the handler's own budget.
 printf 'ping\n' >"$tmp/ping"
-printf 'int main(void) { return 0; }\n' >"$tmp/noop.c"
-noop_how=
-for how in 'musl-gcc -static' 'cc -static' cc; do	# the first that works
-	read -ra cc <<<"$how"
-	"${cc[@]}" -O2 -o "$tmp/noop" "$tmp/noop.c" 2>/dev/null && { noop_how=$how; break; }
-done
-[[ -n $noop_how ]] || die "cannot build a no-op program with musl-gcc or cc"
+noop_build "$tmp" || die "cannot build a no-op program with musl-gcc or cc"
 blocks=$((runs >= 200 ? 20 : 1))
 per=$(((runs + blocks - 1) / blocks)) runs=$((per * blocks))
 # block PROGRAM ARGS...: PER runs; "CPU_US WALL_US", the medians per run
@@ -232,7 +227,7 @@ block() {
 : >"$tmp/cost"	# per block: noop CPU, wall, handler CPU, wall
 for ((b = 0; b < blocks; b++)); do
 	nc='' hc=''
-	read -r nc nw < <(block "$tmp/noop")
+	read -r nc nw < <(block "$noop")
 	[[ $nc =~ ^[0-9.]+$ ]] || die "the no-op program failed"
 	read -r hc hw < <(block "$handler" -l /dev/null)
 	[[ $hc =~ ^[0-9.]+$ ]] || die "msgd-handler -l /dev/null <ping failed"

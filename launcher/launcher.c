@@ -2,6 +2,7 @@
  * the connection on fds 0 and 1, reap, repeat; with access rules (rules.c),
  * limits (limits.c) and a log. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -91,22 +93,10 @@ static long nfree, nchildren;
 static long nretry;
 static long long due = -1;
 static int starved;	/* the back-off in ms, 0 when not starved */
-/* children that ended before their slot was handed back (early_keep) */
-static struct early {
-	pid_t pid;
-	int status;
-	unsigned long seq;
-} *early;
-static long nearly, early_room;
-static unsigned long reaps;
 
-
-/* signals arrive through a pipe, so the loop only ever waits in poll(2);
- * the spawners say a slot is done on it too */
+/* signals arrive through a pipe, so the loop only ever waits in poll(2) */
 static int sigpipe_fd[2];
 static volatile sig_atomic_t got_term, got_int, got_hup, got_usr1;
-static int shutting;	/* the loop is over: no child is made again */
-static int stopping;	/* the children had their SIGTERM */
 
 /* -x: the rules in force; -p: the relays whose PROXY header is believed */
 static struct ruleset *rules, *proxies;
@@ -710,12 +700,76 @@ fds_from(int from, int keep1, int keep2, int do_close)
 }
 
 /* descriptors we inherited must not reach the children, nor a closed
- * 0, 1 or 2 be taken by a socket that a child would then see there */
+ * 0, 1 or 2 be taken by a socket that a child would then see there; the
+ * soft limit goes up to the hard one, so that a low one cannot stop us
+ * taking clients */
 static void
 fds_init(void)
 {
+	struct rlimit rl;
+
 	std_fds();
 	fds_from(3, -1, -1, 0);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			warn("cannot raise the descriptor limit:");
+	}
+}
+
+/* how many descriptors under limit are open */
+static long
+fds_open(long limit)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	long n = 0, fd;
+
+	if (d == NULL) {
+		/* no /proc: those below the lowest free one, at least */
+		fd = fcntl(0, F_DUPFD_CLOEXEC, 0);
+		if (fd >= 0)
+			close((int)fd);
+		return fd < 0 ? limit : fd;
+	}
+	while ((e = readdir(d)) != NULL)
+		n += parse_num(e->d_name, 0, limit - 1, &fd) == 0;
+	closedir(d);
+	return n - 1;	/* less the directory's own */
+}
+
+/*
+ * What the descriptor limit leaves for connections held at once.  A
+ * child holds none of ours, and one spawn fails before another is
+ * tried, so those held are the relays waiting for their header (-p) and
+ * one in hand; FD_RESERVE more stay free for what making a child and
+ * writing the log may open.  Said when -c MAX relays cannot wait at once,
+ * and then fewer do.
+ */
+#define FD_RESERVE 4
+
+static void
+fds_budget(void)
+{
+	struct rlimit rl;
+	long limit = 1L << 20, room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)limit)
+		limit = (long)rl.rlim_cur;
+	room = limit - fds_open(limit) - FD_RESERVE - 1;
+	if (room < 1) {
+		warn("the descriptor limit (%ld) leaves no room for a client",
+		    limit);
+		room = 1;
+	}
+	if (proxies == NULL)
+		return;
+	if (room < o.maxconn)
+		warn("the descriptor limit (%ld) leaves room for %ld relays "
+		    "waiting for a PROXY header, not -c %ld", limit, room,
+		    o.maxconn);
+	if (waiting_init(room < o.maxconn ? room : o.maxconn) < 0)
+		die(1, "out of memory");
 }
 
 /*
@@ -951,10 +1005,7 @@ slots_init(void)
 	slots = calloc((size_t)o.maxconn, sizeof *slots);
 	free_slots = calloc((size_t)o.maxconn, sizeof *free_slots);
 	live = calloc((size_t)o.maxconn, sizeof *live);
-	early_room = o.maxconn + 64;
-	early = calloc((size_t)early_room, sizeof *early);
-	if (slots == NULL || free_slots == NULL || live == NULL ||
-	    early == NULL)
+	if (slots == NULL || free_slots == NULL || live == NULL)
 		return -1;
 	for (i = o.maxconn; i-- > 0;)
 		free_slots[nfree++] = &slots[i];
@@ -980,59 +1031,6 @@ slot_free(struct slot *s)
 	free_slots[nfree++] = s;
 }
 
-/*
- * A child that ended before its spawner said it was made is not known by
- * its pid yet: its status is kept here until then.  seq orders them with
- * the slots: a kept status is only ever matched to a slot queued before it
- * was reaped, and one that no slot still being made could claim (a child
- * we inherited, or one that posix_spawn reaped itself after a failed exec)
- * is dropped.  So at most one is kept per slot being made, plus strays
- * since the last prune.  early_prune() drops what no slot still being
- * made can claim.
- */
-static void
-early_prune(void)
-{
-	unsigned long min = (unsigned long)-1;
-	long i, k = 0;
-
-	for (i = 0; i < nchildren; i++)
-		if (live[i]->state == SLOT_SPAWNING && live[i]->seq < min)
-			min = live[i]->seq;
-	for (i = 0; i < nearly; i++)
-		if (early[i].seq > min)
-			early[k++] = early[i];
-	nearly = k;
-}
-
-static void
-early_keep(pid_t pid, int st)
-{
-	if (nearly == early_room)
-		early_prune();
-	if (nearly == early_room) {
-		/* strays all: the oldest goes */
-		memmove(early, early + 1, (size_t)(nearly - 1) * sizeof *early);
-		nearly--;
-	}
-	early[nearly++] = (struct early){ pid, st, reaps };
-}
-
-/* the status of s's child, kept because it ended first: 1 and *st, or 0 */
-static int
-early_claim(const struct slot *s, int *st)
-{
-	long i;
-
-	for (i = 0; i < nearly; i++)
-		if (early[i].pid == s->pid && early[i].seq > s->seq) {
-			*st = early[i].status;
-			early[i] = early[--nearly];
-			return 1;
-		}
-	return 0;
-}
-
 static void
 child_ended(struct slot *s, int st)
 {
@@ -1045,6 +1043,9 @@ child_ended(struct slot *s, int st)
 	log_status();
 }
 
+/* every child that ended; one we did not make (inherited across an
+ * exec) is only reaped.  A child whose exec failed is said by PROGRAM's
+ * name, not as an end */
 static void
 reap(void)
 {
@@ -1053,15 +1054,21 @@ reap(void)
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		long i;
+		int err;
 
-		reaps++;
 		for (i = 0; i < nchildren && !(live[i]->state == SLOT_RUNNING &&
 		    live[i]->pid == pid); i++)
 			;
-		if (i < nchildren)
+		if (i == nchildren)
+			continue;
+		if ((err = spawn_exec_failed(live[i], st)) != 0) {
+			counts.failed++;	/* made, but no PROGRAM ran */
+			errno = err;
+			warn("cannot run %s:", o.argv[0]);
+			slot_free(live[i]);
+			log_status();
+		} else
 			child_ended(live[i], st);
-		else
-			early_keep(pid, st);
 	}
 }
 
@@ -1140,36 +1147,6 @@ admit(int cfd, const struct sockaddr *client, const struct rule **rule)
 	return 1;
 }
 
-/* s (its fd and env set) to a spawner; seq: a child's status reaped from
- * now on may be its own */
-static void
-queue(struct slot *s)
-{
-	s->state = SLOT_SPAWNING;
-	s->seq = reaps;
-	spawner_add(s);
-}
-
-/* an admitted client's child, queued for a spawner; the client is closed
- * and it is said if its environment does not fit (env_reserve made room) */
-static void
-serve(int cfd, const struct sockaddr *local, const struct sockaddr *proxy,
-    const struct rule *rule)
-{
-	struct slot *s = slot_take();
-
-	if (make_env(s, cfd, local, proxy, rule) < 0) {
-		close(cfd);
-		slot_free(s);
-		counts.failed++;
-		warn("no room for a child's environment");
-		return;
-	}
-	s->fd = cfd;
-	s->retry = 0;
-	queue(s);
-}
-
 /* out of descriptors, memory or processes: said once per episode, then a
  * calm retry with a back-off doubling from 50 ms to 1 s */
 static int
@@ -1208,76 +1185,109 @@ close_pending(struct slot *s)
 }
 
 /*
- * The slots the spawners are done with.  A child made is running now (or
- * ran already: its status may have come first).  A spawn that failed for
- * want of a process or memory is kept and tried again after a back-off,
- * never dropped; after SIGTERM it is closed.  Any other failure is exec's,
- * said with PROGRAM's name, and the client gets EOF.
+ * Make s's child (its fd and env set).  A child made is running now.  A
+ * spawn that failed for want of a process or memory is kept and tried
+ * again after a back-off, never dropped; after SIGTERM it is closed.  Any
+ * other failure is exec's, said with PROGRAM's name, and the client gets
+ * EOF.
  */
 static void
-collect(void)
+start(struct slot *s)
 {
-	struct slot *s;
+	int err = spawn(s);
 
-	while ((s = spawner_done()) != NULL) {
-		int st;
-
-		if (s->err == 0) {
-			s->state = SLOT_RUNNING;
-			counts.served++;
-			if (s->retry) {
-				s->retry = 0;
-				if (--nretry == 0)
-					fed();
-			}
-			if (o.verbosity == VERBOSE) {
-				if (o.path)	/* -U: ip is the credentials */
-					note("pid %ld from %s", (long)s->pid,
-					    s->ip);
-				else
-					note("pid %ld from %s port %u",
-					    (long)s->pid, s->ip, s->port);
-				log_status();
-			}
-			if (early_claim(s, &st))
-				child_ended(s, st);
-			else if (stopping)
-				kill(s->pid, SIGTERM);
-			continue;
+	if (err == 0) {
+		s->state = SLOT_RUNNING;
+		counts.served++;
+		if (s->retry) {
+			s->retry = 0;
+			if (--nretry == 0)
+				fed();
 		}
-		if (for_want_of_resources(s->err) && !shutting) {
-			s->state = SLOT_FAILED;
-			if (!s->retry)
-				nretry++;
-			s->retry = 1;
-			if (due < 0) {
-				errno = s->err;
-				due = now_ms() + starve("fork");
-			}
-			continue;
+		if (o.verbosity == VERBOSE) {
+			if (o.path)	/* -U: ip is the credentials */
+				note("pid %ld from %s", (long)s->pid, s->ip);
+			else
+				note("pid %ld from %s port %u", (long)s->pid,
+				    s->ip, s->port);
+			log_status();
 		}
-		/* no retry after SIGTERM; any other failure is exec's */
-		counts.failed++;
-		if (!for_want_of_resources(s->err)) {
-			errno = s->err;
-			warn("cannot run %s:", o.argv[0]);
-		}
-		close_pending(s);
-		log_status();
+		return;
 	}
-	if (nearly)
-		early_prune();
+	if (for_want_of_resources(err)) {
+		s->state = SLOT_FAILED;
+		if (!s->retry)
+			nretry++;
+		s->retry = 1;
+		if (due < 0) {
+			errno = err;
+			due = now_ms() + starve("fork");
+		}
+		return;
+	}
+	counts.failed++;
+	errno = err;
+	warn("cannot run %s:", o.argv[0]);
+	close_pending(s);
+	log_status();
 }
 
-/* the back-off is over: the failed spawns are tried again */
+/* an admitted client's child; the client is closed and it is said if its
+ * environment does not fit (env_reserve made room) */
+static void
+serve(int cfd, const struct sockaddr *local, const struct sockaddr *proxy,
+    const struct rule *rule)
+{
+	struct slot *s = slot_take();
+
+	if (make_env(s, cfd, local, proxy, rule) < 0) {
+		close(cfd);
+		slot_free(s);
+		counts.failed++;
+		warn("no room for a child's environment");
+		return;
+	}
+	s->fd = cfd;
+	s->retry = 0;
+	start(s);
+}
+
+/* a client that left while it waited for a process: reset, or its side
+ * closed with not a byte sent; its child would only meet a closed door */
+static int
+gone(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
+	int n = 0;
+
+	if (poll(&p, 1, 0) != 1)
+		return 0;
+	if (p.revents & (POLLERR | POLLHUP))
+		return 1;
+	return (p.revents & POLLRDHUP) && ioctl(fd, FIONREAD, &n) == 0 &&
+	    n == 0;
+}
+
+/* the back-off is over: the failed spawns are tried again, but a client
+ * that has gone is closed without a child */
 static void
 retry_failed(void)
 {
 	long i;
 
-	for (i = 0; i < nchildren; i++)
-		if (live[i]->state == SLOT_FAILED)
-			queue(live[i]);
+	for (i = nchildren; i-- > 0;) {
+		struct slot *s = live[i];
+
+		if (s->state != SLOT_FAILED)
+			continue;
+		if (gone(s->fd)) {
+			close_pending(s);
+			if (nretry == 0)
+				fed();
+			log_status();
+		} else
+			start(s);
+	}
 }
 
 /* an executable regular file, for the user we now are: 0, or -1 with
@@ -1361,7 +1371,7 @@ accept_some(int lfd)
 {
 	int i;
 
-	for (i = 0; i < 64 && nchildren < o.maxconn &&
+	for (i = 0; i < 64 && nchildren < o.maxconn && nretry == 0 &&
 	    !(proxies && waiting_full()); i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
@@ -1417,9 +1427,7 @@ rules_init(void)
 	}
 }
 
-/* -p: the relays, parsed as "CIDR allow" lines; a bad one is bad usage.
- * Connections waiting for a header are at most -c MAX, apart from the
- * children */
+/* -p: the relays, parsed as "CIDR allow" lines; a bad one is bad usage */
 static void
 proxies_init(void)
 {
@@ -1434,8 +1442,6 @@ proxies_init(void)
 		    "or gid:" : err);
 		usage_exit(SYNOPSIS);
 	}
-	if (waiting_init(o.maxconn) < 0)
-		die(1, "out of memory");
 }
 
 /* SIGHUP: the file again, all of it good, or the old rules stay */
@@ -1465,7 +1471,6 @@ term_children(void)
 {
 	long i;
 
-	stopping = 1;
 	for (i = 0; i < nchildren; i++)
 		if (live[i]->state == SLOT_RUNNING)
 			kill(live[i]->pid, SIGTERM);
@@ -1499,7 +1504,6 @@ shutdown_gracefully(void)
 		}
 		poll(&pfd, 1, (int)left);
 		drain_signals();
-		collect();
 		reap();
 		if (got_usr1)
 			log_counters();
@@ -1608,8 +1612,6 @@ loop(int lfd)
 		}
 		if (r > 0 && pfd[0].revents) {
 			drain_signals();
-			/* children made first: one may have ended already */
-			collect();
 			reap();
 			if (got_hup) {
 				got_hup = 0;
@@ -1628,7 +1630,9 @@ loop(int lfd)
 		} else if (r > 0 && pfd[1].fd >= 0 && pfd[1].revents) {
 			int backoff = accept_some(lfd);
 
-			due = backoff ? now_ms() + backoff : -1;
+			/* a spawn that failed there has set its own */
+			if (backoff)
+				due = now_ms() + backoff;
 		}
 	}
 	free(pfd);
@@ -1636,21 +1640,12 @@ loop(int lfd)
 }
 
 /* at shutdown a client still waiting for a process is closed: it sees EOF
- * now, not after the grace.  Clients queued for their first try still get
- * their child, as they would have before SIGTERM. */
-static int
-first_try(const struct slot *s)
-{
-	return !s->retry;
-}
-
+ * now, not after the grace */
 static void
 drop_pending(void)
 {
 	long i;
 
-	shutting = 1;
-	spawner_withdraw(first_try, close_pending);
 	for (i = nchildren; i-- > 0;)
 		if (live[i]->state == SLOT_FAILED)
 			close_pending(live[i]);
@@ -1725,13 +1720,14 @@ main(int argc, char **argv)
 	notify_init();	/* before env_init: NOTIFY_SOCKET is not the children's */
 	env_init();
 	env_need_for(rules);
-	if ((errno = spawner_init(SPAWNERS, o.maxconn, sigpipe_fd[1],
-	    o.argv[0], o.argv, &child_reset)) != 0) {
-		warn("cannot start the threads that make children:");
+	if ((errno = spawner_init(slots, o.maxconn, o.argv[0], o.argv,
+	    &child_reset)) != 0) {
+		warn("cannot make room for the children's stacks:");
 		unix_unlink();
 		pidfile_remove();
 		return 1;
 	}
+	fds_budget();
 	if (o.verbosity != QUIET && o.path)
 		note("listening on %s, at most %ld at once", o.path, o.maxconn);
 	else if (o.verbosity != QUIET)

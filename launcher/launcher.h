@@ -1,7 +1,6 @@
 /* The launcher's own parts, shared by its files only: access rules
  * (rules.c), per-source rate limits (limits.c), connections waiting for a
- * PROXY header (proxied.c) and the threads that make children
- * (spawner.c). */
+ * PROXY header (proxied.c) and the making of children (spawner.c). */
 #ifndef LAUNCHER_H
 #define LAUNCHER_H
 
@@ -110,42 +109,37 @@ void waiting_close_all(void);
 
 /* ---- making children: spawner.c ---- */
 
-/* threads that call posix_spawn, and each one's stack */
-#define SPAWNERS 2
-#define SPAWNER_STACK (128 * 1024)
-
-enum slot_state { SLOT_FREE, SLOT_SPAWNING, SLOT_RUNNING, SLOT_FAILED };
+enum slot_state { SLOT_FREE, SLOT_RUNNING, SLOT_FAILED };
 
 /* one client's child, from the moment it is admitted until it is reaped */
 struct slot {
 	enum slot_state state;
 	pid_t pid;		/* the child, once made */
 	int fd;			/* the connection, until the child has it */
-	int err;		/* 0, or why posix_spawn failed */
 	int retry;		/* its spawn failed for want of resources */
 	long live;		/* its index in the launcher's list of slots in use */
-	unsigned long seq;	/* the reap count when it was queued */
 	unsigned char key[16];	/* the source, for -C */
 	struct peer_cred cred;	/* -U: the client's */
 	char **env;		/* its own environment, one allocation */
 	size_t env_size;	/* in bytes */
 	char ip[ADDR_IPLEN];	/* the client, for the log (-U: its cred_text) */
 	unsigned port;
+	/* the spawner's, untouched from spawn() until the child is reaped */
+	char *stack_top;
+	int child_fd;
+	char **child_env;
+	volatile int exec_err;
 };
 
-/* threads spawning program with args (a path), at most max slots queued;
- * a byte on wake says a slot is done; reset: the signals a child must get
- * back at their defaults.  0, or an errno value */
-int spawner_init(int threads, long max, int wake, const char *program,
+/* children of program with args (a path), for the n slots; reset: the
+ * signals a child must get back at their defaults.  0, or an errno value */
+int spawner_init(struct slot *slot, long n, const char *program,
     char *const *args, const sigset_t *reset);
-/* make s's child: s->fd on fds 0 and 1, s->env its environment */
-void spawner_add(struct slot *s);
-/* a slot whose spawn is over (s->err 0: s->pid runs, s->fd is closed),
- * or NULL */
-struct slot *spawner_done(void);
-/* take back the queued slots keep() says no to, each given to drop();
- * one a spawner has begun cannot be taken back */
-void spawner_withdraw(int (*keep)(const struct slot *),
-    void (*drop)(struct slot *));
+/* make s's child, s->fd on its fds 0 and 1, s->env its environment: 0
+ * (s->pid runs, s->fd is closed), or why not as an errno value */
+int spawn(struct slot *s);
+/* s's child was reaped with status: the errno value of its failed exec,
+ * or 0 */
+int spawn_exec_failed(const struct slot *s, int status);
 
 #endif

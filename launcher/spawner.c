@@ -1,65 +1,203 @@
 /*
- * Children are made by posix_spawn(3) from SPAWNERS threads of their own.
- * posix_spawn is a vfork-style spawn: no page tables are copied, but the
- * calling thread is suspended until its child has exec'd.  Here that
- * thread is never the one that accepts, so the loop goes on taking,
- * checking and queueing clients while a child is made.  With glibc the two
- * spawners can each wait for an exec at once; musl's posix_spawn holds a
- * lock of its own until its child has exec'd, so there the second one only
- * overlaps the hand-back.
- *
- * The main thread owns every slot except while it is queued or being
- * spawned (from spawner_add until spawner_done hands it back); the queues
- * are the only state shared, under one mutex.  A spawner says a slot is
- * done by a byte on the main loop's wake-up pipe.
+ * Children are made by the accepting thread itself, with no hand-off.
+ * On x86_64 and aarch64: clone(CLONE_VM) without CLONE_VFORK, so no page
+ * table is copied and the launcher never waits for an exec.  The child
+ * shares our memory until it execs, so it runs on a stack of its slot's
+ * own, reads only what nothing changes until it is reaped (the program,
+ * its arguments, the slot's environment and descriptor), and makes raw
+ * system calls only: no errno, no libc lock, no thread state.  Signals
+ * are all blocked across the clone, so no handler of ours ever runs in
+ * the child.  Elsewhere, and in the ASan and valgrind builds
+ * (MSGD_POSIX_SPAWN), posix_spawn(3), which waits for the exec.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "msgd.h"
 #include "launcher.h"
 
-/* a ring of slot pointers; each slot is on at most one ring at a time */
-struct ring {
-	struct slot **s;
-	size_t head, n, cap;
+#if !defined(MSGD_POSIX_SPAWN) && !defined(__SANITIZE_ADDRESS__) && \
+    (defined(__x86_64__) || defined(__aarch64__))
+#define BY_CLONE 1
+#endif
+
+#ifdef BY_CLONE
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+/* the child's stack: its frame and a few system calls, no handler ever
+ * runs on it (see child); small, so that only a page per four children
+ * is ever touched */
+#define SPAWN_STACK 1024
+
+/* the kernel's struct sigaction on both (not libc's) */
+struct ksigaction {
+	unsigned long handler, flags, restorer, mask;
 };
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t work = PTHREAD_COND_INITIALIZER;
-static struct ring todo, done;
-static posix_spawnattr_t attr;
+/* system calls that touch no memory of ours but their arguments */
+#if defined(__x86_64__)
+static inline long
+sys4(long n, long a, long b, long c, long d)
+{
+	register long r10 __asm__("r10") = d;
+	long r;
+
+	__asm__ volatile ("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b),
+	    "d"(c), "r"(r10) : "rcx", "r11", "memory");
+	return r;
+}
+#else
+static inline long
+sys4(long n, long a, long b, long c, long d)
+{
+	register long x8 __asm__("x8") = n;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	register long x3 __asm__("x3") = d;
+
+	__asm__ volatile ("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2),
+	    "r"(x3) : "memory", "cc");
+	return x0;
+}
+#endif
+
+static const struct ksigaction dfl;	/* SIG_DFL, no flags, empty mask */
+static const unsigned long no_signals, all_signals = ~0UL;
+static char *stacks;
+/* the signals a child gets back at their defaults */
+static int reset_sig[64], nreset;
+#endif
+
 static const char *path;
 static char *const *argv;
-static int wake_fd;
 
-static void
-ring_push(struct ring *r, struct slot *s)
+#ifdef BY_CLONE
+/*
+ * The child, in our memory: a process group of its own (a terminal's ^C
+ * or a signal to the launcher's group is not its; not a session, which
+ * would be a scheduler autogroup of its own for every child), the signals
+ * of reset at their defaults, then none blocked, the connection on 0 and
+ * 1 (fd 2 is ours, the rest close-on-exec), exec.  Signals are blocked
+ * until their handlers are gone, so none runs on this stack.  A failed
+ * exec leaves its errno in the slot and ends with status 127.
+ */
+static int
+child(void *arg)
 {
-	r->s[(r->head + r->n++) % r->cap] = s;
+	struct slot *s = arg;
+	long r;
+	int i;
+
+	sys4(SYS_setpgid, 0, 0, 0, 0);
+	for (i = 0; i < nreset; i++)
+		sys4(SYS_rt_sigaction, reset_sig[i], (long)&dfl, 0, 8);
+	/* the connection is never 0 or 1: the launcher holds those */
+	r = sys4(SYS_dup3, s->child_fd, 0, 0, 0);
+	if (r >= 0)
+		r = sys4(SYS_dup3, s->child_fd, 1, 0, 0);
+	if (r >= 0) {
+		sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&no_signals, 0, 8);
+		r = sys4(SYS_execve, (long)path, (long)argv, (long)s->child_env,
+		    0);
+	}
+	s->exec_err = (int)-r;
+	sys4(SYS_exit, 127, 0, 0, 0);
+	return 127;
 }
 
-static struct slot *
-ring_pop(struct ring *r)
+int
+spawner_init(struct slot *slot, long n, const char *program,
+    char *const *args, const sigset_t *reset)
 {
-	struct slot *s;
+	long i;
+	int sig;
 
-	if (r->n == 0)
-		return NULL;
-	s = r->s[r->head];
-	r->head = (r->head + 1) % r->cap;
-	r->n--;
-	return s;
+	path = program;
+	argv = args;
+	for (sig = 1; sig < 65 && sig < NSIG; sig++)
+		if (sigismember(reset, sig) == 1)
+			reset_sig[nreset++] = sig;
+	/* only the pages a child has run on are ever touched */
+	stacks = mmap(NULL, (size_t)n * SPAWN_STACK, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (stacks == MAP_FAILED)
+		return errno;
+	for (i = 0; i < n; i++)
+		slot[i].stack_top = stacks + (size_t)(i + 1) * SPAWN_STACK;
+	return 0;
+}
+
+int
+spawn(struct slot *s)
+{
+	unsigned long old;
+	pid_t pid;
+	int err = 0;
+
+	/* what the child reads: the parent leaves it alone until the reap */
+	s->child_fd = s->fd;
+	s->child_env = s->env;
+	s->exec_err = 0;
+	sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all_signals, (long)&old,
+	    8);
+	pid = clone(child, s->stack_top, CLONE_VM | SIGCHLD, s);
+	if (pid < 0)
+		err = errno;
+	sys4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8);
+	if (pid < 0)
+		return err;
+	s->pid = pid;
+	close(s->fd);
+	s->fd = -1;
+	return 0;
+}
+
+int
+spawn_exec_failed(const struct slot *s, int status)
+{
+	return WIFEXITED(status) && WEXITSTATUS(status) == 127 ?
+	    s->exec_err : 0;
+}
+
+#else
+#include <spawn.h>
+
+static posix_spawnattr_t attr;
+
+int
+spawner_init(struct slot *slot, long n, const char *program,
+    char *const *args, const sigset_t *reset)
+{
+	sigset_t none;
+	int err;
+
+	(void)slot;
+	(void)n;
+	path = program;
+	argv = args;
+	/* the child: a process group of its own (not a session, a scheduler
+	 * autogroup each), signals at their defaults and unblocked */
+	sigemptyset(&none);
+	if ((err = posix_spawnattr_init(&attr)) ||
+	    (err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
+	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)) ||
+	    (err = posix_spawnattr_setpgroup(&attr, 0)) ||
+	    (err = posix_spawnattr_setsigdefault(&attr, reset)) ||
+	    (err = posix_spawnattr_setsigmask(&attr, &none)))
+		return err;
+	return 0;
 }
 
 /* the connection on fds 0 and 1 (fd 2 is ours, the rest close-on-exec);
  * on success the connection is the child's alone */
-static int
-spawn_one(struct slot *s)
+int
+spawn(struct slot *s)
 {
 	posix_spawn_file_actions_t fa;
 	int err;
@@ -80,106 +218,12 @@ spawn_one(struct slot *s)
 	return err;
 }
 
-static void *
-spawner(void *unused)
-{
-	(void)unused;
-	for (;;) {
-		struct slot *s;
-		char c = 'c';
-
-		pthread_mutex_lock(&mu);
-		while ((s = ring_pop(&todo)) == NULL)
-			pthread_cond_wait(&work, &mu);
-		pthread_mutex_unlock(&mu);
-
-		s->err = spawn_one(s);
-
-		pthread_mutex_lock(&mu);
-		ring_push(&done, s);
-		pthread_mutex_unlock(&mu);
-		(void)!write(wake_fd, &c, 1);
-	}
-	return NULL;
-}
-
+/* posix_spawn said it already */
 int
-spawner_init(int threads, long max, int wake, const char *program,
-    char *const *args, const sigset_t *reset)
+spawn_exec_failed(const struct slot *s, int status)
 {
-	pthread_attr_t ta;
-	sigset_t all, old, none;
-	int i, err;
-
-	todo.cap = done.cap = (size_t)max;
-	todo.s = calloc((size_t)max, sizeof *todo.s);
-	done.s = calloc((size_t)max, sizeof *done.s);
-	if (todo.s == NULL || done.s == NULL)
-		return ENOMEM;
-	path = program;
-	argv = args;
-	wake_fd = wake;
-
-	/* the child: a session of its own (no terminal's ^C or hangup is
-	 * its), signals at their defaults and unblocked */
-	sigemptyset(&none);
-	if ((err = posix_spawnattr_init(&attr)) ||
-	    (err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
-	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK)) ||
-	    (err = posix_spawnattr_setsigdefault(&attr, reset)) ||
-	    (err = posix_spawnattr_setsigmask(&attr, &none)))
-		return err;
-
-	/* signals are the main thread's: the spawners block them all */
-	if ((err = pthread_attr_init(&ta)) ||
-	    (err = pthread_attr_setstacksize(&ta, SPAWNER_STACK)) ||
-	    (err = pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED)))
-		return err;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (i = 0; i < threads && err == 0; i++) {
-		pthread_t t;
-
-		err = pthread_create(&t, &ta, spawner, NULL);
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&ta);
-	return err;
+	(void)s;
+	(void)status;
+	return 0;
 }
-
-void
-spawner_add(struct slot *s)
-{
-	pthread_mutex_lock(&mu);
-	ring_push(&todo, s);
-	pthread_cond_signal(&work);
-	pthread_mutex_unlock(&mu);
-}
-
-struct slot *
-spawner_done(void)
-{
-	struct slot *s;
-
-	pthread_mutex_lock(&mu);
-	s = ring_pop(&done);
-	pthread_mutex_unlock(&mu);
-	return s;
-}
-
-void
-spawner_withdraw(int (*keep)(const struct slot *), void (*drop)(struct slot *))
-{
-	size_t i, n;
-
-	pthread_mutex_lock(&mu);
-	for (i = 0, n = todo.n; i < n; i++) {
-		struct slot *s = ring_pop(&todo);
-
-		if (keep(s))
-			ring_push(&todo, s);
-		else
-			drop(s);
-	}
-	pthread_mutex_unlock(&mu);
-}
+#endif

@@ -563,10 +563,10 @@ peers() {
 
 # node_kill N: node N dies as a machine would: its launcher stopped (so it
 # forks no more), then it and every handler it runs, SIGKILL (the handlers
-# are in sessions of their own: no process group holds them all); how many
+# are in process groups of their own: no group holds them all); how many
 # handlers in KILLED, and in OPEN how many TCP sessions the node held at that
 # moment: its handlers' and those it had not yet given a handler (in its
-# listening backlog, or accepted and queued for a spawner thread), which the
+# listening backlog), which the
 # kill cuts too.  HAProxy is held still from before the count until nothing
 # listens or is connected on the node's port any more (a killed process
 # closes its sockets only as it exits, which can take a while under ASan),

@@ -238,9 +238,9 @@ handler_usage_error() {
 }
 
 # one_slot: U is a uid of no user and no process, that may run $H;
-# PRE=(prlimit --nproc=4) then lets a launcher run as U make one child
+# PRE=(prlimit --nproc=2) then lets a launcher run as U make one child
 # at a time: RLIMIT_NPROC counts the tasks of the real uid (the
-# launcher, its 2 spawner threads and one child) and is not enforced for
+# launcher, a single thread, and one child) and is not enforced for
 # root, hence -u.  A uid of its own, unlike nobody, has no other process
 # to count.  H must be set.
 one_slot() {
@@ -252,7 +252,7 @@ one_slot() {
 	setpriv --reuid="$U" --regid="$U" --clear-groups test -x "$H" ||
 		skip "uid $U may not run $H"
 	# shellcheck disable=SC2034 # used by the .bats files
-	PRE=(prlimit --nproc=4)
+	PRE=(prlimit --nproc=2)
 }
 
 # need COMMAND...: skip unless each COMMAND (or absolute path) is

@@ -379,6 +379,81 @@ msgd-launcher: stopping: 0 running, grace 10 s" ]
 	[ "$(tail -n 1 "$T/l.err")" = 'msgd-launcher: status: 0/4' ]
 }
 
+# burst_then_served: with the launcher already started ($PORT), 400
+# clients connect at once, hold on for 3 s and leave; then one more must
+# be served whole within 10 s.  The clients' own descriptor limit is the
+# test's, not the launcher's.
+burst_then_served() {
+	local out
+	out=$(timeout -k 5 60 "${CLIENT[0]}" -c '
+import socket, sys, time
+port = int(sys.argv[1])
+held = []
+for i in range(400):
+    s = socket.socket()
+    s.settimeout(10)
+    s.connect(("127.0.0.1", port))
+    held.append(s)
+time.sleep(3)
+for s in held:
+    s.close()
+start = time.monotonic()
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(b"after\n")
+s.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    try:
+        b = s.recv(4096)
+    except socket.timeout:
+        got += b"timeout\n"
+        break
+    if not b:
+        break
+    got += b
+sys.stdout.write(got.decode(errors="replace"))
+print("%d s" % (time.monotonic() - start < 10))
+' "$PORT") || { echo "status $?: $out" >&2; return 1; }
+	echo "$out" >&2
+	[ "$out" = $'hello\nok 1\nbye 1\n1 s' ]
+	[[ $(proc_state "$PID") == [RS] ]]
+}
+
+@test "400 clients at once under ulimit -n 32 with -c 1000 leave the launcher serving the next client" {
+	# shellcheck disable=SC2016 # expanded by that bash
+	PRE=(bash -c 'ulimit -n 32 && exec "$@"' ulimit)
+	launch l -c 1000 -b 1024 127.0.0.1 0 "$H" -l "$T/rec"
+	burst_then_served
+}
+
+@test "400 clients at once under ulimit -n 64 with -c 1000 leave the launcher serving the next client" {
+	# shellcheck disable=SC2016 # expanded by that bash
+	PRE=(bash -c 'ulimit -n 64 && exec "$@"' ulimit)
+	launch l -c 1000 -b 1024 127.0.0.1 0 "$H" -l "$T/rec"
+	burst_then_served
+}
+
+@test "a soft descriptor limit of 64 under a hard one of 4096 is raised at the start, and 400 clients at once leave the launcher serving" {
+	need prlimit
+	PRE=(prlimit --nofile=64:4096)
+	launch l -c 1000 -b 1024 127.0.0.1 0 "$H" -l "$T/rec"
+	grep -E '^Max open files +4096 +4096 ' "/proc/$PID/limits"
+	burst_then_served
+}
+
+@test "with -p, a descriptor limit too low for -c MAX relays waiting for their header is said at the start, and the launcher serves" {
+	# shellcheck disable=SC2016 # expanded by that bash
+	PRE=(bash -c 'ulimit -n 32 && exec "$@"' ulimit)
+	launch l -c 100 -p 10.0.0.0/8 127.0.0.1 0 "$H" -l "$T/rec"
+	cat "$T/l.err" >&2
+	grep -qxE 'msgd-launcher: the descriptor limit \(32\) leaves room for [0-9]+ relays waiting for a PROXY header, not -c 100' "$T/l.err"
+	"${CLIENT[@]}" 127.0.0.1 "$PORT" send:'x\n' shut eof >"$T/c"
+	printf 'hello\nok 1\nbye 1\n' | cmp - "$T/c"
+	# room enough: nothing said
+	launch m -c 10 -p 10.0.0.0/8 127.0.0.1 0 "$H" -l "$T/rec"
+	[ "$(cat "$T/m.err")" = "msgd-launcher: listening on 127.0.0.1 port $PORT, at most 10 at once" ]
+}
+
 @test "when out of descriptors the launcher logs it once, backs off without spinning, and recovers" {
 	need prlimit
 	launch l 127.0.0.1 0 "$H" -l "$T/rec"
@@ -603,9 +678,9 @@ print("20 times 0")
 
 @test "when no process can be made the client waits, is served once one can, and it is said once" {
 	one_slot
-	# U (see one_slot) may have 4 tasks, set by ulimit -u this time: the
-	# launcher, its 2 spawner threads and this sleeper; when the sleeper
-	# ends, the launcher can make a child
+	# U (see one_slot) may have 2 tasks, set by ulimit -u this time: the
+	# launcher and this sleeper; when the sleeper ends, the launcher can
+	# make a child
 	start_server "$T/s" setpriv --reuid="$U" --regid="$U" --clear-groups sleep 60
 	sleeper=${SERVER_PIDS[-1]}
 	for ((i = 0; i < 100; i++)); do
@@ -613,7 +688,7 @@ print("20 times 0")
 		sleep 0.02
 	done
 	# shellcheck disable=SC2016 # expanded by that bash
-	PRE=(bash -c 'ulimit -S -u 4 && exec "$@"' ulimit)
+	PRE=(bash -c 'ulimit -S -u 2 && exec "$@"' ulimit)
 	launch l -u "$U" -g "$U" 127.0.0.1 0 "$H" -l -
 	client_bg a 127.0.0.1 "$PORT" send:'hi\n' shut eof
 	a=$CPID
@@ -658,6 +733,23 @@ one_slot_taken() {
 	wait_grep "$T/l.err" '^msgd-launcher: accepting again$'
 	[ "$(grep -c 'cannot fork' "$T/l.err")" -eq 1 ]
 	wait_grep "$T/l.err" '#1 receive message: b$'
+}
+
+@test "a client that leaves while it waits for a process is closed without a child, and the next one is served" {
+	one_slot
+	# b connects, closes its side without a byte, and is gone
+	one_slot_taken 8 shut
+	wait_exit "$B"
+	touch "$T/go"
+	wait_exit "$A"
+	[ "$(cat "$T/a")" = $'hello\nok 1\nbye 1' ]
+	wait_grep "$T/l.err" '^msgd-launcher: accepting again$'
+	"${CLIENT[@]}" 127.0.0.1 "$PORT" send:'c\n' shut eof >"$T/c"
+	printf 'hello\nok 1\nbye 1\n' | cmp - "$T/c"
+	wait_grep "$T/l.err" '#1 receive message: c$'
+	# a's and c's children, none for b
+	[ "$(grep -c ' connect$' "$T/l.err")" -eq 2 ]
+	[ "$(grep -c 'cannot fork' "$T/l.err")" -eq 1 ]
 }
 
 @test "SIGTERM while a client waits for a process closes that client's connection at once and the launcher exits 0" {
