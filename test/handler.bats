@@ -1251,12 +1251,17 @@ all_in_order() {
 	mkfifo "$T/pipe"
 	timeout -k 5 20 cat <"$T/pipe" >"$T/shared" 3>&- &
 	reader=$!
+	# the test holds a writer end until every handler has its own: else
+	# a handler done early could give the reader its EOF while another
+	# still waits, for ever, to open the FIFO
+	exec 5>"$T/pipe"
 	# one writer end for all: the reader sees EOF when the last one ends
 	for ((i = 1; i <= n; i++)); do
 		timeout -k 5 20 "${HANDLER_CMD[@]}" -l - <"$T/in$i" >"$T/out$i" \
-			2>"$T/pipe" 3>&- &
+			2>&5 3>&- &
 		pids+=("$!")
 	done
+	exec 5>&-
 	for ((i = 1; i <= n; i++)); do
 		wait "${pids[i - 1]}" || failed=$((failed + 1))
 		[ "$(tail -n 1 "$T/out$i")" = "bye $count" ]

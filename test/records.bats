@@ -266,11 +266,16 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout -k 5 20 "${HANDLER_CMD[@]}"
 	mkfifo "$T/pipe"
 	timeout -k 5 60 cat <"$T/pipe" >"$T/shared" 3>&- &
 	reader=$!
+	# the test holds a writer end until every handler has its own: else
+	# a handler done early could give the reader its EOF while another
+	# still waits, for ever, to open the FIFO
+	exec 5>"$T/pipe"
 	for ((i = 1; i <= n; i++)); do
 		timeout -k 5 60 "${HANDLER_CMD[@]}" -l - <"$T/in" >"$T/out$i" \
-			2>"$T/pipe" 3>&- &
+			2>&5 3>&- &
 		pids+=("$!")
 	done
+	exec 5>&-
 	for ((i = 1; i <= n; i++)); do
 		wait "${pids[i - 1]}" || failed=$((failed + 1))
 		cmp "$T/want" "$T/out$i"
