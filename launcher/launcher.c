@@ -1062,7 +1062,10 @@ reap(void)
 		if (i == nchildren)
 			continue;
 		if ((err = spawn_exec_failed(live[i], st)) != 0) {
-			counts.failed++;	/* made, but no PROGRAM ran */
+			/* made, but no PROGRAM ran: a failed spawn, as
+			 * posix_spawn reports it, not one served */
+			counts.served--;
+			counts.failed++;
 			errno = err;
 			warn("cannot run %s:", o.argv[0]);
 			slot_free(live[i]);

@@ -1055,7 +1055,7 @@ for s in conns:
 
 @test "behind a trusted relay, a whole header kept while a failed fork was tried again is served once the retry succeeds, with no other client coming" {
 	one_slot
-	# U may have 5 tasks: the launcher, its 2 spawner threads, a's child
+	# U may have 3 tasks: the launcher (one thread), a's child
 	# and this sleeper; so the first relayed client's fork fails
 	start_server "$T/s" setpriv --reuid="$U" --regid="$U" --clear-groups sleep 60
 	sleeper=${SERVER_PIDS[-1]}
@@ -1063,7 +1063,7 @@ for s in conns:
 		[ "$(stat -c %u "/proc/$sleeper")" = "$U" ] && break
 		sleep 0.02
 	done
-	PRE=(prlimit --nproc=5)
+	PRE=(prlimit --nproc=3)
 	# shellcheck disable=SC2016 # the child expands it
 	launch l -u "$U" -g "$U" -c 2 -p 127.0.0.2 127.0.0.1 0 /bin/sh -c 'echo "R=$TCPREMOTEIP:$TCPREMOTEPORT"; exec cat'
 	client_bg a -s 127.0.0.3 127.0.0.1 "$PORT" line wait:"$T/go" shut eof
