@@ -94,6 +94,32 @@ converse() {
 		status=$?
 }
 
+# talk IN [CLIENT_OPT...] -- HANDLER_ARG...: serve one connection with the
+# handler (serve-once options from the array serve_opts), send the file IN
+# with tcp.py client; what the client got is in $T/out, its port in
+# $cport, the handler's status in $status and its stderr in $T/port.err
+serve_opts=()
+# shellcheck disable=SC2034 # cport and status are for the caller
+talk() {
+	local in=$1 copts=() port
+	need python3
+	shift
+	while [ "$1" != -- ]; do
+		copts+=("$1")
+		shift
+	done
+	shift
+	rm -f "$T/cport"
+	start_server "$T/port" python3 "$TCP_PY" serve-once "${serve_opts[@]}" \
+		"${HANDLER_CMD[@]}" "$@"
+	port=$(wait_line "$T/port")
+	timeout -k 5 30 python3 "$TCP_PY" client 127.0.0.1 "$port" "${copts[@]}" \
+		--port-file "$T/cport" <"$in" >"$T/out"
+	cport=$(cat "$T/cport")
+	status=0
+	wait "${SERVER_PIDS[-1]}" || status=$?
+}
+
 # file_is FILE TEXT: FILE holds exactly the bytes of TEXT (printf %b
 # escapes: \n, \r, \xHH); if not, show both
 file_is() {
