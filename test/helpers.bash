@@ -51,6 +51,127 @@ start_server() {
 	SERVER_PIDS+=("$!")
 }
 
+# the python test client (its steps are listed at its top)
+# shellcheck disable=SC2034 # used by the .bats files
+CLIENT=("${PYTHON:-python3}" "$BATS_TEST_DIRNAME/client.py")
+# commands put before the launcher by launch and daemon (env, a wrapper
+# that execs it); a test sets it before it starts one
+PRE=()
+
+# launch NAME ARG...: start "msgd-launcher -1 ARG..." ($L, after PRE) with
+# its stdout in $T/NAME and its log in $T/NAME.err; set PID and PORT.
+# Unless ARG starts with -q, also wait for the "listening" line: by then
+# SIGTERM is handled.
+# shellcheck disable=SC2034 # PID is for the caller
+launch() {
+	local name=$1
+	shift
+	start_server "$T/$name" "${PRE[@]}" "$L" -1 "$@"
+	PID=${SERVER_PIDS[-1]}
+	PORT=$(wait_line "$T/$name") || return 1
+	[[ $PORT =~ ^[0-9]+$ ]] || return 1
+	if [ "$1" != -q ]; then
+		wait_grep "$T/$name.err" '^msgd-launcher: listening on ' || return 1
+	fi
+}
+
+# daemon ARG...: "msgd-launcher -f -1 ARG..." ($L, after PRE) from $T, in
+# the foreground; DSTATUS is its status, DPORT the port it printed
+# shellcheck disable=SC2034 # DSTATUS and DPORT are for the caller
+daemon() {
+	DSTATUS=0
+	cd "$T" || return 1
+	timeout -k 5 10 "${PRE[@]}" "$L" -f -1 "$@" >"$T/d" 2>"$T/d.err" 3>&- ||
+		DSTATUS=$?
+	DPORT=$(cat "$T/d")
+}
+
+# daemon_pid FILE: the pid in the pid file FILE, remembered for teardown,
+# in DPID
+# shellcheck disable=SC2034 # DPID is for the caller
+daemon_pid() {
+	local pid
+	pid=$(cat "$1")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	SERVER_PIDS+=("$pid")
+	DPID=$pid
+}
+
+# client_bg NAME ARG...: run test/client.py ARG... in the background with
+# its output in $T/NAME; sets CPID (stopped in teardown)
+# shellcheck disable=SC2034 # CPID is for the caller
+client_bg() {
+	local name=$1
+	shift
+	start_server "$T/$name" "${CLIENT[@]}" "$@"
+	CPID=${SERVER_PIDS[-1]}
+}
+
+# free_port: print a TCP port of 127.0.0.1 that was free a moment ago, for
+# a program that cannot listen on port 0 and say which port it got
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# has_ipv6: the loopback interface has ::1
+has_ipv6() {
+	grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null
+}
+
+# proc_state PID: the state letter of PID (R, S, Z...), empty when gone
+proc_state() {
+	sed 's/.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null || true
+}
+
+# cpu_ticks PID: user + system CPU time of PID, in clock ticks
+cpu_ticks() {
+	sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+# wait_exit PID [SECS]: wait (at most SECS, default 10) until PID has ended;
+# EXIT is then its exit status when it is a child of this shell
+# shellcheck disable=SC2034 # EXIT is for the caller
+wait_exit() {
+	local i n=$((${2:-10} * 50))
+	for ((i = 0; i < n; i++)); do
+		case $(proc_state "$1") in
+		'' | Z)
+			EXIT=0
+			wait "$1" 2>/dev/null || EXIT=$?
+			return 0
+			;;
+		esac
+		sleep 0.02
+	done
+	echo "pid $1 still running after ${2:-10} s" >&2
+	return 1
+}
+
+# forget PID: teardown is not to signal PID, which has ended
+forget() {
+	local keep=() p
+	for p in "${SERVER_PIDS[@]}"; do
+		[ "$p" = "$1" ] || keep+=("$p")
+	done
+	SERVER_PIDS=("${keep[@]}")
+}
+
+# stop_pid PID [SECS]: SIGTERM PID and wait (at most SECS, default 10)
+# until it has ended; EXIT is its status, and teardown forgets it
+stop_pid() {
+	kill -TERM "$1" || return 1
+	wait_exit "$1" "${2:-10}" || return 1
+	forget "$1"
+}
+
+# need_root WHY: skip unless root, saying why root is needed
+need_root() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root: $1"
+}
+
 # wait_line FILE: wait (at most 10 s) until FILE has a first line, print it
 wait_line() {
 	local i
