@@ -13,10 +13,7 @@ unset PROTO TCPREMOTEIP TCPREMOTEPORT REMOTE_HOST REMOTE_ADDR REMOTE_PORT
 stunnel_handler() {
 	local try i
 	for try in 1 2; do
-		sport=$(python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
+		sport=$(free_port)
 		cat >"$T/stunnel.conf" <<EOF
 foreground = yes
 pid = $T/stunnel.pid
