@@ -1,5 +1,6 @@
 # Shared by every .bats file: where the programs are, a private temp dir,
-# and background servers that are always stopped by PID.
+# background servers that are always stopped by PID, starting a launcher,
+# bounded waits, and checks of replies and records.
 # shellcheck shell=bash
 
 MSGD_BIN=${MSGD_BIN:-$(cd "$BATS_TEST_DIRNAME/.." && pwd)/bin}
