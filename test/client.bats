@@ -6,26 +6,24 @@
 load helpers
 
 C=$MSGD_BIN/msgd-client
+# shellcheck disable=SC2034 # read by launch (helpers.bash)
 L=$MSGD_BIN/msgd-launcher
 H=$MSGD_BIN/msgd-handler
 PEER=("${PYTHON:-python3}" "$BATS_TEST_DIRNAME/peer.py")
 USAGE='usage: msgd-client [-46hNnvz] [-w SECS] [-q SECS] [-C] HOST PORT
        msgd-client -U [-hNnvz] [-w SECS] [-q SECS] [-C] PATH'
 
-# launch HOST PROGRAM [ARG...]: msgd-launcher on HOST port 0 running
-# PROGRAM; sets PORT
-launch() {
-	local host=$1
-	shift
-	start_server "$T/launcher" "$L" -q -1 "$host" 0 "$@"
-	PORT=$(wait_line "$T/launcher")
-}
-
 # peer MODE [FILE]: test/peer.py MODE in the background; sets PORT
 peer() {
 	need python3
 	start_server "$T/peer" "${PEER[@]}" "$@"
 	PORT=$(wait_line "$T/peer")
+}
+
+# closed_port: set PORT to a port nobody listens on
+closed_port() {
+	need python3
+	PORT=$(free_port)
 }
 
 # client ARG...: msgd-client ARG... (at most 20 s) with stdout in $T/out and
@@ -49,12 +47,6 @@ slept_about() {
 		echo "took $MS ms, not $1 to $2"
 		return 1
 	fi
-}
-
-# free_port: set PORT to a port nobody listens on
-free_port() {
-	need python3
-	PORT=$("${PEER[@]}" free)
 }
 
 # open_stdin FIFO: make FIFO and keep it open for writing for 30 s
@@ -86,19 +78,6 @@ wait_size() {
 	done
 	echo "$1 holds $(stat -c %s "$1") bytes, not $2, after 60 s"
 	return 1
-}
-
-# wait_exit PID: wait (at most 30 s) for the background PID to end, then
-# KILL it; its exit status in status
-wait_exit() {
-	local i
-	for ((i = 0; i < 600; i++)); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -KILL "$1" 2>/dev/null && echo "pid $1 still ran after 30 s"
-	status=0
-	wait "$1" || status=$?
 }
 
 # wait_no_conn PORT: wait (at most 30 s) until no TCP socket here is
@@ -240,7 +219,7 @@ echo_50m() {
 }
 
 @test "a line piped in gets the greeting, its ack and bye, and the client exits 0" {
-	launch 127.0.0.1 "$H" -l "$T/rec"
+	launch l -q 127.0.0.1 0 "$H" -l "$T/rec"
 	client 127.0.0.1 "$PORT" < <(printf 'hi\n')
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
@@ -249,7 +228,7 @@ echo_50m() {
 }
 
 @test "-N changes nothing: the same bytes and status" {
-	launch 127.0.0.1 "$H" -l "$T/rec"
+	launch l -q 127.0.0.1 0 "$H" -l "$T/rec"
 	client -N 127.0.0.1 "$PORT" < <(printf 'hi\nthere\n')
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
@@ -265,7 +244,7 @@ echo_50m() {
 }
 
 @test "50 MiB of random bytes from a file go out and come back unchanged (cat behind msgd-launcher)" {
-	launch 127.0.0.1 cat
+	launch l -q 127.0.0.1 0 cat
 	echo_50m file
 }
 
@@ -299,7 +278,7 @@ echo_50m() {
 }
 
 @test "-C does not double a CR that ends one read when the LF starts the next" {
-	launch 127.0.0.1 cat
+	launch l -q 127.0.0.1 0 cat
 	client -C 127.0.0.1 "$PORT" < <(printf 'x\r'; sleep 0.3; printf '\ny\n')
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'x\r\ny\r\n'
@@ -330,21 +309,21 @@ echo_50m() {
 }
 
 @test "-z on an open port exits 0 and prints nothing" {
-	launch 127.0.0.1 "$H" -l "$T/rec"
+	launch l -q 127.0.0.1 0 "$H" -l "$T/rec"
 	client -z 127.0.0.1 "$PORT" </dev/null
 	[ "$status" -eq 0 ]
 	[ ! -s "$T/out" ] && [ ! -s "$T/err" ]
 }
 
 @test "-z on a closed port exits 1 and prints nothing" {
-	free_port
+	closed_port
 	client -z 127.0.0.1 "$PORT" </dev/null
 	[ "$status" -eq 1 ]
 	[ ! -s "$T/out" ] && [ ! -s "$T/err" ]
 }
 
 @test "-z -v says the connection succeeded, in OpenBSD nc's words" {
-	launch 127.0.0.1 "$H" -l "$T/rec"
+	launch l -q 127.0.0.1 0 "$H" -l "$T/rec"
 	client -z -v 127.0.0.1 "$PORT" </dev/null
 	[ "$status" -eq 0 ]
 	err_is "Connection to 127.0.0.1 $PORT port [tcp/*] succeeded!"
@@ -352,7 +331,7 @@ echo_50m() {
 }
 
 @test "-v says the connection succeeded, then the session goes on as usual" {
-	launch 127.0.0.1 "$H" -l "$T/rec"
+	launch l -q 127.0.0.1 0 "$H" -l "$T/rec"
 	client -v 127.0.0.1 "$PORT" </dev/null
 	[ "$status" -eq 0 ]
 	err_is "Connection to 127.0.0.1 $PORT port [tcp/*] succeeded!"
@@ -360,7 +339,7 @@ echo_50m() {
 }
 
 @test "a refused connection exits 1 and says so" {
-	free_port
+	closed_port
 	client 127.0.0.1 "$PORT" </dev/null
 	[ "$status" -eq 1 ]
 	err_is "msgd-client: connect to 127.0.0.1 port $PORT (tcp) failed: Connection refused"
@@ -385,15 +364,15 @@ echo_50m() {
 	wait_no_conn "$PORT" || ok=0
 	kill -CONT "$pid"
 	[ "$ok" -eq 1 ]
-	wait_exit "$pid"
-	[ "$status" -eq 1 ]
+	wait_exit "$pid" 30
+	[ "$EXIT" -eq 1 ]
 	cmp "$T/want" "$T/out"
 	err_is "msgd-client: write to 127.0.0.1 port $PORT: Connection reset by peer"
 }
 
 @test "a non-blocking stdout whose reader falls behind gets all 4 MiB, exit 0" {
 	head -c 4194304 /dev/urandom >"$T/want"
-	launch 127.0.0.1 cat "$T/want"
+	launch l -q 127.0.0.1 0 cat "$T/want"
 	slow_reader "$T/out" "$C" 127.0.0.1 "$PORT"
 	[ "$status" -eq 0 ]
 	[ ! -s "$T/err" ]
@@ -409,7 +388,7 @@ echo_50m() {
 }
 
 @test "a closed stdout ends the client at once: | head -c 10 on an endless stream" {
-	launch 127.0.0.1 yes
+	launch l -q 127.0.0.1 0 yes
 	client_head 127.0.0.1 "$PORT"
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'y\ny\ny\ny\ny\n'
@@ -439,7 +418,7 @@ echo_50m() {
 }
 
 @test "a closed stdin counts as empty input" {
-	launch 127.0.0.1 "$H" -l "$T/rec"
+	launch l -q 127.0.0.1 0 "$H" -l "$T/rec"
 	client 127.0.0.1 "$PORT" <&-
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nbye 0\n'
@@ -449,7 +428,7 @@ echo_50m() {
 	need python3
 	python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' \
 		2>/dev/null || skip "no IPv6 loopback"
-	launch ::1 "$H" -l "$T/rec"
+	launch l -q ::1 0 "$H" -l "$T/rec"
 	client -6 ::1 "$PORT" < <(printf 'six\n')
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
@@ -476,7 +455,7 @@ echo_50m() {
 @test "a name in /etc/hosts is resolved without the network" {
 	grep -qE '^127\.0\.0\.1[[:space:]].*\blocalhost\b' /etc/hosts ||
 		skip "no localhost in /etc/hosts"
-	launch 127.0.0.1 "$H" -l "$T/rec"
+	launch l -q 127.0.0.1 0 "$H" -l "$T/rec"
 	client -4 localhost "$PORT" </dev/null
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nbye 0\n'
@@ -530,7 +509,7 @@ $USAGE"
 
 @test "typed lines go out as typed and the replies show up (tmux)" {
 	need tmux
-	launch 127.0.0.1 "$H" -l "$T/rec"
+	launch l -q 127.0.0.1 0 "$H" -l "$T/rec"
 	local sock=msgdtest$$
 	tmux_client "$sock" 127.0.0.1 "$PORT"
 	tmux_wait "$sock" hello

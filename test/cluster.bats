@@ -35,13 +35,6 @@ need_rsyslog() {
 		skip "needs rsyslog's omrelp and imrelp (Debian package rsyslog-relp)"
 }
 
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 # rewrite FILE OLD NEW: every OLD in FILE becomes NEW, literally; OLD must
 # be there (if not, the shipped config has changed under the test)
 rewrite() {
@@ -69,28 +62,6 @@ configure() {
 # alive PID: PID runs (a zombie has ended)
 alive() {
 	[ -e "/proc/$1" ] && [ "$(cut -d ' ' -f 3 "/proc/$1/stat" 2>/dev/null)" != Z ]
-}
-
-# forget PID: teardown is not to signal PID, which has ended
-forget() {
-	local keep=() p
-	for p in "${SERVER_PIDS[@]}"; do
-		[ "$p" = "$1" ] || keep+=("$p")
-	done
-	SERVER_PIDS=("${keep[@]}")
-}
-
-# stop_pid PID: SIGTERM a server and wait (at most 20 s) until it has ended
-stop_pid() {
-	local i
-	kill "$1"
-	for ((i = 0; i < 400; i++)); do
-		alive "$1" || break
-		sleep 0.05
-	done
-	alive "$1" && { echo "pid $1 still runs 20 s after SIGTERM"; return 1; }
-	wait "$1" || true
-	forget "$1"
 }
 
 # central_up: the central rsyslog on 127.0.0.1:$PORT, listening when this
@@ -146,7 +117,7 @@ node_up() {
 start_cluster() {
 	PORT=$(free_port)
 	if ! central_up; then
-		alive "$CENTRAL_PID" && stop_pid "$CENTRAL_PID"
+		alive "$CENTRAL_PID" && stop_pid "$CENTRAL_PID" 20
 		PORT=$(free_port)
 		central_up || return 1
 	fi
@@ -264,7 +235,7 @@ duplicates() {
 			sleep 0.01
 		done | "$@" -s' bash "${HANDLER_CMD[@]}"
 	wait_grep "$T/acks" '^ok 50$' 30
-	stop_pid "$CENTRAL_PID"
+	stop_pid "$CENTRAL_PID" 20
 	down=$(grep -c '^ok ' "$T/acks")
 	wait_grep "$T/acks" '^ok 150$' 30
 	central_up
@@ -283,7 +254,7 @@ duplicates() {
 	need_mount_ns
 	need_rsyslog
 	start_cluster
-	stop_pid "$CENTRAL_PID"
+	stop_pid "$CENTRAL_PID" 20
 	# past the queue's in-memory part (8000 records)
 	seq -f 'spill %05g' 1 9000 >"$T/in"
 	status=0
@@ -322,7 +293,7 @@ duplicates() {
 	with_dev "$T/dev" timeout -k 5 20 "${HANDLER_CMD[@]}" -s <"$T/in" >"$T/out"
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
 	central_wait ' disconnect: ' 1 30
-	stop_pid "$CENTRAL_PID"
+	stop_pid "$CENTRAL_PID" 20
 	seq -f 'restart %03g' 1 50 >"$T/in"
 	status=0
 	with_dev "$T/dev" timeout -k 5 20 "${HANDLER_CMD[@]}" -s <"$T/in" \
@@ -330,7 +301,7 @@ duplicates() {
 	[ "$status" -eq 0 ]
 	[ "$(tail -n 1 "$T/out")" = 'bye 50' ]
 	unix_drained "$T/dev/log"
-	stop_pid "$NODE_PID"
+	stop_pid "$NODE_PID" 20
 	# saved on shutdown
 	[ -s "$T/node/work/msgd-central.qi" ]
 	node_up
@@ -363,11 +334,6 @@ duplicates() {
 # examples/ file with only addresses, ports, paths and the check interval
 # rewritten.  Clients connect from 127.0.0.10 to 127.0.0.19, so a record
 # that names one of those names the client, not a relay.
-
-# need_root WHY: skip unless root (the shipped files chroot and change user)
-need_root() {
-	[ "$(id -u)" -eq 0 ] || skip "needs root: $1"
-}
 
 need_haproxy() {
 	need ss haproxy
@@ -450,7 +416,7 @@ haproxy_up() {
 		listening "$HAPROXY_PID" "$HPORT" && return 0
 		echo "haproxy (try $try) did not start:"
 		cat "$T/haproxy.out.err"
-		alive "$HAPROXY_PID" && stop_pid "$HAPROXY_PID"
+		alive "$HAPROXY_PID" && stop_pid "$HAPROXY_PID" 20
 	done
 	return 1
 }
@@ -769,7 +735,7 @@ stunnel_up() {
 		listening "${SERVER_PIDS[-1]}" "$SPORT" && return 0
 		echo "stunnel (try $try) did not start:"
 		cat "$T/stunnel.out.err"
-		alive "${SERVER_PIDS[-1]}" && stop_pid "${SERVER_PIDS[-1]}"
+		alive "${SERVER_PIDS[-1]}" && stop_pid "${SERVER_PIDS[-1]}" 20
 	done
 	return 1
 }

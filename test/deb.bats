@@ -66,18 +66,6 @@ unit_value() {
 	sed -n "s/^$1=//p" "$SERVICE"
 }
 
-# stop_pid PID: SIGTERM, then wait (at most 10 s); its status in EXIT
-stop_pid() {
-	local i
-	kill -TERM "$1"
-	for ((i = 0; i < 200; i++)); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.05
-	done
-	EXIT=0
-	wait "$1" || EXIT=$?
-}
-
 @test "make deb leaves exactly one file, build/msgd_VERSION_ARCH.deb, and nothing beside the tree" {
 	package
 	local version arch
@@ -219,13 +207,7 @@ Architecture: $arch" ]
 }
 
 teardown() {
-	local pid
-	for pid in "${SERVER_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${SERVER_PIDS[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
+	servers_stop
 	if [ -f "$T/ndir" ]; then
 		rm -rf "$(cat "$T/ndir")"
 	fi

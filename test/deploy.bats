@@ -9,17 +9,7 @@ load helpers
 
 L=$MSGD_BIN/msgd-launcher
 H=$MSGD_BIN/msgd-handler
-CLIENT=("${PYTHON:-python3}" "$BATS_TEST_DIRNAME/client.py")
 ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
-
-# free_port: a TCP port of 127.0.0.1 that was free a moment ago, for the
-# programs that cannot listen on port 0 and say which port they got
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
 
 # listen_port PID: wait (at most 10 s) until PID listens on a TCP port of
 # IPv4 and print the port; read from /proc, for a program that listens on
@@ -42,17 +32,6 @@ listen_port() {
 	done
 	echo "pid $1 listens on no TCP port after 10 s" >&2
 	return 1
-}
-
-# stop_pid PID: SIGTERM PID and wait (at most 10 s) until it has ended
-stop_pid() {
-	local i
-	kill "$1" 2>/dev/null || return 0
-	for ((i = 0; i < 200; i++)); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.05
-	done
-	wait "$1" 2>/dev/null || true
 }
 
 # converse_tcp PORT TEXT: send TEXT (printf %b) to 127.0.0.1 PORT with a
@@ -96,16 +75,9 @@ activate() {
 			return 0
 		echo "try $try: port $PORT:" >&2
 		cat "$T/$name.err" >&2
-		stop_pid "$PID"
+		stop_pid "$PID" || true
 	done
 	return 1
-}
-
-# launch ARG...: start "msgd-launcher -1 ARG..." and set PORT
-launch() {
-	start_server "$T/l" "$L" -1 "$@"
-	PORT=$(wait_line "$T/l")
-	[[ $PORT =~ ^[0-9]+$ ]]
 }
 
 # nc_exchange CMD...: printf 'hi\n' | CMD 127.0.0.1 PORT prints exactly the
@@ -326,7 +298,7 @@ xinetd_start() {
 
 @test "nc.openbsd -N, nc.traditional -q 1, ncat, socat and busybox nc each get hello, ok 1, bye 1 and exit 0" {
 	local n
-	launch 127.0.0.1 0 "$H" -l "$T/rec"
+	launch l 127.0.0.1 0 "$H" -l "$T/rec"
 	n=0
 	if command -v nc.openbsd >/dev/null; then
 		nc_exchange nc.openbsd -N 127.0.0.1 "$PORT"

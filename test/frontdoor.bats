@@ -7,11 +7,12 @@
 
 load helpers
 
+# shellcheck disable=SC2034 # read by launch and daemon (helpers.bash)
 L=$MSGD_BIN/msgd-launcher
 H=$MSGD_BIN/msgd-handler
-CLIENT=("${PYTHON:-python3}" "$BATS_TEST_DIRNAME/client.py")
-# commands put before the launcher (env, a wrapper that execs it)
-PRE=()
+# the zone a child sees must come from its rule, never from the caller's
+# environment
+unset ZONE
 # a child that says which zone its rule put it in
 # shellcheck disable=SC2016 # the child expands it
 ZONE_SH='echo "zone=${ZONE-unset}"'
@@ -22,31 +23,15 @@ setup() {
 	need python3
 }
 
-# launch NAME ARG...: start "msgd-launcher -1 ARG..." with its stdout in
-# $T/NAME and its log in $T/NAME.err, ZONE not in its environment; set PID
-# and PORT.  Unless ARG starts with -q, also wait for the "listening" line.
-launch() {
-	local name=$1
-	shift
-	start_server "$T/$name" env -u ZONE "${PRE[@]}" "$L" -1 "$@"
-	PID=${SERVER_PIDS[-1]}
-	PORT=$(wait_line "$T/$name") || return 1
-	[[ $PORT =~ ^[0-9]+$ ]] || return 1
-	if [ "$1" != -q ]; then
-		wait_grep "$T/$name.err" '^msgd-launcher: listening on ' || return 1
-	fi
-}
-
-# daemon ARG...: "msgd-launcher -f -1 -i $T/pid ARG..." from $T; sets PID
-# (stopped in teardown) and PORT
-daemon() {
-	cd "$T" || return 1
-	timeout -k 5 10 "$L" -f -1 -i "$T/pid" "$@" >"$T/d" 2>"$T/d.err" 3>&- ||
-		return 1
-	PORT=$(cat "$T/d")
-	PID=$(cat "$T/pid")
-	[[ $PID =~ ^[0-9]+$ ]] || return 1
-	SERVER_PIDS+=("$PID")
+# daemon_up ARG...: "msgd-launcher -f -1 -i $T/pid ARG..." from $T, which
+# must start; sets PID (stopped in teardown) and PORT
+# shellcheck disable=SC2153 # DPID and DPORT are set by daemon and daemon_pid
+daemon_up() {
+	daemon -i "$T/pid" "$@"
+	[ "$DSTATUS" -eq 0 ] || return 1
+	daemon_pid "$T/pid" || return 1
+	PID=$DPID
+	PORT=$DPORT
 }
 
 # from SRC STEP...: test/client.py from the address SRC to the launcher
@@ -56,45 +41,9 @@ from() {
 	"${CLIENT[@]}" -s "$src" 127.0.0.1 "$PORT" "$@"
 }
 
-# client_bg NAME ARG...: test/client.py ARG... in the background, its
-# output in $T/NAME; sets CPID (stopped in teardown)
-client_bg() {
-	local name=$1
-	shift
-	start_server "$T/$name" "${CLIENT[@]}" "$@"
-	CPID=${SERVER_PIDS[-1]}
-}
-
 # log_count NAME ERE: how many lines of launcher NAME's log match ERE
 log_count() {
 	grep -cE -- "$2" "$T/$1.err" || true
-}
-
-has_ipv6() {
-	grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null
-}
-
-# proc_state PID: the state letter of PID (R, S, Z...), empty when gone
-proc_state() {
-	sed 's/.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null || true
-}
-
-# wait_exit PID [SECS]: wait (at most SECS, default 10) until PID has ended
-wait_exit() {
-	local i n=$((${2:-10} * 50))
-	for ((i = 0; i < n; i++)); do
-		case $(proc_state "$1") in
-		'' | Z) return 0 ;;
-		esac
-		sleep 0.02
-	done
-	echo "pid $1 still running after ${2:-10} s" >&2
-	return 1
-}
-
-# cpu_ticks PID: user + system CPU time of PID, in clock ticks
-cpu_ticks() {
-	sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
 }
 
 # rss PID: resident memory of PID in kB
@@ -254,7 +203,7 @@ sources() {
 
 @test "an allow rule's variables reach its clients' children, after the UCSPI ones and replacing any of the same name" {
 	printf '127.0.0.2 allow ZONE=inner TCPREMOTEHOST=trusted.example EMPTY= TCPLOCALIP=192.0.2.1 X=a=b\n127.0.0.0/8 allow\n' >"$T/rules"
-	PRE=(ZONE=outer)
+	PRE=(env ZONE=outer)
 	launch l -x "$T/rules" 127.0.0.1 0 env
 	run from 127.0.0.2 eof
 	[ "$status" -eq 0 ]
@@ -345,7 +294,7 @@ sources() {
 
 @test "with -f a relative rules file is re-read on SIGHUP from where the launcher was started" {
 	printf '127.0.0.2 deny\n' >"$T/rules"
-	daemon -x rules 127.0.0.1 0 echo served
+	daemon_up -x rules 127.0.0.1 0 echo served
 	[ "$(from 127.0.0.1 eof)" = served ]
 	printf '127.0.0.1 deny\n' >"$T/rules"
 	kill -HUP "$PID"
@@ -670,7 +619,7 @@ wait_fds() {
 }
 
 @test "a direct client's child has no PROXYREMOTEIP or PROXYREMOTEPORT, even when the launcher was started with them" {
-	PRE=(PROXYREMOTEIP=198.51.100.9 PROXYREMOTEPORT=9)
+	PRE=(env PROXYREMOTEIP=198.51.100.9 PROXYREMOTEPORT=9)
 	launch l -p 127.0.0.2 127.0.0.1 0 env
 	run from 127.0.0.3 eof
 	[ "$status" -eq 0 ]
@@ -1063,6 +1012,7 @@ for s in conns:
 		[ "$(stat -c %u "/proc/$sleeper")" = "$U" ] && break
 		sleep 0.02
 	done
+	# shellcheck disable=SC2034 # read by launch (helpers.bash)
 	PRE=(prlimit --nproc=3)
 	# shellcheck disable=SC2016 # the child expands it
 	launch l -u "$U" -g "$U" -c 2 -p 127.0.0.2 127.0.0.1 0 /bin/sh -c 'echo "R=$TCPREMOTEIP:$TCPREMOTEPORT"; exec cat'

@@ -1,5 +1,6 @@
 # Shared by every .bats file: where the programs are, a private temp dir,
-# and background servers that are always stopped by PID.
+# background servers that are always stopped by PID, starting a launcher,
+# bounded waits, and checks of replies and records.
 # shellcheck shell=bash
 
 MSGD_BIN=${MSGD_BIN:-$(cd "$BATS_TEST_DIRNAME/.." && pwd)/bin}
@@ -51,6 +52,127 @@ start_server() {
 	SERVER_PIDS+=("$!")
 }
 
+# the python test client (its steps are listed at its top)
+# shellcheck disable=SC2034 # used by the .bats files
+CLIENT=("${PYTHON:-python3}" "$BATS_TEST_DIRNAME/client.py")
+# commands put before the launcher by launch and daemon (env, a wrapper
+# that execs it); a test sets it before it starts one
+PRE=()
+
+# launch NAME ARG...: start "msgd-launcher -1 ARG..." ($L, after PRE) with
+# its stdout in $T/NAME and its log in $T/NAME.err; set PID and PORT.
+# Unless ARG starts with -q, also wait for the "listening" line: by then
+# SIGTERM is handled.
+# shellcheck disable=SC2034 # PID is for the caller
+launch() {
+	local name=$1
+	shift
+	start_server "$T/$name" "${PRE[@]}" "$L" -1 "$@"
+	PID=${SERVER_PIDS[-1]}
+	PORT=$(wait_line "$T/$name") || return 1
+	[[ $PORT =~ ^[0-9]+$ ]] || return 1
+	if [ "$1" != -q ]; then
+		wait_grep "$T/$name.err" '^msgd-launcher: listening on ' || return 1
+	fi
+}
+
+# daemon ARG...: "msgd-launcher -f -1 ARG..." ($L, after PRE) from $T, in
+# the foreground; DSTATUS is its status, DPORT the port it printed
+# shellcheck disable=SC2034 # DSTATUS and DPORT are for the caller
+daemon() {
+	DSTATUS=0
+	cd "$T" || return 1
+	timeout -k 5 10 "${PRE[@]}" "$L" -f -1 "$@" >"$T/d" 2>"$T/d.err" 3>&- ||
+		DSTATUS=$?
+	DPORT=$(cat "$T/d")
+}
+
+# daemon_pid FILE: the pid in the pid file FILE, remembered for teardown,
+# in DPID
+# shellcheck disable=SC2034 # DPID is for the caller
+daemon_pid() {
+	local pid
+	pid=$(cat "$1")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	SERVER_PIDS+=("$pid")
+	DPID=$pid
+}
+
+# client_bg NAME ARG...: run test/client.py ARG... in the background with
+# its output in $T/NAME; sets CPID (stopped in teardown)
+# shellcheck disable=SC2034 # CPID is for the caller
+client_bg() {
+	local name=$1
+	shift
+	start_server "$T/$name" "${CLIENT[@]}" "$@"
+	CPID=${SERVER_PIDS[-1]}
+}
+
+# free_port: print a TCP port of 127.0.0.1 that was free a moment ago, for
+# a program that cannot listen on port 0 and say which port it got
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# has_ipv6: the loopback interface has ::1
+has_ipv6() {
+	grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null
+}
+
+# proc_state PID: the state letter of PID (R, S, Z...), empty when gone
+proc_state() {
+	sed 's/.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null || true
+}
+
+# cpu_ticks PID: user + system CPU time of PID, in clock ticks
+cpu_ticks() {
+	sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+# wait_exit PID [SECS]: wait (at most SECS, default 10) until PID has ended;
+# EXIT is then its exit status when it is a child of this shell
+# shellcheck disable=SC2034 # EXIT is for the caller
+wait_exit() {
+	local i n=$((${2:-10} * 50))
+	for ((i = 0; i < n; i++)); do
+		case $(proc_state "$1") in
+		'' | Z)
+			EXIT=0
+			wait "$1" 2>/dev/null || EXIT=$?
+			return 0
+			;;
+		esac
+		sleep 0.02
+	done
+	echo "pid $1 still running after ${2:-10} s" >&2
+	return 1
+}
+
+# forget PID: teardown is not to signal PID, which has ended
+forget() {
+	local keep=() p
+	for p in "${SERVER_PIDS[@]}"; do
+		[ "$p" = "$1" ] || keep+=("$p")
+	done
+	SERVER_PIDS=("${keep[@]}")
+}
+
+# stop_pid PID [SECS]: SIGTERM PID and wait (at most SECS, default 10)
+# until it has ended; EXIT is its status, and teardown forgets it
+stop_pid() {
+	kill -TERM "$1" || return 1
+	wait_exit "$1" "${2:-10}" || return 1
+	forget "$1"
+}
+
+# need_root WHY: skip unless root, saying why root is needed
+need_root() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root: $1"
+}
+
 # wait_line FILE: wait (at most 10 s) until FILE has a first line, print it
 wait_line() {
 	local i
@@ -92,6 +214,32 @@ converse() {
 	status=0
 	timeout -k 5 20 "${HANDLER_CMD[@]}" "$@" <"$in" >"$T/out" 2>"$T/err" ||
 		status=$?
+}
+
+# talk IN [CLIENT_OPT...] -- HANDLER_ARG...: serve one connection with the
+# handler (serve-once options from the array serve_opts), send the file IN
+# with tcp.py client; what the client got is in $T/out, its port in
+# $cport, the handler's status in $status and its stderr in $T/port.err
+serve_opts=()
+# shellcheck disable=SC2034 # cport and status are for the caller
+talk() {
+	local in=$1 copts=() port
+	need python3
+	shift
+	while [ "$1" != -- ]; do
+		copts+=("$1")
+		shift
+	done
+	shift
+	rm -f "$T/cport"
+	start_server "$T/port" python3 "$TCP_PY" serve-once "${serve_opts[@]}" \
+		"${HANDLER_CMD[@]}" "$@"
+	port=$(wait_line "$T/port")
+	timeout -k 5 30 python3 "$TCP_PY" client 127.0.0.1 "$port" "${copts[@]}" \
+		--port-file "$T/cport" <"$in" >"$T/out"
+	cport=$(cat "$T/cport")
+	status=0
+	wait "${SERVER_PIDS[-1]}" || status=$?
 }
 
 # file_is FILE TEXT: FILE holds exactly the bytes of TEXT (printf %b

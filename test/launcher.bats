@@ -7,61 +7,11 @@ load helpers
 
 L=$MSGD_BIN/msgd-launcher
 H=$MSGD_BIN/msgd-handler
-CLIENT=("${PYTHON:-python3}" "$BATS_TEST_DIRNAME/client.py")
-# commands put before the launcher (env, a wrapper that execs it)
-PRE=()
 
 # nearly every test here runs test/client.py
 setup() {
 	common_setup
 	need python3
-}
-
-# launch NAME ARG...: start "msgd-launcher -1 ARG..." with its stdout in
-# $T/NAME and its log in $T/NAME.err; set PID and PORT.  Unless ARG starts
-# with -q, also wait for the "listening" line: by then SIGTERM is handled.
-launch() {
-	local name=$1
-	shift
-	start_server "$T/$name" "${PRE[@]}" "$L" -1 "$@"
-	PID=${SERVER_PIDS[-1]}
-	PORT=$(wait_line "$T/$name") || return 1
-	[[ $PORT =~ ^[0-9]+$ ]] || return 1
-	if [ "$1" != -q ]; then
-		wait_grep "$T/$name.err" '^msgd-launcher: listening on ' || return 1
-	fi
-}
-
-# client_bg NAME ARG...: run test/client.py ARG... in the background with
-# its output in $T/NAME; sets CPID (stopped in teardown)
-client_bg() {
-	local name=$1
-	shift
-	start_server "$T/$name" "${CLIENT[@]}" "$@"
-	CPID=${SERVER_PIDS[-1]}
-}
-
-# proc_state PID: the state letter of PID (R, S, Z...), empty when gone
-proc_state() {
-	sed 's/.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null || true
-}
-
-# wait_exit PID [SECS]: wait (at most SECS, default 10) until PID has ended;
-# EXIT is then its exit status when it is a child of this shell
-wait_exit() {
-	local i n=$((${2:-10} * 50))
-	for ((i = 0; i < n; i++)); do
-		case $(proc_state "$1") in
-		'' | Z)
-			EXIT=0
-			wait "$1" 2>/dev/null || EXIT=$?
-			return 0
-			;;
-		esac
-		sleep 0.02
-	done
-	echo "pid $1 still running after ${2:-10} s" >&2
-	return 1
 }
 
 # children PID: the PIDs of PID's children, zombies included, one a line
@@ -83,17 +33,6 @@ wait_no_children() {
 	return 1
 }
 
-# stop PID: SIGTERM, then wait (bounded) for the end; EXIT is its status
-stop() {
-	kill -TERM "$1"
-	wait_exit "$1"
-}
-
-# cpu_ticks PID: user + system CPU time of PID, in clock ticks
-cpu_ticks() {
-	sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
-}
-
 # the UCSPI part of an environment listing on stdin, sorted
 ucspi() {
 	grep -E '^(PROTO|TCP[A-Z]*)=' | LC_ALL=C sort
@@ -109,10 +48,6 @@ TCPREMOTEIP=$2
 TCPREMOTEPORT=${lines[0]}" ]
 }
 
-has_ipv6() {
-	grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null
-}
-
 # start_fails MESSAGE ARG...: the launcher with ARG... exits 1 with only
 # "msgd-launcher: MESSAGE" and nothing else
 start_fails() {
@@ -122,25 +57,6 @@ start_fails() {
 	echo "args: $* -> status $status: $output" >&2
 	[ "$status" -eq 1 ]
 	[ "$output" = "msgd-launcher: $msg" ]
-}
-
-# daemon ARG...: "msgd-launcher -f -1 ARG..." from $T, in the foreground;
-# DSTATUS is its status, DPORT the port it printed
-daemon() {
-	DSTATUS=0
-	cd "$T" || return 1
-	timeout -k 5 10 "${PRE[@]}" "$L" -f -1 "$@" >"$T/d" 2>"$T/d.err" 3>&- ||
-		DSTATUS=$?
-	DPORT=$(cat "$T/d")
-}
-
-# daemon_pid FILE: the pid in the pid file FILE, remembered for teardown
-daemon_pid() {
-	local pid
-	pid=$(cat "$1")
-	[[ $pid =~ ^[0-9]+$ ]] || return 1
-	SERVER_PIDS+=("$pid")
-	DPID=$pid
 }
 
 # ---- serving ----
@@ -311,7 +227,7 @@ os.execv(sys.argv[1], sys.argv[1:])')
 	[ "$(cat "$T/a")" = $'hello\nok 1\nbye 1' ]
 	[ "$(cat "$T/b")" = $'quiet\nhello\nok 1\nbye 1' ]
 	[ "$(grep -c 'receive message: from [ab]$' "$T/rec")" -eq 2 ]
-	stop "$PID"
+	stop_pid "$PID"
 	[ "$EXIT" -eq 0 ]
 	[ "$(cat "$T/l.err")" = "msgd-launcher: listening on 127.0.0.1 port $PORT, at most 1 at once
 msgd-launcher: stopping: 0 running, grace 10 s" ]
@@ -590,7 +506,7 @@ print("%d s" % (time.monotonic() - start < 10))
 	[ "${#lines[@]}" -eq 2 ]
 	cport=${lines[0]} child=${lines[1]}
 	wait_grep "$T/l.err" '^msgd-launcher: status: 0/40$'
-	stop "$PID"
+	stop_pid "$PID"
 	[ "$EXIT" -eq 0 ]
 	[ "$(cat "$T/l.err")" = "msgd-launcher: listening on 127.0.0.1 port $PORT, at most 40 at once
 msgd-launcher: pid $child from 127.0.0.1 port $cport
@@ -606,7 +522,7 @@ msgd-launcher: stopping: 0 running, grace 10 s" ]
 	[ "$status" -eq 0 ]
 	[ "$output" = $'hello\nok 1\nbye 1' ]
 	wait_no_children "$PID"
-	stop "$PID"
+	stop_pid "$PID"
 	[ "$EXIT" -eq 0 ]
 	[ ! -s "$T/l.err" ]
 }
@@ -625,7 +541,7 @@ msgd-launcher: stopping: 0 running, grace 10 s" ]
 	killed=$output
 	wait_grep "$T/l.err" "^msgd-launcher: end $killed signal 9\$"
 	wait_no_children "$PID"
-	stop "$PID"
+	stop_pid "$PID"
 	[ "$EXIT" -eq 0 ]
 	[[ $zero =~ ^[0-9]+$ ]]
 	[ "$(cat "$T/l.err")" = "msgd-launcher: listening on 127.0.0.1 port $PORT, at most 40 at once
@@ -1081,7 +997,7 @@ msgd-launcher: cannot reach syslog at /dev/log, where the daemon logs: No such f
 	printf '99999999\nold junk that is longer\n' >"$T/pid"
 	launch l -i "$T/pid" 127.0.0.1 0 true
 	[ "$(cat "$T/pid")" = "$PID" ]
-	stop "$PID"
+	stop_pid "$PID"
 	[ "$EXIT" -eq 0 ]
 	[ ! -e "$T/pid" ]
 }
@@ -1092,7 +1008,7 @@ msgd-launcher: cannot reach syslog at /dev/log, where the daemon logs: No such f
 	mkdir -m 755 "$T/run"
 	launch l -u nobody -i "$T/run/pid" 127.0.0.1 0 true
 	[ "$(cat "$T/run/pid")" = "$PID" ]
-	stop "$PID"
+	stop_pid "$PID"
 	[ "$EXIT" -eq 0 ]
 	[ -f "$T/run/pid" ]
 	[ ! -s "$T/run/pid" ]
@@ -1151,7 +1067,7 @@ notified() {
 	after=$(grep -c '^STATUS=' "$T/n")
 	echo "$before, then $after STATUS lines in $((($(date +%s%N) - start) / 1000000)) ms" >&2
 	[ "$after" -le $((before + 1 + ($(date +%s%N) - start) / 1000000000)) ]
-	stop "$PID"
+	stop_pid "$PID"
 	[ "$EXIT" -eq 0 ]
 	notified "$T/n" '^STOPPING=1$'
 	[ "$(sed 1d "$T/n" | head -n 2)" = "READY=1
@@ -1169,6 +1085,7 @@ print("ready", flush=True)
 while True:
     print(s.recv(4096).decode(), flush=True)' "$name"
 	wait_line "$T/n" >/dev/null
+	# shellcheck disable=SC2034 # read by launch (helpers.bash)
 	PRE=(env NOTIFY_SOCKET="@$name")
 	launch l 127.0.0.1 0 true
 	notified "$T/n" '^READY=1$'

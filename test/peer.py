@@ -11,7 +11,6 @@ peer.py MODE [FILE]
     flood   accept, send 64 KiB blocks until the peer goes away
     full    listen(0) and never accept, after filling the backlog with
             connections of its own: the kernel then drops further SYNs
-    free    bind port 0, print it and close: a port nobody listens on
 """
 import socket
 import struct
@@ -56,11 +55,6 @@ def fill_backlog(lsock):
 
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else ""
-    if mode == "free":
-        lsock = listener()
-        announce(lsock)
-        lsock.close()
-        return
     if mode == "full":
         lsock = listener(0)
         held = fill_backlog(lsock)

@@ -67,7 +67,7 @@ clean_copy() {
 		ns=(unshare -n sh -c 'ip link set lo up && exec "$@"' sh)
 	else
 		need python3
-		port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		port=$(free_port)
 	fi
 	cat >"$T/try" <<-EOF
 	#!/bin/bash

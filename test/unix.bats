@@ -25,15 +25,16 @@ teardown() {
 	rm -rf "$D"
 }
 
-# need_root: skip unless we may act as nobody
-need_root() {
-	[ "$(id -u)" -eq 0 ] || skip "needs root to run clients as nobody"
+# need_nobody: skip unless we may act as nobody
+need_nobody() {
+	need_root "to run clients as nobody"
 	need setpriv
 }
 
-# launch ARG...: start "msgd-launcher -U ARG..." with its log in $T/l.err,
-# wait until it listens; PID is the launcher's
-launch() {
+# launch_unix ARG...: start "msgd-launcher -U ARG..." with its log in
+# $T/l.err, wait until it listens; PID is the launcher's.  Unlike launch, no
+# -1 and no PORT: -1 is a usage error with -U.
+launch_unix() {
 	start_server "$T/l" "$L" -U "$@"
 	PID=${SERVER_PIDS[-1]}
 	wait_grep "$T/l.err" '^msgd-launcher: listening on '
@@ -61,23 +62,11 @@ one_client_records() {
 		"$2 disconnect: 1 messages, 2 bytes, eof"
 }
 
-# wait_gone PID: wait (at most 10 s) until PID has ended; EXIT its status
-wait_gone() {
-	local i
-	for ((i = 0; i < 500; i++)); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.02
-	done
-	EXIT=0
-	wait "$1" 2>/dev/null || EXIT=$?
-	! kill -0 "$1" 2>/dev/null
-}
-
 # ---- the launcher ----
 
 @test "the launcher on a UNIX socket serves nc -U, socat and msgd-client -U, each recorded by uid, gid and pid" {
 	need nc.openbsd socat
-	launch "$S" "$H" -l "$T/rec"
+	launch_unix "$S" "$H" -l "$T/rec"
 	[ "$(stat -c %a "$S")" = 666 ]
 	exchange "${WITH_PID[@]}" "$T/p1" nc.openbsd -N -U "$S"
 	exchange "${WITH_PID[@]}" "$T/p2" socat - "UNIX-CONNECT:$S"
@@ -90,9 +79,9 @@ wait_gone() {
 }
 
 @test "a client as nobody is recorded as uid 65534, and -v logs every client by its credentials" {
-	need_root
+	need_nobody
 	need nc.openbsd
-	launch -v "$S" "$H" -l "$T/rec"
+	launch_unix -v "$S" "$H" -l "$T/rec"
 	exchange "${WITH_PID[@]}" "$T/p" "${NOBODY[@]}" nc.openbsd -N -U "$S"
 	one_client_records "$T/rec" "uid=65534,gid=65534,pid=$(cat "$T/p")"
 	wait_grep "$T/l.err" "^msgd-launcher: pid [0-9]+ from uid=65534,gid=65534,pid=$(cat "$T/p")\$"
@@ -100,7 +89,7 @@ wait_gone() {
 }
 
 @test "the child sees PROTO=IPC and the IPC variables, and no TCP, PROXY or inherited IPC variable" {
-	need_root
+	need_nobody
 	need nc.openbsd
 	start_server "$T/l" env TCPREMOTEIP=192.0.2.1 TCPREMOTEPORT=9 TCPLOCALIP=192.0.2.2 \
 		PROXYREMOTEIP=192.0.2.3 IPCREMOTEEUID=4242 IPCREMOTEPATH=/x IPCOTHER=1 \
@@ -115,7 +104,7 @@ wait_gone() {
 
 @test "-c 1 on a UNIX socket keeps the second client waiting until the first is done" {
 	need nc.openbsd
-	launch -c 1 "$S" "$H" -l "$T/rec"
+	launch_unix -c 1 "$S" "$H" -l "$T/rec"
 	start_server "$T/c1" nc.openbsd -U "$S" </dev/null
 	wait_grep "$T/rec" ' connect$'
 	start_server "$T/c2" "$C" -U "$S" </dev/null
@@ -129,9 +118,9 @@ wait_gone() {
 }
 
 @test "-C 1 counts per uid: root's second connection is refused while nobody's is served" {
-	need_root
+	need_nobody
 	need nc.openbsd
-	launch -C 1 "$S" "$H" -l "$T/rec"
+	launch_unix -C 1 "$S" "$H" -l "$T/rec"
 	start_server "$T/c1" nc.openbsd -U "$S" </dev/null
 	wait_grep "$T/rec" ' connect$'
 	run timeout -k 5 10 "$C" -U "$S" </dev/null
@@ -141,8 +130,8 @@ wait_gone() {
 }
 
 @test "-R 1 counts per uid: root's second connection within a second is refused, nobody's served" {
-	need_root
-	launch -R 1 "$S" "$H" -l "$T/rec"
+	need_nobody
+	launch_unix -R 1 "$S" "$H" -l "$T/rec"
 	exchange "$C" -U "$S"
 	run timeout -k 5 10 "$C" -U "$S" </dev/null
 	[ "$output" = "error too many connections" ]
@@ -151,10 +140,10 @@ wait_gone() {
 }
 
 @test "uid: and gid: rules decide for local clients, first match wins, and IP rules never match them" {
-	need_root
+	need_nobody
 	printf '%s\n' '0.0.0.0/0 deny' '::/0 deny' 'gid:0 allow ZONE=root' \
 		'uid:65534 deny' 'uid:0 deny' >"$T/rules"
-	launch -x "$T/rules" "$S" /usr/bin/env
+	launch_unix -x "$T/rules" "$S" /usr/bin/env
 	run timeout -k 5 10 "$C" -U "$S" </dev/null
 	[ "$status" -eq 0 ]
 	grep -qx 'ZONE=root' <<<"$output"
@@ -175,8 +164,8 @@ wait_gone() {
 }
 
 @test "-M 0600 keeps nobody out with EACCES, and root still gets in" {
-	need_root
-	launch -M 0600 "$S" "$H" -l "$T/rec"
+	need_nobody
+	launch_unix -M 0600 "$S" "$H" -l "$T/rec"
 	[ "$(stat -c %a "$S")" = 600 ]
 	run timeout -k 5 10 "${NOBODY[@]}" "$C" -U "$S" </dev/null
 	[ "$status" -eq 1 ]
@@ -190,12 +179,12 @@ wait_gone() {
 	need python3
 	python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$S"
 	[ -S "$S" ]
-	launch "$S" "$H" -l "$T/rec"
+	launch_unix "$S" "$H" -l "$T/rec"
 	exchange "$C" -U "$S"
 }
 
 @test "a live socket at PATH is 'address in use', exit 1, and its listener still serves" {
-	launch "$S" "$H" -l "$T/rec"
+	launch_unix "$S" "$H" -l "$T/rec"
 	run timeout -k 5 10 "$L" -U "$S" "$H" 3>&-
 	[ "$status" -eq 1 ]
 	[ "$output" = "msgd-launcher: $S: address in use" ]
@@ -224,28 +213,28 @@ wait_gone() {
 }
 
 @test "at SIGTERM the socket file is removed, but not one that took its place" {
-	launch "$S" "$H" -l "$T/rec"
+	launch_unix "$S" "$H" -l "$T/rec"
 	kill -TERM "$PID"
-	wait_gone "$PID"
+	wait_exit "$PID"
 	[ "$EXIT" -eq 0 ]
 	[ ! -e "$S" ]
 	[ "$(grep -c . "$T/l.err")" -eq 2 ]
 	# a file put in its place meanwhile is someone else's
-	launch "$S" "$H" -l "$T/rec"
+	launch_unix "$S" "$H" -l "$T/rec"
 	mv "$S" "$D/moved"
 	printf 'new\n' >"$S"
 	kill -INT "$PID"
-	wait_gone "$PID"
+	wait_exit "$PID"
 	[ "$EXIT" -eq 0 ]
 	file_is "$S" 'new\n'
 	[ -S "$D/moved" ]
 }
 
 @test "where -u forbids removing the socket file, that is logged and the exit is still 0" {
-	need_root
-	launch -u nobody "$S" "$H" -l "$T/rec"
+	need_nobody
+	launch_unix -u nobody "$S" "$H" -l "$T/rec"
 	kill -TERM "$PID"
-	wait_gone "$PID"
+	wait_exit "$PID"
 	[ "$EXIT" -eq 0 ]
 	[ -S "$S" ]
 	grep -qx "msgd-launcher: cannot remove $S: Permission denied" "$T/l.err"
@@ -261,7 +250,7 @@ wait_gone() {
 	grep -qx "msgd-launcher: listening on $S, at most 40 at once" "$T/l.err"
 	one_client_records "$T/rec" "uid=0,gid=0,pid=$(cat "$T/p")"
 	kill -TERM "$PID"
-	wait_gone "$PID"
+	wait_exit "$PID"
 	[ "$EXIT" -eq 0 ]
 	[ -S "$S" ]
 }
@@ -306,7 +295,7 @@ wait_gone() {
 }
 
 @test "the handler on a UNIX socket records a client as nobody, and setting no TCP option is no error" {
-	need_root
+	need_nobody
 	need systemd-socket-activate
 	# its stderr a file of its own: the records go there, by default
 	# shellcheck disable=SC2016 # expanded by the inner sh
@@ -350,7 +339,7 @@ wait_gone() {
 	run "$C" -z -U "$S"
 	[ "$status" -eq 1 ]
 	[ -z "$output" ]
-	launch "$S" "$H" -l "$T/rec"
+	launch_unix "$S" "$H" -l "$T/rec"
 	run "$C" -z -v -U "$S"
 	[ "$status" -eq 0 ]
 	[ "$output" = "Connection to $S succeeded!" ]
