@@ -1,7 +1,6 @@
-/* The loop: one poll for signals, the listener and relays' headers; the
- * clients accepted and handed to admission, the rules reloaded, and the
- * shutdown.  The program's core with main.c: it calls its parts, never
- * the reverse. */
+/* The loop: one poll for signals, the listener and relays' headers; clients
+ * accepted and admitted, rules reloaded, the shutdown.  With main.c the
+ * program's core: it calls the other files, never they it. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>

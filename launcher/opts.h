@@ -1,7 +1,6 @@
-/* The launcher's options, as main.c parsed them.  Apart from the core
- * because the parts that carry out its policy at every connection (admit.c,
- * children.c) act on what was asked (verbosity, -R, -C, PROGRAM); main.c
- * fills it before any of them runs, and only main.c changes it. */
+/* The options as main.c parsed them, apart from the core because the parts
+ * that apply them at every connection (admit.c, children.c) read them too:
+ * verbosity, -R, -C, PROGRAM.  Only main.c writes them, before any runs. */
 #ifndef OPTS_H
 #define OPTS_H
 
