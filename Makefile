@@ -32,7 +32,13 @@ BATS = bats
 LIBOBJ = $(BUILD)/lib/util.o $(BUILD)/lib/addr.o $(BUILD)/lib/slog.o \
 	$(BUILD)/lib/proxy.o $(BUILD)/lib/cred.o \
 	$(BUILD)/lib/append.o
-LAUNCHEROBJ = $(BUILD)/launcher/launcher.o $(BUILD)/launcher/rules.o \
+LAUNCHEROBJ = $(BUILD)/launcher/main.o $(BUILD)/launcher/loop.o \
+	$(BUILD)/launcher/admit.o $(BUILD)/launcher/children.o \
+	$(BUILD)/launcher/slots.o $(BUILD)/launcher/env.o \
+	$(BUILD)/launcher/fds.o $(BUILD)/launcher/daemon.o \
+	$(BUILD)/launcher/privs.o $(BUILD)/launcher/listen.o \
+	$(BUILD)/launcher/program.o $(BUILD)/launcher/signals.o \
+	$(BUILD)/launcher/rules.o \
 	$(BUILD)/launcher/limits.o $(BUILD)/launcher/proxied.o \
 	$(BUILD)/launcher/spawner.o $(BUILD)/launcher/notify.o \
 	$(BUILD)/launcher/status.o $(BUILD)/launcher/interrupt.o \
@@ -71,7 +77,18 @@ $(BUILD)/lib/proxy.o: lib/proxy.c
 $(BUILD)/lib/cred.o: lib/cred.c
 $(BUILD)/lib/append.o: lib/append.c
 $(BUILD)/handler/handler.o: handler/handler.c
-$(BUILD)/launcher/launcher.o: launcher/launcher.c
+$(BUILD)/launcher/main.o: launcher/main.c
+$(BUILD)/launcher/loop.o: launcher/loop.c
+$(BUILD)/launcher/admit.o: launcher/admit.c
+$(BUILD)/launcher/children.o: launcher/children.c
+$(BUILD)/launcher/slots.o: launcher/slots.c
+$(BUILD)/launcher/env.o: launcher/env.c
+$(BUILD)/launcher/fds.o: launcher/fds.c
+$(BUILD)/launcher/daemon.o: launcher/daemon.c
+$(BUILD)/launcher/privs.o: launcher/privs.c
+$(BUILD)/launcher/listen.o: launcher/listen.c
+$(BUILD)/launcher/program.o: launcher/program.c
+$(BUILD)/launcher/signals.o: launcher/signals.c
 $(BUILD)/launcher/rules.o: launcher/rules.c
 $(BUILD)/launcher/limits.o: launcher/limits.c
 $(BUILD)/launcher/proxied.o: launcher/proxied.c
@@ -157,10 +174,12 @@ fuzz:
 
 # only through make fuzz, which sets CC and the flags
 fuzzers: $(FUZZERS)
-$(FUZZERS): $(BUILD)/libmsgd.a $(FUZZSRC) handler/handler.c lib/util.c \
-	launcher/rules.c launcher/launcher.h
+$(FUZZERS): $(BUILD)/libmsgd.a $(FUZZSRC) handler/handler.c lib/util.c
 	$(CC) $(CFLAGS) -fsanitize=fuzzer -Ilib -o $@ $(@:build/%=test/%).c \
-		$(BUILD)/libmsgd.a
+		$(FUZZOBJ_$(@F)) $(BUILD)/libmsgd.a
+# the objects a harness tests, linked beside it
+FUZZOBJ_rules = $(BUILD)/launcher/rules.o
+build/fuzz/rules: $(FUZZOBJ_rules)
 
 # the service files and examples name the installed handler and launcher
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g'

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "launcher.h"
+#include "limits.h"
 
 #define RATE_WAYS 8
 #define RATE_SETS 1024		/* a power of two: 8192 sources in all */

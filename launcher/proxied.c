@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "launcher.h"
+#include "proxied.h"
 
 struct waiting {
 	int fd;

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "launcher.h"
+#include "rules.h"
 
 /* a rules file larger than this is a mistake (a log, a disk image) */
 #define RULES_MAX_BYTES (16L << 20)

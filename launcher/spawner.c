@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "msgd.h"
-#include "launcher.h"
+#include "spawner.h"
 
 #if !defined(MSGD_POSIX_SPAWN) && !defined(__SANITIZE_ADDRESS__) && \
     (defined(__x86_64__) || defined(__aarch64__))

@@ -5,7 +5,6 @@
 #include "notify.h"
 #include "status.h"
 
-#define STATUS_LEN 160
 #define STATUS_EVERY_MS 1000
 
 struct counters counts;

@@ -3,6 +3,11 @@
 #ifndef STATUS_H
 #define STATUS_H
 
+#include <stddef.h>
+
+/* room for the status line */
+#define STATUS_LEN 160
+
 struct counters {
 	unsigned long served;	/* children made */
 	unsigned long denied;	/* refused by a rule, -R or -C */

@@ -12,6 +12,10 @@
 #define PROXY_V1_MAX 107
 #define PROXY_BUF 232
 
+/* a relay's header must be whole within this, in the launcher and the
+ * handler alike */
+#define PROXY_WAIT_MS 5000
+
 struct proxy_info {
 	int local;	/* v2 LOCAL, v1 UNKNOWN, v2 UNSPEC: keep the socket's */
 	struct sockaddr_storage src, dst;	/* the client, what it reached */

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "../../launcher/rules.c"
+#include "../../launcher/rules.h"
 
 /* ---- the reference: the rules' meaning, one rule after another ---- */
 
@@ -264,7 +264,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char err[512], *text;
+	char err[RULES_ERRLEN], *text;
 	struct ruleset *rs, *again;
 	size_t lines = 1, i, len;
 	unsigned at;

@@ -1,0 +1,71 @@
+/* Admission: whether a client may have a child, by the rules (-x), its
+ * rate (-R) and how many it has (-C); apart so that the whole policy
+ * reads in one place, and a refusal is said the same way everywhere. */
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "msgd.h"
+#include "admit.h"
+#include "limits.h"
+#include "opts.h"
+#include "rules.h"
+#include "slots.h"
+#include "status.h"
+#include "unix.h"
+
+/* over -R or -C: told so and closed; logged "deny IP WHY" unless ip is
+ * NULL */
+static void
+deny(int fd, const char *ip, const char *why)
+{
+	static const char msg[] = "error too many connections\n";
+
+	(void)!send(fd, msg, sizeof msg - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	shutdown(fd, SHUT_WR);
+	close(fd);
+	counts.denied++;
+	if (ip && o.verbosity != QUIET)
+		note("deny %s %s", ip, why);
+}
+
+int
+admit(int cfd, const struct sockaddr *client, const struct ruleset *rules,
+    const struct rule **rule)
+{
+	const struct rule *r = NULL;
+	struct slot *s = slot_next();
+	int say;
+
+	if (o.path) {
+		/* -U: the kernel's word on who it is, in place of an address */
+		if (unix_client(cfd, &s->cred, s->key) < 0) {
+			close(cfd);
+			return 0;
+		}
+		cred_text(s->ip, &s->cred);
+		s->port = 0;
+		r = rules ? rules_match_cred(rules, &s->cred) : NULL;
+	} else {
+		r = rules ? rules_match(rules, client) : NULL;
+		if (addr_ip_port(client, s->ip, &s->port) < 0)
+			s->ip[0] = '\0';
+		source_key(client, s->key);
+	}
+	if (r && !r->allow) {
+		close(cfd);
+		counts.denied++;
+		if (o.verbosity != QUIET)
+			note("deny %s rule %u", s->ip, r->line);
+		return 0;
+	}
+	if (o.rate && !rate_take(s->key, now_ms(), &say)) {
+		deny(cfd, say ? s->ip : NULL, "rate limit");
+		return 0;
+	}
+	if (o.persource && slots_from_source(s->key) >= o.persource) {
+		deny(cfd, s->ip, "per-source limit");
+		return 0;
+	}
+	*rule = r;
+	return 1;
+}

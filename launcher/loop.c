@@ -1,0 +1,273 @@
+/* The loop: one poll for signals, the listener and relays' headers; clients
+ * accepted and admitted, rules reloaded, the shutdown.  With main.c the
+ * program's core: it calls the other files, never they it. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "msgd.h"
+#include "admit.h"
+#include "children.h"
+#include "env.h"
+#include "loop.h"
+#include "opts.h"
+#include "proxied.h"
+#include "rules.h"
+#include "signals.h"
+#include "slots.h"
+#include "status.h"
+
+/* clients taken at one poll's word, so that signals and relays are not
+ * kept waiting by a flood */
+#define ACCEPT_BATCH 64
+/* pfd[0] is the signal pipe, pfd[1] the listener, then relays waiting */
+#define PFD_WAITING 2
+/* after the grace, SIGTERM and this long before we leave them */
+#define TERM_WAIT_MS 1000
+
+/* -x: the rules in force; -p: the relays whose PROXY header is believed */
+static struct ruleset *rules, *proxies;
+
+/* SIGUSR1: the counters, whatever the verbosity */
+static void
+log_counters(void)
+{
+	char line[STATUS_LEN];
+
+	got_usr1 = 0;
+	status_format(line, sizeof line, slots_used(), o.maxconn);
+	note("status: %s", line);
+}
+
+/*
+ * Accept what is waiting, up to the limit; when the system is out of
+ * descriptors or memory, back off.
+ */
+static void
+accept_some(int lfd)
+{
+	int i;
+
+	for (i = 0; i < ACCEPT_BATCH && slots_used() < o.maxconn &&
+	    !stalled() && !(proxies && waiting_full()); i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		const struct rule *rule;
+		int cfd;
+
+		if (env_reserve(slot_next()) < 0) {
+			back_off("accept");
+			return;
+		}
+		cfd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+		if (cfd < 0) {
+			if (out_of_resources(errno))
+				back_off("accept");
+			else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED &&
+			    errno != EPROTO && errno != EPERM)
+				warn("cannot accept:");
+			return;
+		}
+		if (!stalled())
+			fed();
+		if (proxies && rules_match(proxies, (struct sockaddr *)&ss)) {
+			waiting_add(cfd, &ss, now_ms());
+			continue;
+		}
+		if (admit(cfd, (struct sockaddr *)&ss, rules, &rule))
+			child_start(cfd, NULL, NULL, rule);
+	}
+}
+
+/* SIGHUP: the file again, all of it good, or the old rules stay */
+static void
+rules_reload(void)
+{
+	char err[RULES_ERRLEN];
+	struct ruleset *rs;
+
+	if (o.rules == NULL)
+		return;
+	rs = rules_load(o.rules, err, sizeof err);
+	if (rs == NULL) {
+		warn("cannot reload %s; the old rules stay", err);
+		return;
+	}
+	rules_free(rules);
+	rules = rs;
+	env_need_for(rules);
+	if (o.verbosity != QUIET)
+		note("rules reloaded from %s: %zu rules", o.rules, rs->nrule);
+}
+
+void
+shutdown_gracefully(void)
+{
+	long long start = now_ms(), left;
+	int extra = 0;
+	int seen = got_term;
+
+	if (o.verbosity != QUIET)
+		note("stopping: %ld running, grace %ld s", slots_used(),
+		    o.grace);
+	while (slots_used() > 0) {
+		struct pollfd pfd = { .fd = signals_fd(), .events = POLLIN };
+
+		left = (extra ? TERM_WAIT_MS : o.grace * 1000) -
+		    (now_ms() - start);
+		if (got_term != seen || left <= 0) {
+			if (extra)
+				break;	/* they had their SIGTERM and a second */
+			/* grace over, or asked twice: end them now */
+			term_children();
+			start = now_ms();
+			extra = 1;
+			seen = got_term;
+			continue;
+		}
+		poll(&pfd, 1, (int)left);
+		drain_signals();
+		reap();
+		if (got_usr1)
+			log_counters();
+	}
+}
+
+/*
+ * A relay's header is in (pi), or it is bad, cut short or late (why).  A
+ * complete one names the client that rules, limits, the log and the child
+ * see; a v2 LOCAL or v1 UNKNOWN keeps the socket's addresses.  0 when the
+ * connection was taken, -1 to keep it until there is room for a child.
+ */
+static int
+on_header(int fd, const struct proxy_info *pi,
+    const struct sockaddr_storage *proxy, const char *why)
+{
+	const struct sockaddr_storage *client = proxy, *local = NULL;
+	const struct rule *rule;
+	char ip[ADDR_IPLEN];
+	unsigned port;
+
+	if (pi == NULL) {
+		close(fd);
+		counts.bad_proxy++;
+		if (o.verbosity != QUIET &&
+		    addr_ip_port((const struct sockaddr *)proxy, ip, &port) == 0)
+			note("bad proxy header from %s: %s", ip, why);
+		return 0;
+	}
+	if (stalled() || slots_used() >= o.maxconn)
+		return -1;
+	if (env_reserve(slot_next()) < 0) {
+		back_off("accept");	/* not a busy loop */
+		return -1;
+	}
+	if (!pi->local) {
+		client = &pi->src;
+		local = &pi->dst;
+	}
+	if (admit(fd, (const struct sockaddr *)client, rules, &rule))
+		child_start(fd, (const struct sockaddr *)local,
+		    (const struct sockaddr *)proxy, rule);
+	return 0;
+}
+
+/* the nearer of two deadlines (-1 none) */
+static long long
+nearer(long long a, long long b)
+{
+	return a < 0 || (b >= 0 && b < a) ? b : a;
+}
+
+/* the poll timeout for the nearer of two deadlines (-1 none) */
+static int
+timeout_to(long long a, long long b)
+{
+	long long t = nearer(a, b), left;
+
+	if (t < 0)
+		return -1;
+	left = t - now_ms();
+	return left > 0 ? (int)left : 0;
+}
+
+/*
+ * Starved, the next try is a deadline, not a poll timeout: a child's end
+ * or any other signal may wake us before it, and a client whose child
+ * could not be made must still be served when it is due.  Connections
+ * from a relay wait for their header in the same poll, each with its own
+ * deadline.  Nothing new is taken while starved or while failed spawns
+ * are tried again; a whole header kept meanwhile is handed over in the
+ * first round after, since no event of its own will come.
+ */
+int
+loop(int lfd, struct ruleset *rs, struct ruleset *relays)
+{
+	struct pollfd *pfd = calloc((size_t)o.maxconn + PFD_WAITING,
+	    sizeof *pfd);
+
+	rules = rs;
+	proxies = relays;
+	if (pfd == NULL) {
+		warn("out of memory");
+		return -1;
+	}
+	while (!got_term) {
+		int taking = !stalled();
+		int nw = proxies && taking ? waiting_fds(pfd + PFD_WAITING) :
+		    0;
+		/* a whole header that waited is handed over now that a child
+		 * may be made: nothing else may come to wake us */
+		int handover = nw && slots_used() < o.maxconn &&
+		    waiting_whole();
+		/* STATUS= for the service manager, when due */
+		long long told = status_notify(slots_used(), o.maxconn,
+		    now_ms());
+		int r;
+
+		pfd[0].fd = signals_fd();
+		pfd[0].events = POLLIN;
+		/* at the limit, or starved: leave them in the backlog */
+		pfd[1].fd = taking && slots_used() < o.maxconn &&
+		    !(proxies && waiting_full()) ? lfd : -1;
+		pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		r = poll(pfd, (nfds_t)(PFD_WAITING + nw), handover ? 0 :
+		    timeout_to(back_off_due(), nearer(nw ? waiting_due() : -1,
+		    told)));
+		if (r < 0 && errno != EINTR) {
+			warn("poll:");
+			free(pfd);
+			return -1;
+		}
+		if (r > 0 && pfd[0].revents) {
+			drain_signals();
+			reap();
+			if (got_hup) {
+				got_hup = 0;
+				rules_reload();
+			}
+			if (got_usr1)
+				log_counters();
+		}
+		if (nw)
+			waiting_run(pfd + PFD_WAITING, nw, now_ms(), on_header);
+		if (back_off_due() >= 0)
+			retry_when_due(now_ms());
+		else if (r > 0 && pfd[1].fd >= 0 && pfd[1].revents)
+			accept_some(lfd);
+	}
+	free(pfd);
+	return 0;
+}
+
+void
+drop_pending(void)
+{
+	close_failed();
+	if (proxies)
+		waiting_close_all();
+}

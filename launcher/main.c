@@ -1,0 +1,349 @@
+/* msgd-launcher: a minimal super-server.  Listen, accept, spawn PROGRAM with
+ * the connection on fds 0 and 1, reap, repeat.  This file is the options and
+ * the start-up in its order; loop.c serves, the other files are its parts. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "msgd.h"
+#include "daemon.h"
+#include "env.h"
+#include "fds.h"
+#include "interrupt.h"
+#include "limits.h"
+#include "listen.h"
+#include "loop.h"
+#include "notify.h"
+#include "opts.h"
+#include "privs.h"
+#include "program.h"
+#include "rules.h"
+#include "signals.h"
+#include "slots.h"
+#include "spawner.h"
+#include "unix.h"
+
+#define SYNOPSIS "msgd-launcher [-46hvq1f] [-c MAX] [-C PERSOURCE] " \
+	"[-R RATE] [-x RULES] [-p CIDR] [-b BACKLOG] [-u USER] [-g GROUP] " \
+	"[-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]\n" \
+	"       msgd-launcher -U [-hvqf] [-M MODE] [-c MAX] [-C PERSOURCE] " \
+	"[-R RATE] [-x RULES] [-b BACKLOG] [-u USER] [-g GROUP] " \
+	"[-k GRACE] [-i PIDFILE] PATH PROGRAM [ARG...]"
+/* -h: a line an option, in the man page's order */
+#define OPTIONS \
+	"  -1            print the bound port on stdout\n" \
+	"  -4, -6        IPv4 / IPv6 only\n" \
+	"  -b BACKLOG    listen backlog (default 64)\n" \
+	"  -C PERSOURCE  at most this many at once from one address " \
+	"(default 0, no limit)\n" \
+	"  -c MAX        at most MAX children; more wait in the backlog " \
+	"(default 40)\n" \
+	"  -f            daemon: detach, log to syslog\n" \
+	"  -g GROUP      run as GROUP after binding\n" \
+	"  -h            this help (--help too)\n" \
+	"  -i PIDFILE    write the pid file\n" \
+	"  -k GRACE      seconds running children get on SIGTERM " \
+	"(default 10)\n" \
+	"  -M MODE       with -U: the socket file's mode (default 0666)\n" \
+	"  -p CIDR       trusted relay that sends a PROXY header " \
+	"(repeatable)\n" \
+	"  -q            log errors only\n" \
+	"  -R RATE       new connections a second from one address " \
+	"(default 0, no limit)\n" \
+	"  -U            listen on the UNIX-domain socket PATH\n" \
+	"  -u USER       run as USER after binding\n" \
+	"  -v            log every connection\n" \
+	"  -x RULES      access rules file, re-read on SIGHUP\n" \
+	"see msgd-launcher(8)\n"
+
+struct opts o;
+
+/* -p CIDR: kept as a line of a rules file, parsed with them at start */
+static void
+proxy_opt(const char *cidr)
+{
+	size_t n = strlen(cidr);
+	char *p = realloc(o.proxies, o.proxies_len + n + 8);
+
+	if (p == NULL)
+		die(1, "out of memory");
+	/* one word: more would be read as the rule's, none said as "allow" */
+	if (n == 0 || strpbrk(cidr, " \t\r\n#")) {
+		warn("-p: bad address '%s' (an address or ADDRESS/PREFIX)", cidr);
+		usage_exit(SYNOPSIS);
+	}
+	memcpy(p + o.proxies_len, cidr, n);
+	memcpy(p + o.proxies_len + n, " allow\n", 7);
+	o.proxies = p;
+	o.proxies_len += n + 7;
+}
+
+/* -M MODE: octal, as chmod and systemd's SocketMode= take it */
+static long
+mode_opt(const char *arg)
+{
+	char *end;
+	long m;
+
+	errno = 0;
+	m = strtol(arg, &end, 8);
+	if (*arg < '0' || *arg > '7' || *end || errno || m > 0777) {
+		warn("-M: bad mode '%s' (octal, from 0 to 0777)", arg);
+		usage_exit(SYNOPSIS);
+	}
+	return m;
+}
+
+/* -U PATH PROGRAM [ARG...]: the options that name TCP have no place */
+static void
+unix_opts(int argc, char **argv)
+{
+	const char *bad = !o.ipc ? "-M without -U" :
+	    o.family != AF_UNSPEC ? "-4 and -6 are for TCP, not -U" :
+	    o.proxies ? "-p is for TCP, not -U" :
+	    o.print_port ? "-1 is for TCP, not -U" : NULL;
+
+	if (bad == NULL && argc < 2)
+		bad = argc == 0 ? "PATH PROGRAM missing" : "PROGRAM missing";
+	if (bad == NULL && (argv[0][0] == '\0' ||
+	    strlen(argv[0]) > UNIX_PATH_MAX))
+		bad = "PATH: empty, or longer than a socket address holds";
+	if (bad) {
+		warn("%s", bad);
+		usage_exit(SYNOPSIS);
+	}
+	if (o.mode < 0)
+		o.mode = 0666;
+	o.path = argv[0];
+	o.argv = argv + 1;
+}
+
+static void
+parse_opts(int argc, char **argv)
+{
+	int ch;
+
+	o.family = AF_UNSPEC;
+	o.verbosity = NORMAL;
+	o.maxconn = 40;
+	o.backlog = 64;
+	o.grace = 10;
+	o.mode = -1;
+	opt_help(argc, argv, SYNOPSIS, OPTIONS);
+	while ((ch = getopt(argc, argv, "+:46hvq1fUc:C:R:x:p:b:u:g:k:i:M:")) !=
+	    -1) {
+		switch (ch) {
+		case 'h': usage_help(SYNOPSIS, OPTIONS);
+		case '4': o.family = AF_INET; break;
+		case '6': o.family = AF_INET6; break;
+		case 'v': o.verbosity = VERBOSE; break;
+		case 'q': o.verbosity = QUIET; break;
+		case '1': o.print_port = 1; break;
+		case 'f': o.daemon = 1; break;
+		case 'c':
+			o.maxconn = opt_num(ch, optarg, 1, 65536, SYNOPSIS);
+			break;
+		case 'C':
+			o.persource = opt_num(ch, optarg, 0, 65536, SYNOPSIS);
+			break;
+		case 'R':
+			o.rate = opt_num(ch, optarg, 0, 1000000, SYNOPSIS);
+			break;
+		case 'x': o.rules = optarg; break;
+		case 'p': proxy_opt(optarg); break;
+		case 'b':
+			o.backlog = opt_num(ch, optarg, 1, 65535, SYNOPSIS);
+			break;
+		case 'k':
+			o.grace = opt_num(ch, optarg, 0, 86400, SYNOPSIS);
+			break;
+		case 'u': o.user = optarg; break;
+		case 'g': o.group = optarg; break;
+		case 'i': o.pidfile = optarg; break;
+		case 'U': o.ipc = 1; break;
+		case 'M': o.mode = mode_opt(optarg); break;
+		default:
+			opt_fail(ch, SYNOPSIS);
+		}
+	}
+	if (o.ipc || o.mode >= 0) {
+		unix_opts(argc - optind, argv + optind);
+		return;
+	}
+	if (argc - optind < 3) {
+		warn(argc - optind == 0 ? "HOST PORT PROGRAM missing" :
+		    argc - optind == 1 ? "PORT PROGRAM missing" :
+		    "PROGRAM missing");
+		usage_exit(SYNOPSIS);
+	}
+	o.host = argv[optind];
+	o.port = argv[optind + 1];
+	port_check(o.port, 0, SYNOPSIS);
+	o.argv = argv + optind + 2;
+}
+
+/* the daemon moves to /: a relative pid file or socket must still be
+ * found to remove it at exit, and a relative rules file to re-read it */
+static void
+absolute(const char **name, char *path, const char *what)
+{
+	char cwd[PATH_MAX];
+
+	if (*name == NULL || (*name)[0] == '/')
+		return;
+	if (getcwd(cwd, sizeof cwd) == NULL ||
+	    snprintf(path, PATH_MAX, "%s/%s", cwd, *name) >= PATH_MAX)
+		die(1, "cannot find the full path of %s %s", what, *name);
+	*name = path;
+}
+
+static void
+paths_absolute(void)
+{
+	static char pidfile[PATH_MAX];
+
+	absolute(&o.pidfile, pidfile, "pid file");
+	if (o.daemon) {
+		static char rules_path[PATH_MAX], sock_path[PATH_MAX];
+
+		absolute(&o.rules, rules_path, "rules file");
+		/* -U: the socket file is removed at exit, from / */
+		absolute(&o.path, sock_path, "socket");
+		if (o.path && strlen(o.path) > UNIX_PATH_MAX)
+			die(2, "-U: %s is longer than a socket address holds",
+			    o.path);
+	}
+}
+
+/* -x at start: a file that cannot be read or has a bad line is bad usage,
+ * said with its FILE:LINE */
+static struct ruleset *
+rules_init(void)
+{
+	char err[RULES_ERRLEN];
+	struct ruleset *rules;
+
+	if (o.rules == NULL)
+		return NULL;
+	rules = rules_load(o.rules, err, sizeof err);
+	if (rules == NULL) {
+		warn("%s", err);
+		usage_exit(SYNOPSIS);
+	}
+	return rules;
+}
+
+/* -p: the relays, parsed as "CIDR allow" lines; a bad one is bad usage */
+static struct ruleset *
+proxies_init(void)
+{
+	char err[RULES_ERRLEN];
+	struct ruleset *proxies;
+
+	if (o.proxies == NULL)
+		return NULL;
+	proxies = rules_parse(o.proxies, o.proxies_len, "-p", err, sizeof err);
+	if (proxies == NULL || proxies->ntable[1 + RULE_UID] ||
+	    proxies->ntable[1 + RULE_GID]) {
+		warn("%s", proxies ? "-p: a relay is an address, not a uid: "
+		    "or gid:" : err);
+		usage_exit(SYNOPSIS);
+	}
+	return proxies;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ids id;
+	struct ruleset *rules, *proxies;
+	sigset_t child_reset;
+	char ip[ADDR_IPLEN], line[32];
+	unsigned port;
+	int lfd, ready = -1, status, fixed;
+
+	progname = "msgd-launcher";
+	diag_shared();
+	slog_open(progname);
+	parse_opts(argc, argv);
+	/* a SIGTERM right after the -1 port line must still end us with 0:
+	 * held until signals_init() has the handlers in place */
+	signals_hold();
+	rules = rules_init();
+	proxies = proxies_init();
+	if (resolve_ids(&id, o.user, o.group) < 0)
+		usage_exit(SYNOPSIS);
+	paths_absolute();
+	fds_init();
+	if (slots_init(o.maxconn) < 0 || (o.rate && rate_init(o.rate) < 0))
+		die(1, "out of memory");
+
+	lfd = activated();
+	if (lfd >= 0 && o.path && unix_inherited(lfd, o.path) < 0)
+		return 1;
+	if (lfd == -1)
+		lfd = o.path ? unix_listen(o.path, (mode_t)o.mode,
+		    (int)o.backlog) : listen_on(o.host, o.port, o.family,
+		    o.backlog);
+	if (lfd < 0)
+		return 1;
+	if (o.path == NULL && local_addr(lfd, ip, &port) < 0)
+		die(1, "cannot read the bound address:");
+	/* activated on a wildcard: TCPLOCALIP comes from each connection;
+	 * so it does behind a relay, whose header names what was reached */
+	fixed = o.path == NULL && strcmp(ip, "0.0.0.0") != 0 &&
+	    strcmp(ip, "::") != 0 && proxies == NULL;
+	if (o.print_port) {
+		int n = snprintf(line, sizeof line, "%u\n", port);
+
+		writeall(1, line, (size_t)n);
+	}
+	if ((o.daemon && (ready = daemonize(lfd)) < 0) ||
+	    (o.pidfile && write_pidfile(o.pidfile) < 0)) {
+		unix_unlink();
+		return 1;
+	}
+	if (drop_privileges(&id) < 0 || find_program(o.argv, o.daemon) < 0 ||
+	    signals_init(&child_reset) < 0) {
+		unix_unlink();
+		pidfile_remove();
+		return 1;
+	}
+	notify_init();	/* before env_init: NOTIFY_SOCKET is not the children's */
+	env_init(o.path != NULL);
+	if (fixed)
+		env_local(ip, port);
+	env_need_for(rules);
+	if ((errno = spawner_init(slots_table(), o.maxconn, o.argv[0], o.argv,
+	    &child_reset)) != 0) {
+		warn("cannot make room for the children's stacks:");
+		unix_unlink();
+		pidfile_remove();
+		return 1;
+	}
+	fds_budget(o.maxconn, proxies != NULL);
+	if (o.verbosity != QUIET && o.path)
+		note("listening on %s, at most %ld at once", o.path, o.maxconn);
+	else if (o.verbosity != QUIET)
+		note("listening on %s port %u, at most %ld at once", ip, port,
+		    o.maxconn);
+	if (ready >= 0)
+		daemon_ready(ready);
+	notify("READY=1");
+
+	status = loop(lfd, rules, proxies) < 0 ? 1 : 0;
+	notify("STOPPING=1");
+	close(lfd);
+	unix_unlink();
+	drop_pending();
+	shutdown_gracefully();
+	pidfile_remove();
+	if (got_int)
+		interrupt_settle();
+	return status;
+}

@@ -1,0 +1,50 @@
+/* The slot table: one slot per child the launcher may have (-c MAX), from
+ * a client's admission until its child is reaped (slots.c). */
+#ifndef SLOTS_H
+#define SLOTS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "cred.h"
+#include "msgd.h"
+
+enum slot_state { SLOT_FREE, SLOT_RUNNING, SLOT_FAILED };
+
+/* one client's child, from the moment it is admitted until it is reaped */
+struct slot {
+	enum slot_state state;
+	pid_t pid;		/* the child, once made */
+	int fd;			/* the connection, until the child has it */
+	int retry;		/* its spawn failed for want of resources */
+	long live;		/* its index in the list of slots in use */
+	unsigned char key[16];	/* the source, for -C */
+	struct peer_cred cred;	/* -U: the client's */
+	char **env;		/* its own environment, one allocation */
+	size_t env_size;	/* in bytes */
+	char ip[ADDR_IPLEN];	/* the client, for the log (-U: its cred_text) */
+	unsigned port;
+	/* the spawner's, untouched from spawn() until the child is reaped */
+	char *stack_top;
+	int child_fd;
+	char **child_env;
+	volatile int exec_err;
+};
+
+/* max slots, all free: 0, or -1 out of memory */
+int slots_init(long max);
+/* all max of them, in one array (for spawner_init) */
+struct slot *slots_table(void);
+/* the free slot slot_take() gives next: the next client is written into it
+ * before it is taken.  There must be one (slots_used() < max) */
+struct slot *slot_next(void);
+struct slot *slot_take(void);
+void slot_free(struct slot *s);
+/* how many are in use (running, or waiting to be spawned again), and the
+ * i-th of them: i from 0 to slots_used() - 1; slot_free() moves them */
+long slots_used(void);
+struct slot *slot_used(long i);
+/* how many of those in use are from the source key (-C) */
+long slots_from_source(const unsigned char *key);
+
+#endif
