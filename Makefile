@@ -31,21 +31,27 @@ BATS = bats
 
 LIBOBJ = $(BUILD)/lib/util.o $(BUILD)/lib/addr.o $(BUILD)/lib/slog.o \
 	$(BUILD)/lib/proxy.o $(BUILD)/lib/cred.o \
-	$(BUILD)/lib/append.o
+	$(BUILD)/lib/append.o $(BUILD)/lib/deadline.o
+HANDLEROBJ = $(BUILD)/handler/main.o $(BUILD)/handler/peer.o \
+	$(BUILD)/handler/frame.o $(BUILD)/handler/input.o $(FRAMEROBJ)
+# what the message loop needs but its input (the framer harness's seam)
+FRAMEROBJ = $(BUILD)/handler/conn.o $(BUILD)/handler/record.o \
+	$(BUILD)/handler/sink.o $(BUILD)/handler/wait.o \
+	$(BUILD)/handler/escape.o $(BUILD)/handler/buf.o
 LAUNCHEROBJ = $(BUILD)/launcher/launcher.o $(BUILD)/launcher/rules.o \
 	$(BUILD)/launcher/limits.o $(BUILD)/launcher/proxied.o \
 	$(BUILD)/launcher/spawner.o $(BUILD)/launcher/notify.o \
 	$(BUILD)/launcher/status.o $(BUILD)/launcher/interrupt.o \
 	$(BUILD)/launcher/unix.o
 PROGS = $(BIN)/msgd-handler $(BIN)/msgd-launcher $(BIN)/msgd-client
-OBJS = $(LIBOBJ) $(BUILD)/handler/handler.o $(LAUNCHEROBJ) \
+OBJS = $(LIBOBJ) $(HANDLEROBJ) $(LAUNCHEROBJ) \
 	$(BUILD)/client/client.o
 
 all: $(PROGS)
 
-$(BIN)/msgd-handler: $(BUILD)/handler/handler.o $(BUILD)/libmsgd.a
+$(BIN)/msgd-handler: $(HANDLEROBJ) $(BUILD)/libmsgd.a
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $(BUILD)/handler/handler.o $(BUILD)/libmsgd.a
+	$(CC) $(LDFLAGS) -o $@ $(HANDLEROBJ) $(BUILD)/libmsgd.a
 
 $(BIN)/msgd-launcher: $(LAUNCHEROBJ) $(BUILD)/libmsgd.a
 	@mkdir -p $(BIN)
@@ -70,7 +76,17 @@ $(BUILD)/lib/slog.o: lib/slog.c
 $(BUILD)/lib/proxy.o: lib/proxy.c
 $(BUILD)/lib/cred.o: lib/cred.c
 $(BUILD)/lib/append.o: lib/append.c
-$(BUILD)/handler/handler.o: handler/handler.c
+$(BUILD)/lib/deadline.o: lib/deadline.c
+$(BUILD)/handler/main.o: handler/main.c
+$(BUILD)/handler/peer.o: handler/peer.c
+$(BUILD)/handler/frame.o: handler/frame.c
+$(BUILD)/handler/input.o: handler/input.c
+$(BUILD)/handler/conn.o: handler/conn.c
+$(BUILD)/handler/record.o: handler/record.c
+$(BUILD)/handler/sink.o: handler/sink.c
+$(BUILD)/handler/wait.o: handler/wait.c
+$(BUILD)/handler/escape.o: handler/escape.c
+$(BUILD)/handler/buf.o: handler/buf.c
 $(BUILD)/launcher/launcher.o: launcher/launcher.c
 $(BUILD)/launcher/rules.o: launcher/rules.c
 $(BUILD)/launcher/limits.o: launcher/limits.c
@@ -155,12 +171,17 @@ fuzz:
 		XCFLAGS="$(FUZZFLAGS) -fsanitize=fuzzer-no-link" fuzzers
 	FUZZ_SECS=$(FUZZ_SECS) test/fuzz/run $(FUZZERS)
 
-# only through make fuzz, which sets CC and the flags
+# only through make fuzz, which sets CC and the flags; FUZZOBJ_NAME are
+# the program objects harness NAME links (the framer brings its own input)
+FUZZOBJ_escape = $(BUILD)/handler/escape.o
+FUZZOBJ_framer = $(BUILD)/handler/frame.o $(FRAMEROBJ)
 fuzzers: $(FUZZERS)
-$(FUZZERS): $(BUILD)/libmsgd.a $(FUZZSRC) handler/handler.c lib/util.c \
+build/fuzz/escape: $(FUZZOBJ_escape)
+build/fuzz/framer: $(FUZZOBJ_framer)
+$(FUZZERS): $(BUILD)/libmsgd.a $(FUZZSRC) lib/util.c \
 	launcher/rules.c launcher/launcher.h
-	$(CC) $(CFLAGS) -fsanitize=fuzzer -Ilib -o $@ $(@:build/%=test/%).c \
-		$(BUILD)/libmsgd.a
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -Ilib -Ihandler -o $@ \
+		$(@:build/%=test/%).c $(FUZZOBJ_$(@F)) $(BUILD)/libmsgd.a
 
 # the service files and examples name the installed handler and launcher
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g'

@@ -11,6 +11,8 @@
  * block (AF_UNIX, 2 x 108) are 16 + 216; TLVs beyond are read and dropped */
 #define PROXY_V1_MAX 107
 #define PROXY_BUF 232
+/* a relay's header must be whole within this (launcher -p, handler -p) */
+#define PROXY_WAIT_MS 5000
 
 struct proxy_info {
 	int local;	/* v2 LOCAL, v1 UNKNOWN, v2 UNSPEC: keep the socket's */
