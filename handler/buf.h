@@ -38,6 +38,9 @@ put(char *d, const char *s, size_t n)
 	return d;
 }
 
+/* a string literal, its length counted by the compiler */
+#define put_lit(d, lit) put((d), (lit), sizeof(lit) - 1)
+
 /* v in decimal, at most U64_DIGITS bytes */
 static inline char *
 put_u64(char *d, unsigned long long v)

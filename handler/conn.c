@@ -26,6 +26,8 @@
 #define KEEPIDLE 60
 #define KEEPINTVL 10
 #define KEEPCNT 6
+/* "ok N\n" at its longest */
+#define OK_MAX (sizeof "ok " - 1 + U64_DIGITS + 1)
 
 static const char *const reasons[] = { "eof", "timeout", "reset", "error",
     "shutdown" };
@@ -109,9 +111,9 @@ reply_ok(struct output *out, unsigned long long n)
 {
 	char *d;
 
-	buf_need(&out->rep, 3 + U64_DIGITS + 1);
+	buf_need(&out->rep, OK_MAX);
 	marks_add(&out->oks, out->rep.len);
-	d = put(out->rep.p + out->rep.len, "ok ", 3);
+	d = put_lit(out->rep.p + out->rep.len, "ok ");
 	d = put_u64(d, n);
 	*d++ = '\n';
 	out->rep.len = (size_t)(d - out->rep.p);

@@ -96,7 +96,7 @@ rec_message(struct record *r, unsigned long long seq, const char *line,
 
 	*d++ = '#';
 	d = put_u64(d, seq);
-	d = put(d, " receive message: ", 18);
+	d = put_lit(d, " receive message: ");
 	rec_end(r, escape(d, (const unsigned char *)line, n));
 	marks_add(&r->msgs, r->pend.len);
 }
@@ -106,9 +106,9 @@ rec_rejected(struct record *r, unsigned long long n)
 {
 	char *d = rec_begin(r, REJECTED_MAX);
 
-	d = put(d, "#- rejected: line too long (", 28);
+	d = put_lit(d, "#- rejected: line too long (");
 	d = put_u64(d, n);
-	rec_end(r, put(d, " bytes)", 7));
+	rec_end(r, put_lit(d, " bytes)"));
 }
 
 /* the end of the pending records' piece that starts at p and that the
