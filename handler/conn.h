@@ -64,7 +64,7 @@ void output_init(struct output *out, long timeout);
 /* replies: queued, then sent by rep_flush */
 void reply(struct output *out, const char *s, size_t n);
 void reply_ok(struct output *out, unsigned long long n);
-/* keep the replies of this batch before its `upto`+1-th ok */
+/* keep the replies of this batch up to its `upto`-th ok */
 void rep_keep_oks(struct output *out, unsigned long long upto);
 /* send what is queued; -1 with the reason set on failure */
 int rep_flush(struct output *out, enum endreason *why);
