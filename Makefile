@@ -21,7 +21,7 @@ LDSTATIC_cc =
 CC = $(CC_$(TOOLCHAIN))
 OPT = -O2
 CFLAGS = -std=c99 -D_GNU_SOURCE $(OPT) \
-	-Wall -Wextra -Werror $(XCFLAGS)
+	-Wall -Wextra -Wshadow -Werror $(XCFLAGS)
 LDFLAGS = $(LDSTATIC_$(TOOLCHAIN)) $(XLDFLAGS)
 
 # where objects and programs go; the sanitizer and memcheck builds use others
@@ -31,7 +31,13 @@ BATS = bats
 
 LIBOBJ = $(BUILD)/lib/util.o $(BUILD)/lib/addr.o $(BUILD)/lib/slog.o \
 	$(BUILD)/lib/proxy.o $(BUILD)/lib/cred.o \
-	$(BUILD)/lib/append.o
+	$(BUILD)/lib/append.o $(BUILD)/lib/deadline.o
+HANDLEROBJ = $(BUILD)/handler/main.o $(BUILD)/handler/peer.o \
+	$(BUILD)/handler/frame.o $(BUILD)/handler/input.o $(FRAMEROBJ)
+# what the message loop needs but its input (the framer harness's seam)
+FRAMEROBJ = $(BUILD)/handler/conn.o $(BUILD)/handler/record.o \
+	$(BUILD)/handler/sink.o $(BUILD)/handler/wait.o \
+	$(BUILD)/handler/escape.o $(BUILD)/handler/buf.o
 LAUNCHEROBJ = $(BUILD)/launcher/main.o $(BUILD)/launcher/loop.o \
 	$(BUILD)/launcher/admit.o $(BUILD)/launcher/children.o \
 	$(BUILD)/launcher/slots.o $(BUILD)/launcher/env.o \
@@ -44,14 +50,14 @@ LAUNCHEROBJ = $(BUILD)/launcher/main.o $(BUILD)/launcher/loop.o \
 	$(BUILD)/launcher/status.o $(BUILD)/launcher/interrupt.o \
 	$(BUILD)/launcher/unix.o
 PROGS = $(BIN)/msgd-handler $(BIN)/msgd-launcher $(BIN)/msgd-client
-OBJS = $(LIBOBJ) $(BUILD)/handler/handler.o $(LAUNCHEROBJ) \
+OBJS = $(LIBOBJ) $(HANDLEROBJ) $(LAUNCHEROBJ) \
 	$(BUILD)/client/client.o
 
 all: $(PROGS)
 
-$(BIN)/msgd-handler: $(BUILD)/handler/handler.o $(BUILD)/libmsgd.a
+$(BIN)/msgd-handler: $(HANDLEROBJ) $(BUILD)/libmsgd.a
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $(BUILD)/handler/handler.o $(BUILD)/libmsgd.a
+	$(CC) $(LDFLAGS) -o $@ $(HANDLEROBJ) $(BUILD)/libmsgd.a
 
 $(BIN)/msgd-launcher: $(LAUNCHEROBJ) $(BUILD)/libmsgd.a
 	@mkdir -p $(BIN)
@@ -76,7 +82,17 @@ $(BUILD)/lib/slog.o: lib/slog.c
 $(BUILD)/lib/proxy.o: lib/proxy.c
 $(BUILD)/lib/cred.o: lib/cred.c
 $(BUILD)/lib/append.o: lib/append.c
-$(BUILD)/handler/handler.o: handler/handler.c
+$(BUILD)/lib/deadline.o: lib/deadline.c
+$(BUILD)/handler/main.o: handler/main.c
+$(BUILD)/handler/peer.o: handler/peer.c
+$(BUILD)/handler/frame.o: handler/frame.c
+$(BUILD)/handler/input.o: handler/input.c
+$(BUILD)/handler/conn.o: handler/conn.c
+$(BUILD)/handler/record.o: handler/record.c
+$(BUILD)/handler/sink.o: handler/sink.c
+$(BUILD)/handler/wait.o: handler/wait.c
+$(BUILD)/handler/escape.o: handler/escape.c
+$(BUILD)/handler/buf.o: handler/buf.c
 $(BUILD)/launcher/main.o: launcher/main.c
 $(BUILD)/launcher/loop.o: launcher/loop.c
 $(BUILD)/launcher/admit.o: launcher/admit.c
@@ -172,14 +188,19 @@ fuzz:
 		XCFLAGS="$(FUZZFLAGS) -fsanitize=fuzzer-no-link" fuzzers
 	FUZZ_SECS=$(FUZZ_SECS) test/fuzz/run $(FUZZERS)
 
-# only through make fuzz, which sets CC and the flags
+# only through make fuzz, which sets CC and the flags; FUZZOBJ_NAME are
+# the program objects harness NAME links (the framer brings its own input)
+FUZZOBJ_escape = $(BUILD)/handler/escape.o
+FUZZOBJ_framer = $(BUILD)/handler/frame.o $(FRAMEROBJ)
 fuzzers: $(FUZZERS)
-$(FUZZERS): $(BUILD)/libmsgd.a $(FUZZSRC) handler/handler.c lib/util.c
-	$(CC) $(CFLAGS) -fsanitize=fuzzer -Ilib -o $@ $(@:build/%=test/%).c \
-		$(FUZZOBJ_$(@F)) $(BUILD)/libmsgd.a
 # the objects a harness tests, linked beside it
 FUZZOBJ_rules = $(BUILD)/launcher/rules.o
+build/fuzz/escape: $(FUZZOBJ_escape)
+build/fuzz/framer: $(FUZZOBJ_framer)
 build/fuzz/rules: $(FUZZOBJ_rules)
+$(FUZZERS): $(BUILD)/libmsgd.a $(FUZZSRC) lib/util.c
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -Ilib -Ihandler -o $@ \
+		$(@:build/%=test/%).c $(FUZZOBJ_$(@F)) $(BUILD)/libmsgd.a
 
 # the service files and examples name the installed handler and launcher
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g'

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "append.h"
+#include "deadline.h"
 #include "msgd.h"
 
 /*
@@ -104,13 +105,13 @@ append_close(struct append *a)
 static int
 lock_within(int fd, int ms)
 {
-	long long end = now_ms() + ms;
+	long long end = deadline_in(ms);
 	struct timespec nap = { 0, 1000000 };
 
 	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EINTR)
 			continue;
-		if (errno != EWOULDBLOCK || now_ms() >= end)
+		if (errno != EWOULDBLOCK || deadline_expired(end))
 			return -1;
 		nanosleep(&nap, NULL);
 		if (nap.tv_nsec < 64000000)

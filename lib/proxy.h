@@ -11,9 +11,7 @@
  * block (AF_UNIX, 2 x 108) are 16 + 216; TLVs beyond are read and dropped */
 #define PROXY_V1_MAX 107
 #define PROXY_BUF 232
-
-/* a relay's header must be whole within this, in the launcher and the
- * handler alike */
+/* a relay's header must be whole within this (launcher -p, handler -p) */
 #define PROXY_WAIT_MS 5000
 
 struct proxy_info {

@@ -4,12 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "escape.h"
 #include "fuzz.h"
-
-/* the handler's static functions, its main renamed out of the way */
-#define main handler_main
-#include "../../handler/handler.c"
-#undef main
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,14 +1,14 @@
-/* Fuzz the handler's line framing, records and acknowledgements: serve()
- * with its real frame(), message(), batch_end() and record writing, fed
- * the input in reads of fuzzer-chosen sizes, records to a memfd, replies
- * (fd 1) to another; both are compared with a line-by-line reference.
+/* Fuzz the handler's line framing, records and acknowledgements: its
+ * message loop (frame.o) with the real framing, batches and record writing,
+ * fed the input in reads of fuzzer-chosen sizes through its input seam
+ * (input.h), records to a memfd, replies (fd 1) to another; both are
+ * compared with a line-by-line reference.
  * Input: byte 0 sets the line limit (1 to 64), byte 1 the number K (0 to 7)
  * of read sizes that follow (each 1 to 256, used in turn; none: one read),
  * and the rest is what the client sends. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,7 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conn.h"
+#include "escape.h"
+#include "frame.h"
 #include "fuzz.h"
+#include "input.h"
 
 /* the client: reads of the chosen sizes, then EOF; always readable */
 static struct {
@@ -33,13 +37,20 @@ static struct {
 	size_t nsizes, next;
 } client;
 
-static ssize_t
-fuzz_read(int fd, void *buf, size_t n)
+/* the handler's input seam, in place of input.o: always readable, and
+ * fd 0 is the client above */
+int
+input_ready(long long end)
+{
+	(void)end;
+	return 1;
+}
+
+ssize_t
+input_read(void *buf, size_t n)
 {
 	size_t k = client.left;
 
-	if (fd != 0)
-		return read(fd, buf, n);
 	if (client.nsizes > 0) {
 		size_t want = 1 + (size_t)client.sizes[client.next++ %
 		    client.nsizes];
@@ -54,29 +65,6 @@ fuzz_read(int fd, void *buf, size_t n)
 	client.left -= k;
 	return (ssize_t)k;
 }
-
-static int
-fuzz_ppoll(struct pollfd *fds, nfds_t nfds, const struct timespec *ts,
-    const sigset_t *mask)
-{
-	nfds_t i;
-
-	(void)ts;
-	(void)mask;
-	for (i = 0; i < nfds; i++)
-		fds[i].revents = fds[i].events & POLLIN;
-	return (int)nfds;
-}
-
-/* the handler's static functions, its main renamed out of the way and its
- * reads of the connection served by the client above */
-#define main handler_main
-#define read fuzz_read
-#define ppoll fuzz_ppoll
-#include "../../handler/handler.c"
-#undef main
-#undef read
-#undef ppoll
 
 /* a line of the input and what the handler must make of it */
 struct line {
@@ -188,9 +176,9 @@ check_records(const struct line *l, size_t k, const struct conn *c)
 
 	CHECK(n == 0 || recs[n - 1] == '\n', "records end mid-line");
 	for (i = 0; i < k; i++) {
-		if (!l[i].ok && l[i].last && c->discarding) {
-			CHECK(c->skipped == l[i].len, "skipped %llu, line %zu",
-			    c->skipped, l[i].len);
+		if (!l[i].ok && l[i].last && c->in.discarding) {
+			CHECK(c->in.skipped == l[i].len, "skipped %llu, line %zu",
+			    c->in.skipped, l[i].len);
 			continue;
 		}
 		CHECK(r < e, "record for line %zu missing", i + 1);
@@ -224,7 +212,7 @@ check_records(const struct line *l, size_t k, const struct conn *c)
 		r = q + 1;
 	}
 	CHECK(r == e, "extra records: %.*s", (int)(e - r), r);
-	CHECK(!c->discarding || (k > 0 && l[k - 1].last && !l[k - 1].ok),
+	CHECK(!c->in.discarding || (k > 0 && l[k - 1].last && !l[k - 1].ok),
 	    "still discarding after the input ended in a line");
 	free(recs);
 }
@@ -235,7 +223,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct conn c;
-	struct opts o;
+	struct sink_opts o;
 	struct line *l;
 	size_t maxline, k, hdr;
 	enum endreason why;
@@ -260,19 +248,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&c, 0, sizeof c);
 	memset(&o, 0, sizeof o);
 	o.logpath = recpath;
-	o.maxline = (long)maxline;
-	o.maxline_set = 1;
-	c.maxline = maxline;
+	c.in.maxline = maxline;
 	CHECK(dup2(outfd, 1) == 1, "dup2: %s", strerror(errno));
-	output_init(&c, 0);
-	CHECK(sink_init(&c, &o, 0, "fuzz") == 0, "sink_init");
-	c.incap = c.maxline + 1 + READSZ;
-	c.in = malloc(c.incap);
-	CHECK(c.in != NULL, "out of memory");
-	why = serve(&c, 0);
+	output_init(&c.out, 0);
+	CHECK(conn_sink_init(&c, &o, 1, "fuzz") == 0, "conn_sink_init");
+	c.in.cap = c.in.maxline + 1 + READSZ;
+	c.in.p = malloc(c.in.cap);
+	CHECK(c.in.p != NULL, "out of memory");
+	why = handle_messages(&c, 0);
 	CHECK(dup2(stdout_fd, 1) == 1, "dup2: %s", strerror(errno));
-	CHECK(why == END_EOF && !c.failed, "serve ended with %s",
-	    reasons[why]);
+	CHECK(why == END_EOF && !c.failed, "the loop ended with %s",
+	    end_reason(why));
 
 	l = malloc((size - hdr + 1) * sizeof *l);
 	CHECK(l != NULL, "out of memory");
@@ -280,10 +266,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_replies(l, k, maxline);
 	check_records(l, k, &c);
 
-	close(c.logfd);
+	close(c.sink.fd);
 	free(l);
-	free(c.in);
-	free(c.rec.p);
-	free(c.rep.p);
+	free(c.in.p);
+	free(c.rec.pend.p);
+	free(c.rec.msgs.at);
+	free(c.out.rep.p);
+	free(c.out.oks.at);
 	return 0;
 }

@@ -1,0 +1,212 @@
+/* The connection's side of things: the sink and record head set up for
+ * it, replies and how long they wait for a client, the end (linger) and
+ * socket options.  Apart from frame.c, which turns input into messages. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "deadline.h"
+#include "msgd.h"
+
+/* with -t 0 a client that stops reading still gets this long */
+#define SEND_WAIT_DEFAULT 300
+/* after an early end, unread input is drained this long so that the
+ * kernel does not answer it with a reset that destroys our last replies */
+#define LINGER_MS 2000
+#define LINGER_BUF 4096
+/* TCP keepalive: a peer that vanished is found within about two minutes */
+#define KEEPIDLE 60
+#define KEEPINTVL 10
+#define KEEPCNT 6
+/* "ok N\n" at its longest */
+#define OK_MAX (sizeof "ok " - 1 + U64_DIGITS + 1)
+
+static const char *const reasons[] = { "eof", "timeout", "reset", "error",
+    "shutdown" };
+
+const char *
+end_reason(enum endreason why)
+{
+	return reasons[why];
+}
+
+int
+is_reset(int err)
+{
+	return err == EPIPE || err == ECONNRESET;
+}
+
+int
+conn_sink_init(struct conn *c, const struct sink_opts *o, int maxline_set,
+    const char *peer)
+{
+	size_t fits;
+
+	if (sink_open(&c->sink, o) < 0)
+		return -1;
+	rec_head(&c->rec, &c->sink, peer);
+	/* a record must reach a pipe, a terminal or syslog in one piece */
+	fits = rec_fits(&c->sink);
+	if (fits && c->in.maxline > fits) {
+		if (maxline_set)
+			warn("-m %zu: records to %s must fit in %d bytes, so "
+			    "lines over %zu bytes are refused", c->in.maxline,
+			    c->sink.kind == SINK_SYSLOG ? "syslog" : "a pipe",
+			    c->sink.kind == SINK_SYSLOG ? SYSLOG_MAX :
+			    PIPE_ATOMIC, fits);
+		c->in.maxline = fits;
+	}
+	return 0;
+}
+
+/*
+ * A socket is written without ever blocking in the call, so that a client
+ * that stops reading is bounded by -t (or SEND_WAIT_DEFAULT with -t 0)
+ * even with a blocking descriptor.  TCP keeps the replies moving.  A pipe
+ * or terminal gets a non-blocking description of our own, so that a
+ * reader that takes nothing is waited for in ppoll, where -t and SIGTERM
+ * bound it as they bound a socket (without /proc: a poll before each
+ * write of at most PIPE_BUF).  A regular file is written as it is.
+ */
+void
+output_init(struct output *out, long timeout)
+{
+	struct stat st;
+	int fd;
+
+	out->fd = 1;
+	out->how = HOW_WRITE;
+	if (fstat(1, &st) == 0 && S_ISSOCK(st.st_mode))
+		out->how = HOW_SEND;
+	else if (fstat(1, &st) == 0 && !S_ISREG(st.st_mode)) {
+		fd = open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_NOCTTY |
+		    O_CLOEXEC);
+		if (fd >= 0)
+			out->fd = fd;
+		else if (!(fcntl(1, F_GETFL) & O_NONBLOCK))
+			out->how = HOW_POLLFIRST;
+	}
+	out->sendwait_ms = (int)(timeout ? timeout : SEND_WAIT_DEFAULT) * 1000;
+	out->session_end = DEADLINE_NONE;	/* no cap until main() sets -T's */
+}
+
+void
+reply(struct output *out, const char *s, size_t n)
+{
+	buf_need(&out->rep, n);
+	memcpy(out->rep.p + out->rep.len, s, n);
+	out->rep.len += n;
+}
+
+void
+reply_ok(struct output *out, unsigned long long n)
+{
+	char *d;
+
+	buf_need(&out->rep, OK_MAX);
+	marks_add(&out->oks, out->rep.len);
+	d = put_lit(out->rep.p + out->rep.len, "ok ");
+	d = put_u64(d, n);
+	*d++ = '\n';
+	out->rep.len = (size_t)(d - out->rep.p);
+}
+
+void
+rep_keep_oks(struct output *out, unsigned long long upto)
+{
+	if (upto < out->oks.n)
+		out->rep.len = out->oks.at[upto];
+}
+
+/* how long replies may wait for a client that reads nothing: the -t
+ * bound, or less when the session cap (-T) comes first */
+static int
+send_wait(const struct output *out)
+{
+	long long left = deadline_left(out->session_end);
+
+	if (left < 0)
+		return out->sendwait_ms;
+	return left < out->sendwait_ms ? (int)left : out->sendwait_ms;
+}
+
+int
+rep_flush(struct output *out, enum endreason *why)
+{
+	int ret = 0;
+
+	if (out->rep.len && write_within(out->fd, out->rep.p, out->rep.len,
+	    send_wait(out), out->how) < out->rep.len) {
+		if (is_reset(errno))
+			*why = END_RESET;
+		else if (errno == ETIMEDOUT)	/* the client stopped reading */
+			*why = term_requested ? END_SHUTDOWN : END_TIMEOUT;
+		else {
+			warn("cannot write to the connection:");
+			*why = END_ERROR;
+		}
+		ret = -1;
+	}
+	out->rep.len = 0;
+	out->oks.n = 0;
+	return ret;
+}
+
+enum endreason
+say_end(struct output *out, const char *line, enum endreason end)
+{
+	enum endreason why = end;
+
+	reply(out, line, strlen(line));
+	rep_flush(out, &why);
+	return end;
+}
+
+/* replies go out at once, and a peer that vanished without a word (no
+ * FIN, no RST) is noticed by keepalive even with -t 0 */
+void
+tcp_options(void)
+{
+	int one = 1, idle = KEEPIDLE, intvl = KEEPINTVL, cnt = KEEPCNT;
+
+	if (setsockopt(0, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+		return;	/* not TCP (a pipe, a UNIX-domain socket): no error */
+	setsockopt(0, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+	setsockopt(0, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+	setsockopt(0, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+	setsockopt(0, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+}
+
+/*
+ * Ended early with input perhaps unread: a close now would make the kernel
+ * answer it with a reset, and the client could lose the replies still in
+ * flight.  Say we are done writing, then read and drop for a moment.
+ */
+void
+linger(void)
+{
+	long long end = deadline_in(LINGER_MS);
+	char buf[LINGER_BUF];
+
+	if (shutdown(1, SHUT_WR) < 0)
+		return;	/* not a socket: nothing to reset */
+	for (;;) {
+		struct pollfd pfd = { .fd = 0, .events = POLLIN };
+		ssize_t n;
+
+		if (deadline_expired(end) ||
+		    poll(&pfd, 1, deadline_poll_ms(end)) <= 0)
+			return;
+		n = read(0, buf, sizeof buf);
+		if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+			return;
+	}
+}

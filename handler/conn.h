@@ -1,0 +1,79 @@
+/* The connection (conn.c): its parts (sink, records, input, output,
+ * counts), the replies, and how it ends. */
+#ifndef HANDLER_CONN_H
+#define HANDLER_CONN_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "record.h"
+#include "sink.h"
+#include "wait.h"
+
+#define REPLY_CANNOT "error cannot record message\n"
+
+enum endreason { END_EOF, END_TIMEOUT, END_RESET, END_ERROR, END_SHUTDOWN };
+
+/* what the client sends, framed into lines */
+struct input {
+	char *p;
+	size_t len, cap;
+	size_t maxline;
+	int discarding;		/* inside a line over the limit */
+	unsigned long long skipped;	/* its length so far */
+	int skip_cr;		/* its last byte was a CR */
+};
+
+/* the replies to the client */
+struct output {
+	int fd;
+	enum how how;
+	int sendwait_ms;
+	long long session_end;	/* -T: when the connection ends (a deadline) */
+	struct buf rep;		/* replies not yet sent */
+	struct marks oks;	/* where each "ok" of this batch starts in rep */
+};
+
+/* messages numbered, and the last whose record is written */
+struct counts {
+	unsigned long long seq, durable, bytes;
+	unsigned long long acked;	/* oks sent before this batch */
+};
+
+struct conn {
+	struct sink sink;
+	struct record rec;
+	struct input in;
+	struct output out;
+	struct counts count;
+	int failed;		/* a record could not be written */
+};
+
+/* "eof", "timeout" ... as the disconnect record says it */
+const char *end_reason(enum endreason why);
+int is_reset(int err);
+
+/* open the sink, make the record head for peer, and bring the line limit
+ * down to what the sink takes whole (saying so if -m asked for more):
+ * 0, or -1 said */
+int conn_sink_init(struct conn *c, const struct sink_opts *o,
+    int maxline_set, const char *peer);
+/* the connection's output, fd 1; replies wait for a reader at most
+ * timeout seconds (0: a default) */
+void output_init(struct output *out, long timeout);
+/* replies: queued, then sent by rep_flush */
+void reply(struct output *out, const char *s, size_t n);
+void reply_ok(struct output *out, unsigned long long n);
+/* keep the replies of this batch up to its `upto`-th ok */
+void rep_keep_oks(struct output *out, unsigned long long upto);
+/* send what is queued; -1 with the reason set on failure */
+int rep_flush(struct output *out, enum endreason *why);
+/* a last line for a connection cut short; returns end */
+enum endreason say_end(struct output *out, const char *line,
+    enum endreason end);
+/* TCP_NODELAY and keepalive on fd 0 when it is TCP */
+void tcp_options(void);
+/* after an early end: stop writing, drain input for a moment */
+void linger(void);
+
+#endif

@@ -1,0 +1,121 @@
+/* The record escaper: any bytes become one line of printable UTF-8 from
+ * which they can be recovered (DESIGN.md, Records).  Apart because it
+ * knows nothing of connections, and the fuzz harness links it alone. */
+#include <stddef.h>
+#include <string.h>
+
+#include "buf.h"
+#include "escape.h"
+
+/* 1 for bytes copied as they are: printable ASCII but the backslash */
+static unsigned char plain[256];
+
+void
+escape_init(void)
+{
+	int c;
+
+	for (c = 0x20; c < 0x7f; c++)
+		plain[c] = 1;
+	plain['\\'] = 0;
+}
+
+/* length of the valid UTF-8 sequence at s (first byte >= 0x80), or 0 */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		if (c == 0xe0)
+			lo = 0xa0;	/* overlong */
+		else if (c == 0xed)
+			hi = 0x9f;	/* surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		if (c == 0xf0)
+			lo = 0x90;	/* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f;	/* above U+10FFFF */
+	} else
+		return 0;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+/* valid UTF-8 that a Unicode-aware reader takes for a line break, a control
+ * or a direction change (C1, U+061C, U+200E/F, U+2028/9, U+202A-E,
+ * U+2066-9): escaped byte by byte like invalid UTF-8 */
+static int
+utf8_forged(const unsigned char *s, size_t k)
+{
+	if (k == 2)
+		return (s[0] == 0xc2 && s[1] <= 0x9f) ||
+		    (s[0] == 0xd8 && s[1] == 0x9c);
+	if (k != 3 || s[0] != 0xe2)
+		return 0;
+	if (s[1] == 0x80)
+		return s[2] == 0x8e || s[2] == 0x8f ||
+		    (s[2] >= 0xa8 && s[2] <= 0xae);
+	return s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9;
+}
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* does any of these 8 bytes need escaping? (bit tricks, one word at once) */
+static int
+word_escapes(unsigned long long w)
+{
+	if (w & HIGHS)
+		return 1;	/* not ASCII: needs a UTF-8 check */
+	/* some byte below 0x20, equal to 0x7f, or a backslash */
+	return ((((w - 0x20 * ONES) & ~w) | ((w + ONES) & HIGHS) |
+	    (((w ^ 0x5c * ONES) - ONES) & ~(w ^ 0x5c * ONES))) & HIGHS) != 0;
+}
+
+char *
+escape(char *d, const unsigned char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0, k;
+	unsigned long long w;
+
+	while (i < n) {
+		/* the fast path for clean text: eight plain bytes at a time */
+		for (; i + 8 <= n; i += 8, d += 8) {
+			memcpy(&w, s + i, 8);
+			if (word_escapes(w))
+				break;
+			memcpy(d, &w, 8);
+		}
+		if (i == n)
+			break;
+		if (plain[s[i]]) {
+			*d++ = (char)s[i++];
+		} else if (s[i] == '\\') {
+			*d++ = '\\';
+			*d++ = '\\';
+			i++;
+		} else if (s[i] >= 0x80 && (k = utf8_seq(s + i, n - i)) &&
+		    !utf8_forged(s + i, k)) {
+			d = put(d, (const char *)s + i, k);
+			i += k;
+		} else {
+			*d++ = '\\';
+			*d++ = 'x';
+			*d++ = hex[s[i] >> 4];
+			*d++ = hex[s[i] & 15];
+			i++;
+		}
+	}
+	return d;
+}

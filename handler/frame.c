@@ -1,0 +1,176 @@
+/* Framing: input cut into lines, each a message with its record and its
+ * ok, gathered in batches whose records are written before their oks go
+ * out.  The loop that reads the connection until it ends is here too. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "deadline.h"
+#include "frame.h"
+#include "input.h"
+#include "msgd.h"
+
+/* records are written once this many are pending, even mid-batch */
+#define RECBUF (256 * 1024)
+/* "error line too long (max N bytes)\n" */
+#define TOO_LONG_MAX 64
+
+static void
+reply_too_long(struct conn *c)
+{
+	char e[TOO_LONG_MAX];
+	int k = snprintf(e, sizeof e, "error line too long (max %zu bytes)\n",
+	    c->in.maxline);
+
+	reply(&c->out, e, (size_t)k);
+}
+
+/* write the pending records; on failure only whole ones count as durable */
+static int
+rec_commit(struct conn *c)
+{
+	unsigned long long done;
+	int ret = rec_flush(&c->rec, &c->sink, &done);
+
+	c->count.durable += done;
+	if (ret < 0) {
+		sink_failed(&c->sink);
+		c->failed = 1;
+	}
+	return ret;
+}
+
+static void
+message(struct conn *c, const char *line, size_t n)
+{
+	if (n > c->in.maxline) {
+		reply_too_long(c);
+		rec_rejected(&c->rec, n);
+		return;
+	}
+	c->count.seq++;
+	c->count.bytes += n;
+	rec_message(&c->rec, c->count.seq, line, n);
+	reply_ok(&c->out, c->count.seq);
+	/* keep the buffer bounded; the acks still wait for the batch */
+	if (c->rec.pend.len >= RECBUF)
+		rec_commit(c);
+}
+
+/*
+ * Frame what is in the input buffer into messages; `from` is where new,
+ * unscanned bytes start.  A trailing partial line stays for the next read.
+ */
+static void
+frame(struct conn *c, size_t from)
+{
+	struct input *in = &c->in;
+	char *p = in->p, *e = in->p + in->len, *q;
+	size_t tail;
+
+	if (in->discarding) {
+		q = memchr(p + from, '\n', (size_t)(e - p - from));
+		if (q == NULL) {
+			in->skipped += (size_t)(e - p - from);
+			if (e > p + from)
+				in->skip_cr = e[-1] == '\r';
+			in->len = 0;
+			return;
+		}
+		in->skipped += (size_t)(q - p - from);
+		if (q > p + from)
+			in->skip_cr = q[-1] == '\r';
+		rec_rejected(&c->rec, in->skipped - (unsigned)in->skip_cr);
+		p = q + 1;
+		from = 0;
+		in->discarding = 0;
+	}
+	for (q = memchr(p + from, '\n', (size_t)(e - p - from));
+	    q != NULL && !c->failed; q = memchr(p, '\n', (size_t)(e - p))) {
+		/* a CR before the LF is dropped (telnet, nc -C) */
+		message(c, p, (size_t)(q - p) - (q > p && q[-1] == '\r'));
+		p = q + 1;
+	}
+	tail = (size_t)(e - p);
+	/* up to maxline bytes plus a CR may still become a message */
+	if (tail > in->maxline + 1 ||
+	    (tail == in->maxline + 1 && p[in->maxline] != '\r')) {
+		reply_too_long(c);
+		in->discarding = 1;
+		in->skipped = tail;
+		in->skip_cr = e[-1] == '\r';
+		tail = 0;
+	} else if (p != in->p)
+		memmove(in->p, p, tail);
+	in->len = tail;
+}
+
+/*
+ * End of a batch: records first, then the acks for exactly the messages
+ * whose records were written.  Returns 0, or -1 with the reason set.
+ */
+static int
+batch_end(struct conn *c, enum endreason *why)
+{
+	if (!c->failed && c->rec.pend.len)
+		rec_commit(c);
+	if (c->failed) {
+		rep_keep_oks(&c->out, c->count.durable - c->count.acked);
+		reply(&c->out, REPLY_CANNOT, sizeof REPLY_CANNOT - 1);
+		rep_flush(&c->out, why);
+		*why = END_ERROR;
+		return -1;
+	}
+	c->count.acked = c->count.seq;
+	return rep_flush(&c->out, why);
+}
+
+enum endreason
+handle_messages(struct conn *c, long timeout)
+{
+	struct input *in = &c->in;
+	enum endreason why = END_EOF;
+
+	for (;;) {
+		size_t from = in->len;
+		ssize_t n;
+		/* the idle timeout, or less when the session cap comes first */
+		int w = input_ready(deadline_min(deadline_in(timeout ?
+		    (long long)timeout * 1000 : -1), c->out.session_end));
+
+		if (w < 0)
+			return say_end(&c->out, "error server shutting down\n",
+			    END_SHUTDOWN);
+		/* checked whatever the wait said: a client whose input never
+		 * pauses must not outlive the cap */
+		if (deadline_expired(c->out.session_end))
+			return say_end(&c->out, "error session time limit\n",
+			    END_TIMEOUT);
+		if (w == 0)
+			return say_end(&c->out, "error idle timeout\n",
+			    END_TIMEOUT);
+		n = input_read(in->p + in->len, in->cap - in->len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN ||
+		    errno == EWOULDBLOCK))
+			continue;	/* a non-blocking fd 0 from our caller */
+		if (n < 0) {
+			if (is_reset(errno) || errno == ETIMEDOUT)
+				return END_RESET;
+			warn("cannot read the connection:");
+			return END_ERROR;
+		}
+		rec_stamp(&c->rec);
+		if (n == 0) {
+			/* a last line without LF is a message too */
+			if (in->len && !in->discarding)
+				message(c, in->p, in->len);
+			if (batch_end(c, &why) < 0)
+				return why;
+			return END_EOF;
+		}
+		in->len += (size_t)n;
+		frame(c, from);
+		if (batch_end(c, &why) < 0)
+			return why;
+	}
+}

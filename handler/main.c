@@ -1,0 +1,189 @@
+/* msgd-handler: the per-connection message service.  The connection is fd 0
+ * (in) and fd 1 (out); records go to a file, stderr or syslog.  This file
+ * is the core: options and start-up, then the parts do the work. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "deadline.h"
+#include "escape.h"
+#include "frame.h"
+#include "msgd.h"
+#include "peer.h"
+#include "wait.h"
+
+#define MAXLINE_DEFAULT 4096
+#define TIMEOUT_DEFAULT 300
+/* poll(2) takes milliseconds in an int */
+#define SECS_MAX 2000000
+/* "disconnect: N messages, N bytes, REASON" */
+#define TEXT_MAX 128
+
+struct opts {
+	const char *greeting;
+	long maxline;
+	int maxline_set;	/* -m given: say so if the sink needs less */
+	long timeout;
+	long session;		/* -T: the whole connection's cap, 0 none */
+	int proxy;		/* -p: a PROXY header comes first */
+	struct sink_opts sink;
+};
+
+#define SYNOPSIS "msgd-handler [-hpsS] [-g TEXT] [-l FILE] [-m BYTES] " \
+	"[-t SECS] [-T SECS]"
+/* -h: a line an option, in the man page's order */
+#define OPTIONS \
+	"  -g TEXT   greeting line (default hello)\n" \
+	"  -h        this help (--help too)\n" \
+	"  -l FILE   append records to FILE, made 0640; - is stderr\n" \
+	"  -m BYTES  longest line, 1 to 1048576 (default 4096; less to a " \
+	"pipe or syslog)\n" \
+	"  -p        read a PROXY v1/v2 header first (behind a relay)\n" \
+	"  -S        fsync the record file before each ok\n" \
+	"  -s        records to syslog (facility daemon)\n" \
+	"  -t SECS   idle timeout, 0 never (default 300)\n" \
+	"  -T SECS   cap on the whole connection, 0 none (default 0)\n" \
+	"see msgd-handler(8)\n"
+
+/* xinetd puts the connection on fd 2 too: then stderr is no place to talk;
+ * nor when it was closed */
+static int
+stderr_is_conn(void)
+{
+	struct stat s0, s2;
+
+	if (std_fds() & 4)
+		return 1;
+	/* a terminal on both is someone trying it by hand, not xinetd */
+	return fstat(0, &s0) == 0 && fstat(2, &s2) == 0 &&
+	    S_ISSOCK(s2.st_mode) && s0.st_dev == s2.st_dev &&
+	    s0.st_ino == s2.st_ino;
+}
+
+static void
+parse_opts(int argc, char **argv, struct opts *o)
+{
+	int ch;
+
+	o->greeting = "hello";
+	o->maxline = MAXLINE_DEFAULT;
+	o->timeout = TIMEOUT_DEFAULT;
+	opt_help(argc, argv, SYNOPSIS, OPTIONS);
+	while ((ch = getopt(argc, argv, ":g:hl:m:psSt:T:")) != -1) {
+		switch (ch) {
+		case 'h':
+			usage_help(SYNOPSIS, OPTIONS);
+		case 'g':
+			if (strpbrk(optarg, "\r\n")) {
+				warn("-g: the greeting must be one line");
+				usage_exit(SYNOPSIS);
+			}
+			o->greeting = optarg;
+			break;
+		case 'l':
+			o->sink.logpath = optarg;
+			break;
+		case 'm':
+			o->maxline = opt_num(ch, optarg, 1, MAXLINE_LIMIT, SYNOPSIS);
+			o->maxline_set = 1;
+			break;
+		case 's':
+			o->sink.use_syslog = 1;
+			break;
+		case 'S':
+			o->sink.sync = 1;
+			break;
+		case 't':
+			o->timeout = opt_num(ch, optarg, 0, SECS_MAX, SYNOPSIS);
+			break;
+		case 'T':
+			o->session = opt_num(ch, optarg, 0, SECS_MAX, SYNOPSIS);
+			break;
+		case 'p':
+			o->proxy = 1;
+			break;
+		default:
+			opt_fail(ch, SYNOPSIS);
+		}
+	}
+	if (optind < argc) {
+		warn("unexpected argument '%s'", argv[optind]);
+		usage_exit(SYNOPSIS);
+	}
+	if (o->sink.logpath && o->sink.use_syslog) {
+		warn("-l and -s both say where records go: pick one");
+		usage_exit(SYNOPSIS);
+	}
+}
+
+/* say one line to a client we cannot serve, then let it go */
+static int
+refuse(const struct output *out, const char *line)
+{
+	write_within(out->fd, line, strlen(line), out->sendwait_ms, out->how);
+	linger();
+	return 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct conn c;
+	struct opts o = { 0 };
+	enum endreason why;
+	char text[TEXT_MAX], peer[ADDR_PEERLEN];
+
+	progname = "msgd-handler";
+	diag_shared();
+	signals_init();
+	slog_open(progname);
+	o.sink.conn_on_stderr = stderr_is_conn();
+	diag_syslog(o.sink.conn_on_stderr);
+	parse_opts(argc, argv, &o);
+
+	escape_init();
+	peer_init(peer);
+	c.in.maxline = (size_t)o.maxline;
+	output_init(&c.out, o.timeout);
+	tcp_options();
+	if (o.proxy && proxy_peer(peer) < 0)
+		return refuse(&c.out, "error bad proxy header\n");
+	c.out.session_end = o.session ? deadline_in(o.session * 1000LL) :
+	    DEADLINE_NONE;
+
+	if (conn_sink_init(&c, &o.sink, o.maxline_set, peer) < 0 ||
+	    rec_single(&c.rec, &c.sink, "connect") < 0)
+		return refuse(&c.out, REPLY_CANNOT);
+	c.in.cap = c.in.maxline + 1 + READSZ;
+	c.in.p = malloc(c.in.cap);
+	if (c.in.p == NULL)
+		die(1, "out of memory");
+	reply(&c.out, o.greeting, strlen(o.greeting));
+	reply(&c.out, "\n", 1);
+	why = END_EOF;
+	if (rep_flush(&c.out, &why) == 0)
+		why = handle_messages(&c, o.timeout);
+	if (why == END_EOF) {
+		int k = snprintf(text, sizeof text, "bye %llu\n",
+		    c.count.durable);
+
+		reply(&c.out, text, (size_t)k);
+		rep_flush(&c.out, &why);
+	}
+	if (!c.failed) {
+		if (c.in.discarding)	/* cut off inside an over-long line */
+			rec_rejected(&c.rec, c.in.skipped);
+		snprintf(text, sizeof text, "disconnect: %llu messages, "
+		    "%llu bytes, %s", c.count.durable, c.count.bytes,
+		    end_reason(why));
+		if (rec_single(&c.rec, &c.sink, text) < 0 &&
+		    (why == END_EOF || why == END_SHUTDOWN))
+			why = END_ERROR;
+	}
+	if (why != END_EOF && why != END_RESET)
+		linger();
+	return why == END_EOF || why == END_SHUTDOWN ? 0 : 1;
+}

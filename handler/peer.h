@@ -1,0 +1,10 @@
+/* Who the client is (peer.c), as records name it: ADDR_PEERLEN bytes. */
+#ifndef HANDLER_PEER_H
+#define HANDLER_PEER_H
+
+/* the peer from fd 0 and the environment, first that applies */
+void peer_init(char *peer);
+/* -p: the relay's PROXY header names the client instead: 0, or -1 said */
+int proxy_peer(char *peer);
+
+#endif

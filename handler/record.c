@@ -1,0 +1,187 @@
+/* The record format: the head (time, ident, peer), the body of a message
+ * or of a rejected line, and the pending records cut into the pieces the
+ * sink takes whole.  Apart from the sink, which knows no format. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "append.h"
+#include "escape.h"
+#include "record.h"
+#include "wait.h"
+
+/* where the head's time ends and its milliseconds start */
+#define STAMP_LEN 24
+#define STAMP_MS 20
+/* syslog's own head (priority, time, ident, pid) at its longest */
+#define SYSLOG_HEAD_MAX (64 + ADDR_PEERLEN + 1)
+/* a body's fixed words at their longest: "#N receive message: " and LF,
+ * or "#- rejected: line too long (N bytes)" */
+#define BODY_FIXED 40
+#define REJECTED_MAX 64
+/* the longest line whose record fits in rec bytes after a head */
+#define FITS(rec, head) (((rec) - (head) - BODY_FIXED) / ESCAPE_GROWTH)
+
+/* the longest record (a head, the fixed words, a line of MAXLINE_LIMIT
+ * bytes each escaped to four, the LF) is one append_write may cut */
+typedef char rec_max_fits[HEAD_MAX + BODY_FIXED +
+    ESCAPE_GROWTH * MAXLINE_LIMIT + 1 <= APPEND_TAIL_MAX ? 1 : -1];
+
+void
+rec_head(struct record *r, const struct sink *s, const char *peer)
+{
+	int n = 0;
+
+	r->timed = s->kind != SINK_SYSLOG;
+	if (r->timed)
+		n = snprintf(r->head, sizeof r->head,
+		    "YYYY-MM-DDTHH:MM:SS.mmmZ msgd-handler[%ld]: ",
+		    (long)getpid());
+	n += snprintf(r->head + n, sizeof r->head - n, "%s ", peer);
+	r->headlen = (size_t)n;
+	r->ts_sec = -1;
+}
+
+size_t
+rec_fits(const struct sink *s)
+{
+	if (s->kind == SINK_SYSLOG)
+		return FITS(SYSLOG_MAX, SYSLOG_HEAD_MAX);
+	return s->reg ? 0 : FITS(PIPE_ATOMIC, HEAD_MAX);
+}
+
+void
+rec_stamp(struct record *r)
+{
+	struct timespec now;
+	struct tm tm;
+	long ms;
+
+	if (!r->timed)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (now.tv_sec != r->ts_sec) {
+		gmtime_r(&now.tv_sec, &tm);
+		strftime(r->head, STAMP_LEN, "%Y-%m-%dT%H:%M:%S.", &tm);
+		r->head[STAMP_LEN - 1] = 'Z';
+		r->ts_sec = now.tv_sec;
+	}
+	ms = now.tv_nsec / 1000000;
+	r->head[STAMP_MS] = (char)('0' + ms / 100);
+	r->head[STAMP_MS + 1] = (char)('0' + ms / 10 % 10);
+	r->head[STAMP_MS + 2] = (char)('0' + ms % 10);
+}
+
+/* start a record of at most `body` more bytes; returns where the body goes */
+static char *
+rec_begin(struct record *r, size_t body)
+{
+	buf_need(&r->pend, r->headlen + body + 1);
+	return put(r->pend.p + r->pend.len, r->head, r->headlen);
+}
+
+static void
+rec_end(struct record *r, char *d)
+{
+	*d++ = '\n';
+	r->pend.len = (size_t)(d - r->pend.p);
+}
+
+void
+rec_message(struct record *r, unsigned long long seq, const char *line,
+    size_t n)
+{
+	char *d = rec_begin(r, BODY_FIXED + ESCAPE_GROWTH * n);
+
+	*d++ = '#';
+	d = put_u64(d, seq);
+	d = put_lit(d, " receive message: ");
+	rec_end(r, escape(d, (const unsigned char *)line, n));
+	marks_add(&r->msgs, r->pend.len);
+}
+
+void
+rec_rejected(struct record *r, unsigned long long n)
+{
+	char *d = rec_begin(r, REJECTED_MAX);
+
+	d = put_lit(d, "#- rejected: line too long (");
+	d = put_u64(d, n);
+	rec_end(r, put_lit(d, " bytes)"));
+}
+
+/* the end of the pending records' piece that starts at p and that the
+ * sink takes whole: one record for syslog, for a pipe or terminal the
+ * last record end within PIPE_ATOMIC (or one record), else all */
+static const char *
+piece_end(const struct sink *s, const char *p, const char *e)
+{
+	const char *q, *lim = p + PIPE_ATOMIC;
+
+	if (s->kind == SINK_SYSLOG)
+		return (const char *)memchr(p, '\n', (size_t)(e - p)) + 1;
+	if (s->reg || e - p <= PIPE_ATOMIC)
+		return e;
+	q = (const char *)memchr(p, '\n', (size_t)(e - p)) + 1;
+	while (q < e && q < lim) {
+		const char *nl = memchr(q, '\n', (size_t)(e - q));
+
+		if (nl + 1 > lim)
+			break;
+		q = nl + 1;
+	}
+	return q;
+}
+
+/*
+ * A regular file gets the records in one append, so handlers sharing the
+ * file never interleave; a pipe or terminal gets whole records in writes
+ * of at most PIPE_BUF; syslog one datagram each.
+ */
+int
+rec_flush(struct record *r, struct sink *s, unsigned long long *msgs)
+{
+	const char *p = r->pend.p, *e = r->pend.p + r->pend.len;
+	size_t m = 0;
+	int ret = 0;
+
+	*msgs = 0;
+	while (p < e) {
+		const char *q = piece_end(s, p, e);
+		size_t n = sink_write(s, p, (size_t)(q - p));
+		size_t upto = (size_t)(p - r->pend.p) + n;
+
+		/* the messages whose record ends within what was written */
+		for (; m < r->msgs.n && r->msgs.at[m] <= upto; m++)
+			++*msgs;
+		if (n < (size_t)(q - p)) {
+			ret = -1;
+			break;
+		}
+		p = q;
+	}
+	r->pend.len = 0;
+	r->msgs.n = 0;
+	/* with -S a record counts only once it is on the disk */
+	if (ret == 0 && sink_sync(s) < 0) {
+		*msgs = 0;
+		ret = -1;
+	}
+	return ret;
+}
+
+int
+rec_single(struct record *r, struct sink *s, const char *text)
+{
+	size_t n = strlen(text);
+	unsigned long long msgs;
+
+	rec_stamp(r);
+	rec_end(r, put(rec_begin(r, n), text, n));
+	if (rec_flush(r, s, &msgs) < 0) {
+		sink_failed(s);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,46 @@
+/* Where records go (sink.c): a file, stderr or syslog, opened once and
+ * written within SINK_WAIT_MS. */
+#ifndef HANDLER_SINK_H
+#define HANDLER_SINK_H
+
+#include <stddef.h>
+
+#include "append.h"
+#include "wait.h"
+
+/* a sink that takes nothing (a lock held, a pipe nobody reads, a FIFO
+ * with no reader) gets this long per record, then the record fails */
+#define SINK_WAIT_MS 5000
+/* what syslog daemons carry whole by default (rsyslog's maxMessageSize) */
+#define SYSLOG_MAX 8192
+
+enum sinkkind { SINK_FILE, SINK_STDERR, SINK_SYSLOG };
+
+/* what the options say of the sink */
+struct sink_opts {
+	const char *logpath;	/* -l: NULL none, "-" stderr */
+	int use_syslog;		/* -s */
+	int sync;		/* -S */
+	int conn_on_stderr;	/* fd 2 is the connection: no place for records */
+};
+
+struct sink {
+	enum sinkkind kind;
+	int fd;
+	int reg;		/* a regular file, written through app */
+	struct append app;
+	enum how how;		/* how to write one that is not */
+	int sync;		/* fsync before a record counts */
+	const char *name;
+};
+
+/* open the sink; -1 (and a diagnostic) if it cannot be opened */
+int sink_open(struct sink *s, const struct sink_opts *o);
+/* write whole records p..p+len: the bytes written, short with errno set */
+size_t sink_write(struct sink *s, const char *p, size_t len);
+/* with -S, what was written is on the disk: 0, or -1 */
+int sink_sync(struct sink *s);
+/* say why a record was not written (errno) */
+void sink_failed(const struct sink *s);
+
+#endif

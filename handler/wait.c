@@ -1,0 +1,121 @@
+/* SIGTERM and the bounded writes every output shares (records to a pipe,
+ * replies): apart because both the sink and the connection need them, and
+ * SIGTERM shortens exactly these waits and the wait for input. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "deadline.h"
+#include "wait.h"
+
+/* once SIGTERM came, a reader that takes nothing gets this much more */
+#define STOP_WAIT_MS 1000
+
+volatile sig_atomic_t term_requested;
+sigset_t term_waitmask;
+
+/* wait until fd takes output, at most until *end: 1, or 0 (ETIMEDOUT).
+ * SIGTERM is let in here too, and then shortens the wait. */
+static int
+wait_output(int fd, long long *end)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	struct timespec ts;
+
+	if (term_requested)
+		*end = deadline_min(*end, deadline_in(STOP_WAIT_MS));
+	if (!deadline_expired(*end) &&
+	    ppoll(&pfd, 1, deadline_timespec(*end, &ts), &term_waitmask) != 0)
+		return 1;	/* ready, interrupted, or an error write() reports */
+	errno = ETIMEDOUT;
+	return 0;
+}
+
+/*
+ * HOW_SEND never blocks in the call (a socket); a non-blocking descriptor
+ * waits in poll(2); HOW_POLLFIRST waits there before each write of at most
+ * PIPE_BUF to a blocking one.
+ */
+size_t
+write_within(int fd, const char *p, size_t len, int ms, enum how how)
+{
+	long long end = deadline_in(ms);
+	size_t done = 0;
+
+	while (done < len) {
+		size_t k = len - done;
+		ssize_t n;
+
+		/* after POLLOUT a pipe takes PIPE_BUF without blocking */
+		if (how == HOW_POLLFIRST && !wait_output(fd, &end))
+			break;
+		if (how == HOW_POLLFIRST && k > PIPE_ATOMIC)
+			k = PIPE_ATOMIC;
+		n = how == HOW_SEND ? send(fd, p + done, k,
+		    MSG_DONTWAIT | MSG_NOSIGNAL) : write(fd, p + done, k);
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			errno = ENOSPC;
+		else if (errno == EINTR)
+			continue;
+		else if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    wait_output(fd, &end))
+			continue;
+		break;
+	}
+	return done;
+}
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	term_requested = 1;
+}
+
+/*
+ * At exit SIGTERM ends the process again.  Held, it would stay pending
+ * through whatever runs after main (a leak checker's stop-the-world runs
+ * with our mask, and a SIGCONT that timeout(1) sends with the SIGTERM can
+ * leave it waiting for good): then only SIGKILL could end it.  One that
+ * came after the last wait is taken first, as a flag: the work is done.
+ */
+static void
+term_at_exit(void)
+{
+	sigset_t term;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_UNBLOCK, &term, NULL);
+	signal(SIGTERM, SIG_DFL);
+}
+
+/* SIGTERM (the launcher after -k, systemd's stop) is held except while
+ * waiting, and then only sets a flag */
+void
+signals_init(void)
+{
+	struct sigaction sa;
+	sigset_t term;
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);	/* a file size limit is a failed write */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, &term_waitmask);
+	sigdelset(&term_waitmask, SIGTERM);
+	atexit(term_at_exit);	/* before any registered earlier */
+}

@@ -1,0 +1,60 @@
+/* Deadlines for bounded waits (deadline.h): one place for the arithmetic
+ * between now_ms(), "milliseconds left" and the timeouts of poll and ppoll. */
+#include <limits.h>
+#include <time.h>
+
+#include "deadline.h"
+#include "msgd.h"
+
+long long
+deadline_in(long long ms)
+{
+	return ms < 0 ? DEADLINE_NONE : now_ms() + ms;
+}
+
+long long
+deadline_min(long long a, long long b)
+{
+	if (a == DEADLINE_NONE)
+		return b;
+	if (b == DEADLINE_NONE)
+		return a;
+	return a < b ? a : b;
+}
+
+long long
+deadline_left(long long end)
+{
+	long long left;
+
+	if (end == DEADLINE_NONE)
+		return -1;
+	left = end - now_ms();
+	return left > 0 ? left : 0;
+}
+
+int
+deadline_expired(long long end)
+{
+	return end != DEADLINE_NONE && now_ms() >= end;
+}
+
+int
+deadline_poll_ms(long long end)
+{
+	long long left = deadline_left(end);
+
+	return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+struct timespec *
+deadline_timespec(long long end, struct timespec *ts)
+{
+	long long left = deadline_left(end);
+
+	if (left < 0)
+		return NULL;
+	ts->tv_sec = (time_t)(left / 1000);
+	ts->tv_nsec = (long)(left % 1000 * 1000000);
+	return ts;
+}
