@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "msgd.h"
+#include "deadline.h"
 #include "children.h"
 #include "env.h"
 #include "opts.h"
@@ -94,7 +95,7 @@ void
 back_off(const char *what)
 {
 	if (due < 0)
-		due = now_ms() + starve(what);
+		due = deadline_in(starve(what));
 }
 
 long long

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "msgd.h"
+#include "deadline.h"
 #include "interrupt.h"
 
 #define SETTLE_MS 1000
@@ -37,11 +38,11 @@ interrupt_settle(void)
 {
 	const struct timespec tick = { 0, 10 * 1000000L };
 	pid_t parent = getppid();
-	long long end = now_ms() + SETTLE_MS;
+	long long end = deadline_in(SETTLE_MS);
 
 	/* only a parent in our process group had the same Ctrl-C */
 	if (parent <= 1 || getpgid(parent) != getpgrp())
 		return;
-	while (sigint_pending(parent) && now_ms() < end)
+	while (sigint_pending(parent) && !deadline_expired(end))
 		nanosleep(&tick, NULL);
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "msgd.h"
+#include "deadline.h"
 #include "admit.h"
 #include "children.h"
 #include "env.h"
@@ -106,7 +107,7 @@ rules_reload(void)
 void
 shutdown_gracefully(void)
 {
-	long long start = now_ms(), left;
+	long long end = deadline_in(o.grace * 1000);
 	int extra = 0;
 	int seen = got_term;
 
@@ -116,19 +117,17 @@ shutdown_gracefully(void)
 	while (slots_used() > 0) {
 		struct pollfd pfd = { .fd = signals_fd(), .events = POLLIN };
 
-		left = (extra ? TERM_WAIT_MS : o.grace * 1000) -
-		    (now_ms() - start);
-		if (got_term != seen || left <= 0) {
+		if (got_term != seen || deadline_expired(end)) {
 			if (extra)
 				break;	/* they had their SIGTERM and a second */
 			/* grace over, or asked twice: end them now */
 			term_children();
-			start = now_ms();
+			end = deadline_in(TERM_WAIT_MS);
 			extra = 1;
 			seen = got_term;
 			continue;
 		}
-		poll(&pfd, 1, (int)left);
+		poll(&pfd, 1, deadline_poll_ms(end));
 		drain_signals();
 		reap();
 		if (got_usr1)
@@ -175,25 +174,6 @@ on_header(int fd, const struct proxy_info *pi,
 	return 0;
 }
 
-/* the nearer of two deadlines (-1 none) */
-static long long
-nearer(long long a, long long b)
-{
-	return a < 0 || (b >= 0 && b < a) ? b : a;
-}
-
-/* the poll timeout for the nearer of two deadlines (-1 none) */
-static int
-timeout_to(long long a, long long b)
-{
-	long long t = nearer(a, b), left;
-
-	if (t < 0)
-		return -1;
-	left = t - now_ms();
-	return left > 0 ? (int)left : 0;
-}
-
 /*
  * Starved, the next try is a deadline, not a poll timeout: a child's end
  * or any other signal may wake us before it, and a client whose child
@@ -236,8 +216,8 @@ loop(int lfd, struct ruleset *rs, struct ruleset *relays)
 		pfd[1].events = POLLIN;
 		pfd[0].revents = pfd[1].revents = 0;
 		r = poll(pfd, (nfds_t)(PFD_WAITING + nw), handover ? 0 :
-		    timeout_to(back_off_due(), nearer(nw ? waiting_due() : -1,
-		    told)));
+		    deadline_poll_ms(deadline_min(back_off_due(),
+		    deadline_min(nw ? waiting_due() : DEADLINE_NONE, told))));
 		if (r < 0 && errno != EINTR) {
 			warn("poll:");
 			free(pfd);
