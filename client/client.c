@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "msgd.h"
 
 #define SYNOPSIS "msgd-client [-46hNnvz] [-w SECS] [-q SECS] [-C] HOST PORT\n" \

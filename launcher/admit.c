@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "msgd.h"
 #include "admit.h"
 #include "limits.h"

@@ -4,7 +4,15 @@
 #include <time.h>
 
 #include "deadline.h"
-#include "msgd.h"
+
+long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 long long
 deadline_in(long long ms)

@@ -6,6 +6,9 @@
 
 #include <time.h>
 
+/* milliseconds on the monotonic clock: what deadlines are counted in */
+long long now_ms(void);
+
 /* a wait with no bound */
 #define DEADLINE_NONE (-1LL)
 

@@ -52,9 +52,6 @@ int std_fds(void);
 /* Write all of buf, retrying short writes and EINTR: 0, or -1 with errno. */
 int writeall(int fd, const void *buf, size_t len);
 
-/* milliseconds on the monotonic clock, for deadlines */
-long long now_ms(void);
-
 /* Parse a decimal number in [min, max]: 0, or -1 when it is not one. */
 int parse_num(const char *s, long min, long max, long *out);
 

@@ -237,12 +237,3 @@ parse_num(const char *s, long min, long max, long *out)
 	*out = v;
 	return 0;
 }
-
-long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
