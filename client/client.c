@@ -63,7 +63,7 @@ struct relay {
 	int shut;		/* SHUT_WR done */
 	int broken;		/* a send failed: stdin is left unsent, exit 1 */
 	int cr;			/* -C: the last byte from stdin was CR */
-	long long idle_at;	/* ms on the monotonic clock, -1 = never */
+	long long idle_at;	/* deadlines (lib/deadline.h), or DEADLINE_NONE */
 	long long quit_at;
 	size_t off, len;	/* what of up[] is still to be sent */
 	size_t doff, dlen;	/* what of down[] stdout has not taken yet */
@@ -381,21 +381,6 @@ read_net(void)
 	return write_out();
 }
 
-/* the poll(2) timeout for the nearer of the idle and quit deadlines */
-static int
-poll_timeout(long long now)
-{
-	long long t = -1;
-
-	if (r.idle_at >= 0)
-		t = r.idle_at;
-	if (r.quit_at >= 0 && (t < 0 || r.quit_at < t))
-		t = r.quit_at;
-	if (t < 0)
-		return -1;
-	return t > now ? (int)(t - now) : 0;
-}
-
 /* stdin at EOF and all of it sent: tell the server, start the -q clock */
 static void
 half_close(void)
@@ -403,17 +388,17 @@ half_close(void)
 	shutdown(r.sock, SHUT_WR);	/* fails only when the peer is gone */
 	r.shut = 1;
 	if (o.quit >= 0)
-		r.quit_at = now_ms() + o.quit * 1000;
+		r.quit_at = deadline_in(o.quit * 1000);
 }
 
 /* poll timed out: 0 when -q is over, 1 after a message when -w is, -1
  * when neither is yet */
 static int
-timed_out(long long now)
+timed_out(void)
 {
-	if (r.quit_at >= 0 && now >= r.quit_at)
+	if (deadline_expired(r.quit_at))
 		return 0;
-	if (r.idle_at < 0 || now < r.idle_at)
+	if (!deadline_expired(r.idle_at))
 		return -1;
 	warn("timed out: no traffic for %ld s (-w)", o.wait);
 	return 1;
@@ -432,8 +417,8 @@ relay_once(void)
 		/* POLLERR / POLLHUP: a reader that went away */
 		{ .fd = 1, .events = r.dlen ? POLLOUT : 0 },
 	};
-	long long now = now_ms();
-	int n = poll(p, 3, poll_timeout(now));
+	/* the nearer of the idle and quit deadlines */
+	int n = poll(p, 3, deadline_poll_ms(deadline_min(r.idle_at, r.quit_at)));
 
 	if (n < 0 && errno == EINTR)
 		return -1;
@@ -442,9 +427,9 @@ relay_once(void)
 		return 1;
 	}
 	if (n == 0)
-		return timed_out(now_ms());
+		return timed_out();
 	if (o.wait >= 0)
-		r.idle_at = now_ms() + o.wait * 1000;
+		r.idle_at = deadline_in(o.wait * 1000);
 	if (p[2].revents & (POLLERR | POLLHUP))
 		return 0;
 	if (p[2].revents & POLLOUT) {
@@ -476,8 +461,8 @@ relay(int sock)
 
 	r.sock = sock;
 	r.in_open = 1;
-	r.quit_at = -1;
-	r.idle_at = o.wait >= 0 ? now_ms() + o.wait * 1000 : -1;
+	r.quit_at = DEADLINE_NONE;
+	r.idle_at = o.wait >= 0 ? deadline_in(o.wait * 1000) : DEADLINE_NONE;
 	while ((status = relay_once()) < 0)
 		;
 	return r.broken ? 1 : status;	/* not all of stdin was delivered */
