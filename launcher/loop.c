@@ -174,6 +174,19 @@ on_header(int fd, const struct proxy_info *pi,
 	return 0;
 }
 
+/* a relay usually sends its header with the connection: the ones just
+ * accepted (from `old` on) are read at once, not after another poll */
+static void
+read_new_headers(struct pollfd *pfd, int old)
+{
+	int i, n = waiting_fds(pfd);
+
+	for (i = old; i < n; i++)
+		pfd[i].revents = POLLIN;
+	if (n > old)
+		waiting_run(pfd, n, now_ms(), on_header);
+}
+
 /*
  * Starved, the next try is a deadline, not a poll timeout: a child's end
  * or any other signal may wake us before it, and a client whose child
@@ -237,8 +250,13 @@ loop(int lfd, struct ruleset *rs, struct ruleset *relays)
 			waiting_run(pfd + PFD_WAITING, nw, now_ms(), on_header);
 		if (back_off_due() >= 0)
 			retry_when_due(now_ms());
-		else if (r > 0 && pfd[1].fd >= 0 && pfd[1].revents)
+		else if (r > 0 && pfd[1].fd >= 0 && pfd[1].revents) {
+			int old = proxies ? waiting_fds(pfd + PFD_WAITING) : 0;
+
 			accept_some(lfd);
+			if (proxies)
+				read_new_headers(pfd + PFD_WAITING, old);
+		}
 	}
 	free(pfd);
 	return 0;
