@@ -128,8 +128,8 @@ refuse(const struct output *out, const char *line)
 	return 1;
 }
 
-int
-main(int argc, char **argv)
+static int
+serve_connection(int argc, char **argv)
 {
 	static struct conn c;
 	struct opts o = { 0 };
@@ -186,4 +186,13 @@ main(int argc, char **argv)
 	if (why != END_EOF && why != END_RESET)
 		linger();
 	return why == END_EOF || why == END_SHUTDOWN ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	int status = serve_connection(argc, argv);
+
+	exit_status_is(status);	/* a SIGTERM from here on ends us with it */
+	return status;
 }

@@ -19,8 +19,10 @@ extern volatile sig_atomic_t term_requested;
 /* the signal mask while waiting: SIGTERM let in */
 extern sigset_t term_waitmask;
 
-/* SIGPIPE and SIGXFSZ ignored, SIGTERM held and handled as above */
+/* SIGPIPE and SIGXFSZ ignored, SIGTERM held and handled as above; at
+ * exit a SIGTERM ends the process with the status given here */
 void signals_init(void);
+void exit_status_is(int status);
 
 /* Write all of p, waiting at most ms for a reader that takes nothing:
  * returns the bytes written, short with errno set (ETIMEDOUT when the

@@ -169,6 +169,28 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout -k 5 20 "${HANDLER_CMD[@]}"
 	[ "$stuck" -eq 1 ] || skip "no exit was stuck in $i tries"
 }
 
+@test "a SIGTERM that comes while the handler exits ends it with its own status: 0 after a whole conversation" {
+	need strace
+	[[ ${ASAN_OPTIONS:-} != *detect_leaks=1* ]] ||
+		skip "LeakSanitizer's own tracer cannot attach under strace"
+	local hp
+	printf 'a\n' >"$T/in"
+	# every rt_sigaction returns half a second late: the last one, at
+	# exit, is where the SIGTERM lands
+	timeout -k 5 30 strace -f -qq -o /dev/null -e trace=rt_sigaction \
+		-e inject=rt_sigaction:delay_exit=500000 \
+		"$MSGD_BIN/msgd-handler" -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
+	SERVER_PIDS+=("$!")
+	wait_grep "$T/F" ' disconnect: 1 messages, 1 bytes, eof$'
+	hp=$(grep -o 'msgd-handler\[[0-9]*\]' "$T/F" | head -n 1 | tr -dc 0-9)
+	kill -TERM "$hp"
+	status=0
+	wait "${SERVER_PIDS[-1]}" || status=$?
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	file_is "$T/err" ''
+}
+
 @test "SIGTERM while waiting for input ends with error server shutting down, a shutdown record and status 0" {
 	local pid
 	mkfifo "$T/in"
