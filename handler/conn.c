@@ -80,15 +80,15 @@ void
 output_init(struct output *out, long timeout)
 {
 	struct stat st;
-	int fd;
+	int fd, known;
 
 	out->fd = 1;
 	out->how = HOW_WRITE;
-	if (fstat(1, &st) == 0 && S_ISSOCK(st.st_mode))
+	known = fstat(1, &st) == 0;
+	if (known && S_ISSOCK(st.st_mode))
 		out->how = HOW_SEND;
-	else if (fstat(1, &st) == 0 && !S_ISREG(st.st_mode)) {
-		fd = open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_NOCTTY |
-		    O_CLOEXEC);
+	else if (known && !S_ISREG(st.st_mode)) {
+		fd = reopen_nonblocking(1);
 		if (fd >= 0)
 			out->fd = fd;
 		else if (!(fcntl(1, F_GETFL) & O_NONBLOCK))

@@ -45,8 +45,7 @@ open_file(const char *path)
 static int
 reopen_stderr(void)
 {
-	int fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_NOCTTY |
-	    O_CLOEXEC);
+	int fd = reopen_nonblocking(2);
 
 	return fd >= 0 ? fd : 2;
 }

@@ -2,8 +2,10 @@
  * replies): apart because both the sink and the connection need them, and
  * SIGTERM shortens exactly these waits and the wait for input. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -139,4 +141,13 @@ signals_init(void)
 	sigprocmask(SIG_BLOCK, &term, &term_waitmask);
 	sigdelset(&term_waitmask, SIGTERM);
 	atexit(term_at_exit);	/* before any registered earlier */
+}
+
+int
+reopen_nonblocking(int fd)
+{
+	char path[32];
+
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	return open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 }

@@ -24,6 +24,11 @@ extern sigset_t term_waitmask;
 void signals_init(void);
 void exit_status_is(int status);
 
+/* fd (1 or 2, a pipe or terminal) as a description of our own, made
+ * non-blocking without changing it for whoever shares fd's: the new
+ * descriptor, or -1 (no /proc, a socket) */
+int reopen_nonblocking(int fd);
+
 /* Write all of p, waiting at most ms for a reader that takes nothing:
  * returns the bytes written, short with errno set (ETIMEDOUT when the
  * wait ran out). */

@@ -11,19 +11,28 @@
 #include "fds.h"
 #include "proxied.h"
 
+/* the soft descriptor limit, at most 1 << 20: no descriptor is above it */
+static long
+fd_limit(void)
+{
+	struct rlimit rl;
+	long limit = 1L << 20;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)limit)
+		limit = (long)rl.rlim_cur;
+	return limit;
+}
+
 /* mark every descriptor from `from` on close-on-exec, or close it */
 void
 fds_from(int from, int keep1, int keep2, int do_close)
 {
-	struct rlimit rl;
-	int fd, max = 1 << 20;
+	int fd, max = (int)fd_limit();
 
 #ifdef SYS_close_range
 	if (!do_close && syscall(SYS_close_range, from, ~0U, 4 /* CLOEXEC */) == 0)
 		return;
 #endif
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)max)
-		max = (int)rl.rlim_cur;
 	for (fd = from; fd < max; fd++)
 		if (fd != keep1 && fd != keep2) {
 			if (do_close)
@@ -85,11 +94,8 @@ fds_open(long limit)
 void
 fds_budget(long maxconn, int relays)
 {
-	struct rlimit rl;
-	long limit = 1L << 20, room;
+	long limit = fd_limit(), room;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)limit)
-		limit = (long)rl.rlim_cur;
 	room = limit - fds_open(limit) - FD_RESERVE - 1;
 	if (room < 1) {
 		warn("the descriptor limit (%ld) leaves no room for a client",
