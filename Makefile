@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # msgd: make builds bin/, make test runs every test, make install installs.
 .POSIX:
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Throughput of msgd-client against nc.openbsd -N on loopback.
 #
 #   bench/client.sh [-r ROUNDS]        (or ROUNDS=9 bench/client.sh)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Cluster benchmark: what HAProxy and the PROXY header cost against a direct
 # connection, on this one machine.  Runs the load generator (bench/loadgen)
 #   direct   straight to one msgd-launcher node (no HAProxy, no -p)

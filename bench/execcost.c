@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* execcost: what one run of a program costs, from exec to exit.
  *
  *   execcost RUNS INPUT PROGRAM [ARG...]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Throughput and memory benchmark of msgd-handler on a plain pipe.
 #
 #   bench/handler.sh [-r ROUNDS]        (or ROUNDS=9 bench/handler.sh)

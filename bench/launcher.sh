@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Connection-rate benchmark: msgd-launcher against tcpserver (ucspi-tcp) and
 # against bare reference spawners (bench/refspawn.c: the ceiling), all
 # serving the same msgd-handler on 127.0.0.1, loaded by bench/loadgen.

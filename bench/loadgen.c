@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* loadgen: a closed-loop load generator for the msgd protocol.  CONC clients
  * each connect (TCP, or with -U a UNIX-domain socket), check the greeting,
  * send one line, half-close, check the goodbye and the EOF, and at once

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Connection rate over a UNIX-domain socket beside TCP: msgd-launcher -U PATH
 # and msgd-launcher 127.0.0.1, the same msgd-handler behind both, loaded by
 # bench/loadgen (-U for the socket).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # shellcheck shell=bash disable=SC2034 # machine, noop and noop_how are the sourcing script's
 # Sourced by bench/launcher.sh and bench/sweep.sh, so that no figure is read
 # without its machine: machine_id sets machine ("kernel arch, CPU model");

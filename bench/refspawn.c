@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* refspawn: bare reference spawners, the ceiling bench/launcher.sh measures
  * msgd-launcher against.  Each listens on 127.0.0.1, prints its port, and
  * for every connection starts PROGRAM with the socket on fds 0 and 1 and

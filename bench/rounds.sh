@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # shellcheck shell=bash disable=SC2034,SC2154 # rounds and secs are for the sourcing script, me is its
 # Sourced, with the script's arguments, by bench/launcher.sh and
 # bench/cluster.sh: [-r ROUNDS] [-d SECS] (or the variables ROUNDS and SECS;

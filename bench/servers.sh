@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # shellcheck shell=bash disable=SC2154,SC2034,SC2004 # pid, port and tmp are the sourcing script's associative arrays and dir
 # Sourced by the benchmarks that run servers in the background: they keep
 # each server's PID in the associative array pid (name -> PID), its port in

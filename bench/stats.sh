@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # shellcheck shell=bash disable=SC2154 # results is the sourcing script's
 # Sourced by the benchmarks (launcher.sh, cluster.sh, sweep.sh): the
 # statistics they print.

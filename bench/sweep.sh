@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
 # Concurrency sweep: connections/s and p99 latency of msgd-launcher and its
 # peers (tcpserver, tcpsvd, xinetd, systemd-socket-activate and a bare
 # reference spawner from bench/refspawn.c), all serving the same msgd-handler

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* msgd-client: a netcat-compatible client.  Copy stdin to a TCP connection
  * (or, with -U, a UNIX-domain one) and the connection to stdout with
  * poll(2); half-close at end of input. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Growing buffers (buf.h): the one place the handler allocates as a
  * connection goes on, and the one answer to running out of memory. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Growing buffers and the byte copies records and replies are built with.
  * The lowest part of the handler: every other part may use it. */
 #ifndef HANDLER_BUF_H

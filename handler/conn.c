@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The connection's side of things: the sink and record head set up for
  * it, replies and how long they wait for a client, the end (linger) and
  * socket options.  Apart from frame.c, which turns input into messages. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The connection (conn.c): its parts (sink, records, input, output,
  * counts), the replies, and how it ends. */
 #ifndef HANDLER_CONN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The record escaper: any bytes become one line of printable UTF-8 from
  * which they can be recovered (DESIGN.md, Records).  Apart because it
  * knows nothing of connections, and the fuzz harness links it alone. */

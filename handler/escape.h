@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The record escaper (escape.c): a record is one line, and the bytes can
  * be recovered from it. */
 #ifndef HANDLER_ESCAPE_H

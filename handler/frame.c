@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Framing: input cut into lines, each a message with its record and its
  * ok, gathered in batches whose records are written before their oks go
  * out.  The loop that reads the connection until it ends is here too. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Messages and batches (frame.c): the loop that reads the connection,
  * frames lines into messages and acknowledges them. */
 #ifndef HANDLER_FRAME_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The connection's input: waiting for it (where SIGTERM is let in) and
  * reading it.  Apart so that the framer's fuzz harness can link the whole
  * message loop with reads of its own in place of these two. */

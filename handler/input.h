@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The connection's input, fd 0 (input.c): the one seam between the
  * message loop and the socket, so a test can feed the loop its own reads. */
 #ifndef HANDLER_INPUT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* msgd-handler: the per-connection message service.  The connection is fd 0
  * (in) and fd 1 (out); records go to a file, stderr or syslog.  This file
  * is the core: options and start-up, then the parts do the work. */

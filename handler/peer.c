@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Who the client is: the peer's credentials or address, the environment
  * of whoever started us (UCSPI, stunnel, systemd), or a relay's PROXY
  * header.  Apart because it runs once, before the first record. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Who the client is (peer.c), as records name it: ADDR_PEERLEN bytes. */
 #ifndef HANDLER_PEER_H
 #define HANDLER_PEER_H

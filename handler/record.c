@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The record format: the head (time, ident, peer), the body of a message
  * or of a rejected line, and the pending records cut into the pieces the
  * sink takes whole.  Apart from the sink, which knows no format. */

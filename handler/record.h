@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Records (record.c): the head every record starts with, the records made
  * and not yet written, and writing them to the sink. */
 #ifndef HANDLER_RECORD_H

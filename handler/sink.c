@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The record sink: choosing and opening it (a file, stderr, syslog), and
  * writing to it within a bounded wait; a regular file goes through the one
  * writers' discipline of lib/append.c.  Apart from the record format. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Where records go (sink.c): a file, stderr or syslog, opened once and
  * written within SINK_WAIT_MS. */
 #ifndef HANDLER_SINK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* SIGTERM and the bounded writes every output shares (records to a pipe,
  * replies): apart because both the sink and the connection need them, and
  * SIGTERM shortens exactly these waits and the wait for input. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* SIGTERM and the bounded writes (wait.c): SIGTERM is held but while the
  * handler waits, and then only sets term_requested. */
 #ifndef HANDLER_WAIT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Admission: whether a client may have a child, by the rules (-x), its
  * rate (-R) and how many it has (-C); apart so that the whole policy
  * reads in one place, and a refusal is said the same way everywhere. */

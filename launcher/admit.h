@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Whether a client may have a child (admit.c). */
 #ifndef ADMIT_H
 #define ADMIT_H

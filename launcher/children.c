@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Children from admission to reaping: the spawn, a retry after a back-off
  * when the system is out of processes or memory, the end logged; apart
  * from the loop, which only hands clients over and reaps on SIGCHLD. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The children of admitted clients: made, retried after a back-off,
  * reaped (children.c). */
 #ifndef CHILDREN_H

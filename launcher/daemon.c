@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Daemon mode (-f) and the pid file (-i): detaching with the parent kept
  * until the daemon is ready, and a pid file written as root with care;
  * apart from start-up, which only calls them in order. */

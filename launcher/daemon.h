@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Detaching (-f) and the pid file (-i) (daemon.c). */
 #ifndef DAEMON_H
 #define DAEMON_H

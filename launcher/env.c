@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* A child's environment: ours less UCSPI variables, then the TCP or IPC
  * ones of its client and its allow rule's, built in its slot's own buffer;
  * apart because its sizing must hold for every rule a reload may bring. */

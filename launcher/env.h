@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The environment each child gets (env.c). */
 #ifndef ENV_H
 #define ENV_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The launcher's descriptors: none inherited reaches a child, the limit
  * raised, and what it leaves for relays waiting for a header (-p); apart
  * from start-up, which only calls them in order. */

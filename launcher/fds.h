@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Descriptors at start: the inherited ones, the limit, the budget for
  * connections held at once (fds.c). */
 #ifndef FDS_H

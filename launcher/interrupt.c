@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Exit after the parent has taken the Ctrl-C we were sent with it. */
 #include <signal.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* A Ctrl-C reaches the launcher and the parent that runs it in the same
  * process group (make run) at once. */
 #ifndef INTERRUPT_H

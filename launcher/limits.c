@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Per-source limits: the source address as a key, and -R's token buckets.
  * The buckets live in a table of fixed size (RATE_SETS sets of RATE_WAYS),
  * so memory is the same for ten sources or ten million.  A set is chosen

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Per-source limits: a client's source as a key, and -R's token buckets
  * (limits.c). */
 #ifndef LIMITS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The TCP listening socket: bound from HOST and PORT, or handed over by
  * socket activation; apart from the loop, which only sees a descriptor
  * (unix.c does the same for -U). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Where the launcher listens: a TCP socket it binds, or one handed over by
  * socket activation, and the address bound (listen.c). */
 #ifndef LISTEN_H

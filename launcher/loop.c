@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The loop: one poll for signals, the listener and relays' headers; clients
  * accepted and admitted, rules reloaded, the shutdown.  With main.c the
  * program's core: it calls the other files, never they it. */

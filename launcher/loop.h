@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The launcher's loop and its end (loop.c), for main.c. */
 #ifndef LOOP_H
 #define LOOP_H

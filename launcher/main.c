@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* msgd-launcher: a minimal super-server.  Listen, accept, spawn PROGRAM with
  * the connection on fds 0 and 1, reap, repeat.  This file is the options and
  * the start-up in its order; loop.c serves, the other files are its parts. */

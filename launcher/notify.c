@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* sd_notify(3) without libsystemd: a datagram to NOTIFY_SOCKET. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Telling a service manager how we are: the sd_notify(3) protocol, one
  * datagram a message to the socket named by NOTIFY_SOCKET. */
 #ifndef NOTIFY_H

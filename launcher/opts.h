@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The options as main.c parsed them, apart from the core because the parts
  * that apply them at every connection (admit.c, children.c) read them too:
  * verbosity, -R, -C, PROGRAM.  Only main.c writes them, before any runs. */

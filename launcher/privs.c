@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* -u USER and -g GROUP: names resolved before anything is bound, and the
  * privileges dropped once the socket is; apart so that the one place that
  * changes who we are is read alone. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* -u and -g: who the launcher and its children become (privs.c). */
 #ifndef PRIVS_H
 #define PRIVS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* PROGRAM, looked up once at start (a path, or a name in PATH) and checked
  * runnable by the user the children run as; apart from the spawner, which
  * is given the path found. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* PROGRAM, found once at start (program.c). */
 #ifndef PROGRAM_H
 #define PROGRAM_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Connections from a trusted proxy (-p) that wait for their PROXY header:
  * read in the launcher's poll loop as the bytes come, never past the
  * header, each within PROXY_WAIT_MS, at most `max` at once. */

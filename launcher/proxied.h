@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Connections from a trusted relay (-p) that wait for their PROXY header,
  * read as the bytes come in the launcher's poll (proxied.c). */
 #ifndef PROXIED_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Access rules (-x): reading a rules file, checking every line of it, and
  * finding the first rule that matches a client (by its address, or with -U
  * by its uid or gid).  A file is parsed into

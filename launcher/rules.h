@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Access rules (-x, and -p's relays): a rules file parsed once into
  * sorted tables, and the first rule that matches a client (rules.c). */
 #ifndef RULES_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The launcher's signals: each sets a flag and writes a byte to a pipe
  * that the loop polls, so nothing is done in a handler; apart so that the
  * loop only reads flags. */

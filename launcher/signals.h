@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGCHLD as flags and a pipe the
  * loop polls (signals.c). */
 #ifndef SIGNALS_H

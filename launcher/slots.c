@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The slot table: a slot per child (-c MAX), the free ones on a stack and
  * those in use in a list; apart so that its arrays are changed only
  * here, whoever takes, frees or walks the slots. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The slot table: one slot per child the launcher may have (-c MAX), from
  * a client's admission until its child is reaped (slots.c). */
 #ifndef SLOTS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * Children are made by the accepting thread itself, with no hand-off.
  * On x86_64 and aarch64: clone(CLONE_VM) without CLONE_VFORK, so no page

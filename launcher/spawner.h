@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Making a slot's child: clone(CLONE_VM) from the accepting thread, or
  * posix_spawn(3) (spawner.c). */
 #ifndef SPAWNER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The launcher's counters and its status line. */
 #include <stdio.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* What the launcher has done since it started: the status line that
  * SIGUSR1 logs and the service manager is sent as STATUS=. */
 #ifndef STATUS_H

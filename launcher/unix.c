@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The launcher on a UNIX-domain socket (-U PATH).  The file at PATH is
  * ours only when we bound it: a stale socket is replaced, anything else
  * left alone, and at the end only the very file we bound is removed. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The launcher on a UNIX-domain socket (-U PATH): the socket file, the
  * client's credentials and what the child is told of them (unix.c). */
 #ifndef UNIX_H

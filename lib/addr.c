@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Socket addresses as text, numeric only: no resolver is ever asked. */
 #include <arpa/inet.h>
 #include <netinet/in.h>

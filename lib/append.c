@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Appending whole lines to a regular file that records may share: an
  * O_APPEND description of our own, a lock only writers can take, a torn
  * record of ours cut before the append, one write per batch of lines. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* One writer discipline for a regular file that records may share: every
  * line any msgd program writes there (records, diagnostics, the launcher's
  * log) goes through append_write(). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* SO_PEERCRED and its text, for the handler's records and the launcher's
  * log, rules and limits alike. */
 #include <stdio.h>

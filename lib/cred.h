@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* A local client's credentials as the kernel gives them (SO_PEERCRED on a
  * UNIX-domain socket), and as records and logs write them. */
 #ifndef CRED_H

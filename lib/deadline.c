@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Deadlines for bounded waits (deadline.h): one place for the arithmetic
  * between now_ms(), "milliseconds left" and the timeouts of poll and ppoll. */
 #include <limits.h>

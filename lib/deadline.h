@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Every "wait at most N ms" as one deadline: an absolute time on now_ms()'s
  * monotonic clock, or DEADLINE_NONE, with what is left of it in the forms
  * poll(2) and ppoll(2) take.  Kept apart so that no wait redoes the sums. */

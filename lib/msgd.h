@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Helpers shared by the msgd programs: diagnostics, full writes, numbers,
  * addresses and a syslog client that reports failure. */
 #ifndef MSGD_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The PROXY protocol header, v1 and v2, parsed strictly to the published
  * text: exact lengths, known families only, and never a byte of the
  * client's data taken with the header. */

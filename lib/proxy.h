@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The PROXY protocol, versions 1 (text) and 2 (binary), as HAProxy's
  * proxy-protocol.txt defines it: the header a relay sends before the
  * client's data, naming the client.  Shared by the launcher and handler. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* A small syslog client: one datagram per record to /dev/log, in the
  * format syslog(3) uses, with the outcome reported to the caller.  A
  * stream /dev/log (syslog-ng's unix-stream) gets each record followed by a

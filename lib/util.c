@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Diagnostics, full writes and bounded number parsing. */
 #include <errno.h>
 #include <fcntl.h>

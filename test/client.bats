@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: ISC
 # msgd-client: what a user of nc sees.  Servers are msgd-handler behind
 # msgd-launcher, socat, and test/peer.py (its modes are listed at its top);
 # all listen on 127.0.0.1 or ::1 port 0 and are stopped by PID.

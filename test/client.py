@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """A scriptable TCP client for test/launcher.bats (standard library only).
 
 client.py [-s SRC] [-w SECS] HOST PORT STEP...

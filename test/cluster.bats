@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: ISC
 # Across machines, the rsyslog part: msgd-handler -s on a node whose /dev/log
 # is the node rsyslog's socket (examples/rsyslog-node.conf), forwarded over
 # RELP to a central rsyslog (examples/rsyslog-central.conf) that writes one

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: ISC
 # The Debian package: make deb in a clean copy of the tree, lintian, and (as
 # root) the package installed on this machine, its launcher run as its
 # msgd.service says, rotated by its logrotate file, removed and purged.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: ISC
 # msgd deployed: the handler under the real super-servers (xinetd,
 # tcpserver, tcpsvd, systemd-socket-activate), the launcher socket-activated,
 # the real nc variants as clients, and the shipped xinetd file, systemd

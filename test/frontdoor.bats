@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: ISC
 # msgd-launcher's front door: who may connect (-x access rules), how
 # often (-R), and who they are behind a trusted relay's PROXY header (-p).
 # Clients come from chosen loopback addresses: Linux routes all of

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: ISC
 # msgd-handler: the protocol, the records and where they go, the limits, the
 # peer address, and what ends a connection.  Every test checks the bytes the
 # client gets, the exit status and the records.

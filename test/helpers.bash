@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # Shared by every .bats file: where the programs are, a private temp dir,
 # background servers that are always stopped by PID, starting a launcher,
 # bounded waits, and checks of replies and records.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: ISC
 # make install / make uninstall into a temporary DESTDIR.
 
 load helpers

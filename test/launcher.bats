@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: ISC
 # msgd-launcher: what a client, the child program and the operator see.
 # Every launcher listens on port 0 with -1 and is stopped by PID; clients
 # are test/client.py, whose steps are listed at its top.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """Servers that misbehave on purpose, for test/client.bats: loopback only,
 every wait bounded.  Each listens on 127.0.0.1 port 0, prints the port as
 one line, serves one connection the MODE's way, and exits.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* The PROXY header parser and reader of lib/proxy.c against a table of
  * headers with exact expectations, run by test/proxy.bats.
  * usage: proxy-unit good|split|read|bad

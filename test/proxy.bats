@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: ISC
 # The PROXY protocol: its parser (lib/proxy.c) case by case, and the
 # handler's -p over real TCP.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: ISC
 # The README's two commands, run as a new user would in a clean copy of
 # this tree (its tracked files only: no bin/, no build/), so that the README
 # cannot drift from the Makefile and test/run again.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: ISC
 # msgd-handler's records under a hostile world: killed writers, shared
 # pipes and files, syslog's size limit, and sinks that take nothing.  A
 # record is whole or absent, never glued to another, and every wait on a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: ISC
 # One connection's bounds in the handler: the session cap -T, and the
 # socket options it sets (TCP_NODELAY, keepalive) on a TCP connection.
 

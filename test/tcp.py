@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """A small test peer for the msgd tests: loopback only, every wait bounded.
 
 tcp.py serve-once [-6] [--fd2] [--env NAME=VALUE]... PROGRAM [ARG...]

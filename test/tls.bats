@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: ISC
 # The handler under stunnel's exec mode: a TLS client's own address and
 # port in the records, not stunnel's socket.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: ISC
 # Local clients on a UNIX-domain socket: msgd-launcher -U, msgd-handler on
 # an AF_UNIX fd 0 (systemd-socket-activate --inetd) and msgd-client -U,
 # with real clients (OpenBSD nc -U, socat) as root and as nobody.  The

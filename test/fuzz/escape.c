@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Fuzz the handler's record escaper: for any bytes, the escaped text is one
  * line of valid UTF-8 with none of the characters DESIGN.md forbids, it
  * decodes back to the bytes, and it is what the reference escaper makes. */

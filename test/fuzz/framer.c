@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Fuzz the handler's line framing, records and acknowledgements: its
  * message loop (frame.o) with the real framing, batches and record writing,
  * fed the input in reads of fuzzer-chosen sizes through its input seam

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* What the libFuzzer harnesses share: a check that stops the run with the
  * reason, and a reference escaper written byte by byte from DESIGN.md's
  * Records rules, with its inverse.  Plain and slow on purpose: it is the

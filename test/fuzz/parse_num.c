@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Fuzz the option number parsers of lib/util.c: parse_num, opt_num and
  * port_check accept exactly decimal digits (no sign, no space, not empty)
  * whose value is in [min, max], and give that value.

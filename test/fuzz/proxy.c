@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Fuzz the PROXY protocol header of lib/proxy.c.  proxy_parse() on any
  * bytes: no crash, a length within what a header may be, the same answer
  * from every prefix once it is known, and the same as a reference parser

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* Fuzz the launcher's access rules (launcher/rules.c): any bytes as a
  * rules file are either refused with "NAME:LINE: ..." for a line that is
  * there, or parsed into rules that
