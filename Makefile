@@ -205,8 +205,8 @@ $(FUZZERS): $(BUILD)/libmsgd.a $(FUZZSRC) lib/util.c
 
 # the service files and examples name the installed handler and launcher
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g'
-UNITS = msgd.socket msgd@.service msgd.service msgd-local.socket \
-	msgd-local@.service
+UNITS = msgd.service msgd.socket msgd-inetd.socket msgd-inetd@.service \
+	msgd-local-inetd.socket msgd-local-inetd@.service
 EXAMPLES = haproxy.cfg rsyslog-central.conf rsyslog-node.conf \
 	stunnel-exec.conf stunnel-proxy.conf
 
