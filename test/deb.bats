@@ -3,6 +3,7 @@
 # The Debian package: make deb in a clean copy of the tree, lintian, and (as
 # root) the package installed on this machine, its launcher run as its
 # msgd.service says, rotated by its logrotate file, removed and purged.
+# Under a real systemd, in a container: test/systemd.bats.
 
 load helpers
 
@@ -101,21 +102,28 @@ Architecture: $arch" ]
 		'-rw-r--r-- root/root ./usr/share/man/man1/msgd-client.1.gz' \
 		'-rw-r--r-- root/root ./lib/systemd/system/msgd.service' \
 		'-rw-r--r-- root/root ./lib/systemd/system/msgd.socket' \
-		'-rw-r--r-- root/root ./lib/systemd/system/msgd@.service' \
+		'-rw-r--r-- root/root ./lib/systemd/system/msgd-inetd.socket' \
+		'-rw-r--r-- root/root ./lib/systemd/system/msgd-inetd@.service' \
+		'-rw-r--r-- root/root ./lib/systemd/system/msgd-local-inetd.socket' \
+		'-rw-r--r-- root/root ./lib/systemd/system/msgd-local-inetd@.service' \
 		'-rw-r--r-- root/root ./etc/xinetd.d/msgd' \
 		'-rw-r--r-- root/root ./etc/logrotate.d/msgd' \
 		'-rw-r--r-- root/root ./usr/share/doc/msgd/examples/haproxy.cfg' \
 		'-rw-r--r-- root/root ./usr/share/doc/msgd/copyright'; do
 		grep -qxF -- "$f" "$T/list" || { echo "missing: $f"; return 1; }
 	done
-	# the paths filled in, the xinetd service off, both units on 127.0.0.1:9100
+	# the paths filled in, the xinetd service off, msgd.service's socket and
+	# the inetd-mode one on 127.0.0.1:9100
 	dpkg-deb -x "$DEB" "$T/x"
 	run grep -rl '@SBINDIR@' "$T/x"
 	[ "$status" -eq 1 ]
 	grep -qx $'\tserver\t\t= /usr/sbin/msgd-handler' "$T/x/etc/xinetd.d/msgd"
 	grep -qx $'\tdisable\t\t= yes' "$T/x/etc/xinetd.d/msgd"
 	grep -qx 'ListenStream=127.0.0.1:9100' "$T/x/lib/systemd/system/msgd.socket"
-	grep -qx 'Accept=yes' "$T/x/lib/systemd/system/msgd.socket"
+	grep -qx 'Accept=no' "$T/x/lib/systemd/system/msgd.socket"
+	grep -qx 'ListenStream=127.0.0.1:9100' "$T/x/lib/systemd/system/msgd-inetd.socket"
+	grep -qx 'Accept=yes' "$T/x/lib/systemd/system/msgd-inetd.socket"
+	grep -qx 'Requires=msgd.socket' "$T/x/lib/systemd/system/msgd.service"
 	grep -qx 'ExecStart=/usr/sbin/msgd-launcher .* 127.0.0.1 9100 /usr/sbin/msgd-handler .*-l /var/log/msgd/records.log' \
 		"$T/x/lib/systemd/system/msgd.service"
 	grep -qx 'Type=notify' "$T/x/lib/systemd/system/msgd.service"
@@ -128,7 +136,7 @@ Architecture: $arch" ]
 	install_package
 	# the user and the record directory the unit relies on
 	[ "$(id -un msgd)" = msgd ]
-	[ "$(stat -c '%U:%G %a' /var/log/msgd)" = "msgd:adm 750" ]
+	[ "$(stat -c '%U:%G %a' /var/log/msgd)" = "msgd:adm 2750" ]
 	# the unit's own command line, user and umask
 	local -a cmd
 	read -r -a cmd <<<"$(unit_value ExecStart)"
@@ -158,7 +166,8 @@ Architecture: $arch" ]
 	[ "$status" -eq 0 ]
 	[ "$output" = $'hello\nok 1\nbye 1' ]
 	log=/var/log/msgd/records.log
-	[ "$(stat -c '%U %a' "$log")" = "msgd 640" ]
+	# group adm from the start, as logrotate's create makes it later
+	[ "$(stat -c '%U:%G %a' "$log")" = "msgd:adm 640" ]
 	grep -qE "^$TS_RE"'127\.0\.0\.1:[0-9]+ #1 receive message: before rotation$' "$log"
 	# the child reaped: the status says so, then SIGUSR1 logs the same
 	wait_grep "$T/n" '^STATUS=0/40 running, 1 served, 0 denied, 0 bad proxy headers, 0 failed spawns$'
@@ -180,7 +189,9 @@ Architecture: $arch" ]
 	wait_grep "$T/n" '^STOPPING=1$'
 	# the installed units, by systemd's own checker
 	run timeout -k 5 30 systemd-analyze verify --man=no /lib/systemd/system/msgd.service \
-		/lib/systemd/system/msgd.socket /lib/systemd/system/msgd@.service
+		/lib/systemd/system/msgd.socket /lib/systemd/system/msgd-inetd.socket \
+		/lib/systemd/system/msgd-inetd@.service /lib/systemd/system/msgd-local-inetd.socket \
+		/lib/systemd/system/msgd-local-inetd@.service
 	echo "$output" >&2
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]

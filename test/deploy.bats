@@ -330,19 +330,19 @@ xinetd_start() {
 
 # ---- the shipped files, by their own tools ----
 
-@test "systemd-analyze verify finds nothing to say about the five units" {
+@test "systemd-analyze verify finds nothing to say about the six units" {
 	need systemd-analyze
 	local f
-	for f in "$ROOT"/systemd/msgd.socket "$ROOT"/systemd/msgd@.service \
-		"$ROOT"/systemd/msgd.service "$ROOT"/systemd/msgd-local.socket \
-		"$ROOT"/systemd/msgd-local@.service; do
+	for f in "$ROOT"/systemd/msgd.service "$ROOT"/systemd/msgd.socket \
+		"$ROOT"/systemd/msgd-inetd.socket "$ROOT"/systemd/msgd-inetd@.service \
+		"$ROOT"/systemd/msgd-local-inetd.socket "$ROOT"/systemd/msgd-local-inetd@.service; do
 		sed "s|@SBINDIR@|$MSGD_BIN|g" "$f" >"$T/${f##*/}"
 	done
 	# an unknown key is only a warning: the output must be empty too
 	cd "$T"
-	run timeout -k 5 30 systemd-analyze verify --man=no "$T/msgd.socket" \
-		"$T/msgd@.service" "$T/msgd.service" "$T/msgd-local.socket" \
-		"$T/msgd-local@.service"
+	run timeout -k 5 30 systemd-analyze verify --man=no "$T/msgd.service" \
+		"$T/msgd.socket" "$T/msgd-inetd.socket" "$T/msgd-inetd@.service" \
+		"$T/msgd-local-inetd.socket" "$T/msgd-local-inetd@.service"
 	echo "$output" >&2
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
@@ -351,7 +351,7 @@ xinetd_start() {
 @test "shellcheck has nothing to say about any script, test file or helper" {
 	need shellcheck
 	cd "$ROOT"
-	run shellcheck -x .ci/run test/run test/fuzz/run bench/*.sh
+	run shellcheck -x .ci/run test/run test/fuzz/run test/nspawn-boot bench/*.sh
 	echo "$output" >&2
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]

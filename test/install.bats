@@ -15,11 +15,12 @@ installed_files() {
 	[ "$status" -eq 0 ]
 	# nothing outside PREFIX: make install PREFIX=/tmp/x does not write /etc
 	[ "$(installed_files "$T/root")" = "644 ./opt/msgd/etc/xinetd.d/msgd
-644 ./opt/msgd/lib/systemd/system/msgd-local.socket
-644 ./opt/msgd/lib/systemd/system/msgd-local@.service
+644 ./opt/msgd/lib/systemd/system/msgd-inetd.socket
+644 ./opt/msgd/lib/systemd/system/msgd-inetd@.service
+644 ./opt/msgd/lib/systemd/system/msgd-local-inetd.socket
+644 ./opt/msgd/lib/systemd/system/msgd-local-inetd@.service
 644 ./opt/msgd/lib/systemd/system/msgd.service
 644 ./opt/msgd/lib/systemd/system/msgd.socket
-644 ./opt/msgd/lib/systemd/system/msgd@.service
 644 ./opt/msgd/share/doc/msgd/examples/haproxy.cfg
 644 ./opt/msgd/share/doc/msgd/examples/rsyslog-central.conf
 644 ./opt/msgd/share/doc/msgd/examples/rsyslog-node.conf
@@ -39,8 +40,8 @@ installed_files() {
 	diff <(sed 's|@SBINDIR@|/opt/msgd/sbin|g' "$REPO/xinetd.d/msgd") "$T/root/opt/msgd/etc/xinetd.d/msgd"
 	# installed, the service is still off until the administrator says
 	grep -qx $'\tdisable\t\t= yes' "$T/root/opt/msgd/etc/xinetd.d/msgd"
-	grep -qx 'ExecStart=/opt/msgd/sbin/msgd-handler -t 300' "$T/root/opt/msgd/lib/systemd/system/msgd@.service"
-	grep -qx 'ExecStart=/opt/msgd/sbin/msgd-handler -t 300' "$T/root/opt/msgd/lib/systemd/system/msgd-local@.service"
+	grep -qx 'ExecStart=/opt/msgd/sbin/msgd-handler -t 300' "$T/root/opt/msgd/lib/systemd/system/msgd-inetd@.service"
+	grep -qx 'ExecStart=/opt/msgd/sbin/msgd-handler -t 300' "$T/root/opt/msgd/lib/systemd/system/msgd-local-inetd@.service"
 	grep -qx 'ExecStart=/opt/msgd/sbin/msgd-launcher -c 40 -C 10 -k 10 127.0.0.1 9100 /opt/msgd/sbin/msgd-handler -t 300 -l /var/log/msgd/records.log' \
 		"$T/root/opt/msgd/lib/systemd/system/msgd.service"
 	# every example, with the programs' paths filled in
