@@ -124,6 +124,20 @@ serves() {
 	[ "$output" = $'hello\nok 1\nbye 1' ] || { echo "$output"; return 1; }
 }
 
+# journal_has ERE JOURNALCTL-ARG...: wait (at most 10 s) until a line of
+# the container's journal (as journalctl -o cat ARG... shows it) matches ERE
+journal_has() {
+	local ere=$1 i
+	shift
+	for ((i = 0; i < 100; i++)); do
+		ct journalctl -o cat --no-pager "$@" | grep -qE -- "$ere" && return 0
+		sleep 0.1
+	done
+	echo "no line matching '$ere' in journalctl $*:" >&2
+	ct journalctl -o cat --no-pager "$@" | tail -n 20 >&2
+	return 1
+}
+
 # listeners: what listens on port 9100 in the container
 listeners() {
 	ct ss -Hltn 'sport = :9100'
@@ -153,7 +167,7 @@ listeners() {
 	[ "$(ct systemctl show -P StatusText msgd.service)" = "0/40 running, 1 served, 0 denied, 0 bad proxy headers, 0 failed spawns" ]
 	ct systemctl reload msgd
 	[ "$(main_pid)" = "$pid" ]
-	ct journalctl -u msgd.service -o cat --no-pager | grep -qx 'msgd-launcher: status: 0/40 running, 1 served, 0 denied, 0 bad proxy headers, 0 failed spawns'
+	journal_has '^msgd-launcher: status: 0/40 running, 1 served, 0 denied, 0 bad proxy headers, 0 failed spawns$' -u msgd.service
 	# restart: a new launcher on the same socket
 	ct systemctl restart msgd
 	[ "$(active msgd.service msgd.socket)" = "active active" ]
@@ -164,7 +178,7 @@ listeners() {
 	[ "$(active msgd.service msgd.socket)" = "inactive inactive" ]
 	[ -z "$(listeners)" ]
 	[ "$(ct systemctl show -P ExecMainStatus msgd.service)" = 0 ]
-	ct journalctl -u msgd.service -o cat --no-pager | grep -q '^Stopped msgd.service'
+	journal_has '^Stopped msgd.service' -u msgd.service
 }
 
 @test "systemctl restart msgd under a closed-loop load refuses nobody: every connection is served" {
@@ -175,13 +189,15 @@ listeners() {
 	pids+=("$(main_pid)")
 	# 4 clients: under the unit's -C 10 per source with room for children
 	# not reaped yet, so that any error is the restart's
-	start_server "$T/load" nsenter -t "$CT" -n "$ROOT/build/loadgen" -c 4 -d 10 -t 60 127.0.0.1 9100
+	start_server "$T/load" nsenter -t "$CT" -n "$ROOT/build/loadgen" -c 4 -d 20 -t 60 127.0.0.1 9100
 	local load=${SERVER_PIDS[-1]}
 	for i in 1 2 3 4; do
 		sleep 2
 		ct systemctl restart msgd
 		pids+=("$(main_pid)")
 	done
+	# every restart within the load's 20 s
+	kill -0 "$load"
 	wait_exit "$load" 90
 	forget "$load"
 	cat "$T/load" "$T/load.err" >&2
@@ -236,8 +252,7 @@ listeners() {
 	[ "$status" -eq 0 ]
 	[ "$(active msgd-inetd.socket msgd.service msgd.socket)" = "active inactive inactive" ]
 	serves
-	ct journalctl -o cat --no-pager -t msgd-handler |
-		grep -qE "^$TS_RE"'127\.0\.0\.1:[0-9]+ #1 receive message: served 4$'
+	journal_has "^$TS_RE"'127\.0\.0\.1:[0-9]+ #1 receive message: served 4$' -t msgd-handler
 	# and back
 	run ct systemctl start msgd
 	echo "$output" >&2
@@ -255,8 +270,7 @@ listeners() {
 	[ "$(ct stat -c %a /run/msgd/msgd.sock)" = 666 ]
 	run ct setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'echo local | msgd-client -U /run/msgd/msgd.sock'
 	[ "$output" = $'hello\nok 1\nbye 1' ]
-	ct journalctl -o cat --no-pager -t msgd-handler |
-		grep -qE "^$TS_RE"'uid=65534,gid=65534,pid=[0-9]+ #1 receive message: local$'
+	journal_has "^$TS_RE"'uid=65534,gid=65534,pid=[0-9]+ #1 receive message: local$' -t msgd-handler
 }
 
 @test "removing the package stops every unit: nothing listens on port 9100 or the local socket; purge takes the conffiles, the records and the enabled links" {
