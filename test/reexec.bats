@@ -36,7 +36,7 @@ reexec() {
 no_zombie() {
 	local i
 	for ((i = 0; i < 250; i++)); do
-		! ps --ppid "$PID" -o stat= | grep -q Z && return 0
+		[ -z "$(ps --ppid "$PID" -o stat= | awk '/Z/')" ] && return 0
 		sleep 0.02
 	done
 	ps --ppid "$PID" -o pid=,stat= >&2
@@ -171,6 +171,7 @@ no_zombie() {
 @test "under a service manager a re-exec says RELOADING=1 with MONOTONIC_USEC, then READY=1; a failed one READY=1 too" {
 	start_server "$T/n" "${CLIENT[@]}" syslog "$T/notify"
 	wait_line "$T/n" >/dev/null
+	# shellcheck disable=SC2034 # read by launch
 	PRE=(env NOTIFY_SOCKET="$T/notify")
 	launch l 127.0.0.1 0 "$H"
 	wait_grep "$T/n" '^READY=1$'

@@ -95,6 +95,7 @@ env_of() {
 	activate_both "$L" -c 1 127.0.0.1 9 "$H" -l "$T/rec"
 	client_bg a 127.0.0.1 "$PORT" send:'a\n' line line wait:"$T/go" shut eof
 	wait_grep "$T/a" '^ok 1$'
+	# shellcheck disable=SC2016 # expanded by the inner bash
 	start_server "$T/b" bash -c 'printf "b\n" | timeout -k 5 20 "$0" -U "$1"' "$C" "$S"
 	sleep 1
 	# no greeting while the one slot is the TCP client's
