@@ -323,8 +323,11 @@ main(int argc, char **argv)
 	proxies = proxies_init();
 	if (resolve_ids(&id, o.user, o.group) < 0)
 		usage_exit(SYNOPSIS);
-	if (reexec_checking())	/* SIGUSR2's check of a new image */
+	if (reexec_checking()) {	/* SIGUSR2's check of a new image */
+		rules_free(rules);
+		rules_free(proxies);
 		return find_program(o.argv, o.daemon) < 0 ? 1 : 0;
+	}
 	paths_absolute();
 	fds_init();
 	if (slots_init(o.maxconn) < 0 || (o.rate && rate_init(o.rate) < 0))
