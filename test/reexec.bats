@@ -204,3 +204,17 @@ no_zombie() {
 	[ ! -e "$S" ]
 	[ ! -e "$T/pid" ]
 }
+
+@test "children adopted by a re-exec get the grace at SIGTERM, then SIGTERM, and the launcher exits 0 after them" {
+	launch l -k 1 127.0.0.1 0 "$H" -l "$T/rec"
+	session a
+	reexec 1
+	kill -TERM "$PID"
+	wait_grep "$T/l.err" '^msgd-launcher: stopping: 1 running, grace 1 s$'
+	# the handler finishes what it has and says why it goes
+	wait_grep "$T/a" '^error server shutting down$'
+	wait_exit "$PID"
+	forget "$PID"
+	[ "$EXIT" -eq 0 ]
+	wait_grep "$T/rec" ' disconnect: 1 messages?, 1 bytes, shutdown$'
+}

@@ -145,3 +145,21 @@ env_of() {
 	[ "$output" = "msgd-launcher: cannot run localhost: No such file or directory" ]
 	[ ! -e "$S" ]
 }
+
+@test "socket-activated, a re-exec (SIGUSR2) keeps both sockets, and both kinds are served after it and after another" {
+	need systemd-socket-activate python3
+	activate_both "$L" 127.0.0.1 9 "$H"
+	run bash -c 'printf "hi\n" | timeout -k 5 10 "$0" -U "$1"' "$C" "$S"
+	[ "$output" = $'hello\nok 1\nbye 1' ]
+	kill -USR2 "$PID"
+	wait_grep "$T/sa.err" '^msgd-launcher: re-executed: 2 listening, 0 running adopted$'
+	run bash -c 'printf "hi\n" | timeout -k 5 10 "$0" -U "$1"' "$C" "$S"
+	[ "$output" = $'hello\nok 1\nbye 1' ]
+	run timeout -k 5 10 "${CLIENT[@]}" 127.0.0.1 "$PORT" send:'x\n' shut eof
+	[ "$output" = $'hello\nok 1\nbye 1' ]
+	# a second re-exec hands them over again; the listening lines were the
+	# first image's only
+	kill -USR2 "$PID"
+	wait_count "$T/sa.err" '^msgd-launcher: re-executed: 2 listening' 2
+	[ "$(grep -c '^msgd-launcher: listening on ' "$T/sa.err")" -eq 2 ]
+}
