@@ -207,7 +207,8 @@ no_zombie() {
 
 @test "children adopted by a re-exec get the grace at SIGTERM, then SIGTERM, and the launcher exits 0 after them" {
 	launch l -k 1 127.0.0.1 0 "$H" -l "$T/rec"
-	session a
+	client_bg a 127.0.0.1 "$PORT" send:'a\n' line line eof
+	wait_grep "$T/a" '^ok 1$'
 	reexec 1
 	kill -TERM "$PID"
 	wait_grep "$T/l.err" '^msgd-launcher: stopping: 1 running, grace 1 s$'
