@@ -22,6 +22,7 @@
 #include "notify.h"
 #include "opts.h"
 #include "reexec.h"
+#include "signals.h"
 #include "slots.h"
 #include "sockets.h"
 #include "status.h"
@@ -414,6 +415,17 @@ reexec(void)
 	 * run by a default that would end us */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
+	if (got_term) {		/* asked to stop meanwhile: that comes first */
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return;
+	}
+	/* what came during the check is the new image's to act on */
+	if (got_hup)
+		raise(SIGHUP);
+	if (got_usr1)
+		raise(SIGUSR1);
+	if (got_usr2)
+		raise(SIGUSR2);
 	if ((fd = state_write()) < 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		notify("READY=1");

@@ -13,7 +13,7 @@ struct listener {
 	int fd;			/* non-blocking, close-on-exec */
 	int ipc;		/* a UNIX-domain socket: PROTO=IPC clients */
 	char name[64];		/* LISTEN_FDNAMES' word for it, or "" */
-	char where[ADDR_IPLEN + 16];	/* "IP port N" or PATH, for the log */
+	char where[128];	/* "IP port N" or PATH, for the log */
 	/* TCP: the address bound; when it is one address and no relay
 	 * is in front (fixed), every child's TCPLOCALIP and TCPLOCALPORT,
 	 * else they are read from each connection */

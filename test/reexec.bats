@@ -152,7 +152,7 @@ no_zombie() {
 	reexec 1
 	# quiet again: the last SIGUSR2 is done once SIGUSR1's line comes
 	kill -USR1 "$PID"
-	wait_grep "$T/l.err" '^msgd-launcher: status: 2/40 running, 2 served, '
+	wait_grep "$T/l.err" '^msgd-launcher: status: 2/40 running, 2 served, ' 60
 	for i in 1 2 3; do
 		run timeout -k 5 10 "${CLIENT[@]}" 127.0.0.1 "$PORT" send:'x\n' shut eof
 		[ "$output" = $'hello\nok 1\nbye 1' ]
