@@ -219,3 +219,21 @@ no_zombie() {
 	[ "$EXIT" -eq 0 ]
 	wait_grep "$T/rec" ' disconnect: 1 messages?, 1 bytes, shutdown$'
 }
+
+@test "SIGTERM in the middle of a storm of SIGUSR2 stops the launcher with 0, and the open session still ends with bye" {
+	launch l -v 127.0.0.1 0 "$H" -l "$T/rec"
+	session a
+	local i
+	for i in $(seq 1 10); do
+		kill -USR2 "$PID"
+		sleep 0.01
+	done
+	kill -TERM "$PID"
+	wait_grep "$T/l.err" '^msgd-launcher: stopping: 1 running, grace 10 s$' 60
+	touch "$T/go-a"
+	wait_grep "$T/a" '^bye 2$'
+	wait_exit "$PID" 30
+	forget "$PID"
+	[ "$EXIT" -eq 0 ]
+	wait_grep "$T/rec" ' disconnect: 2 messages, 2 bytes, eof$'
+}
