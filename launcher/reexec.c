@@ -217,7 +217,8 @@ state_write(void)
 {
 	int fd = memfd_create("msgd-launcher-state", 0), pfd;
 	char key[33];
-	unsigned long long dev, ino;
+	dev_t dev;
+	ino_t ino;
 	long i;
 	FILE *f;
 
@@ -232,8 +233,9 @@ state_write(void)
 	    counts.bad_proxy, counts.failed);
 	if ((pfd = pidfile_handed()) >= 0)
 		fprintf(f, "pidfile %d\n", pfd);
-	if (unix_bound((dev_t *)&dev, (ino_t *)&ino))
-		fprintf(f, "bound %llu %llu\n", dev, ino);
+	if (unix_bound(&dev, &ino))
+		fprintf(f, "bound %llu %llu\n", (unsigned long long)dev,
+		    (unsigned long long)ino);
 	for (i = 0; i < sockets_count(); i++)
 		fprintf(f, "listen %d %s\n", socket_at(i)->fd,
 		    socket_at(i)->name[0] ? socket_at(i)->name : "-");
