@@ -49,7 +49,8 @@ LAUNCHEROBJ = $(BUILD)/launcher/main.o $(BUILD)/launcher/loop.o \
 	$(BUILD)/launcher/limits.o $(BUILD)/launcher/proxied.o \
 	$(BUILD)/launcher/spawner.o $(BUILD)/launcher/notify.o \
 	$(BUILD)/launcher/status.o $(BUILD)/launcher/interrupt.o \
-	$(BUILD)/launcher/unix.o
+	$(BUILD)/launcher/unix.o $(BUILD)/launcher/sockets.o \
+	$(BUILD)/launcher/reexec.o
 PROGS = $(BIN)/msgd-handler $(BIN)/msgd-launcher $(BIN)/msgd-client
 OBJS = $(LIBOBJ) $(HANDLEROBJ) $(LAUNCHEROBJ) \
 	$(BUILD)/client/client.o
@@ -114,6 +115,8 @@ $(BUILD)/launcher/notify.o: launcher/notify.c
 $(BUILD)/launcher/status.o: launcher/status.c
 $(BUILD)/launcher/interrupt.o: launcher/interrupt.c
 $(BUILD)/launcher/unix.o: launcher/unix.c
+$(BUILD)/launcher/sockets.o: launcher/sockets.c
+$(BUILD)/launcher/reexec.o: launcher/reexec.c
 $(BUILD)/client/client.o: client/client.c
 -include $(OBJS:.o=.d)
 

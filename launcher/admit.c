@@ -12,6 +12,7 @@
 #include "opts.h"
 #include "rules.h"
 #include "slots.h"
+#include "sockets.h"
 #include "status.h"
 #include "unix.h"
 
@@ -31,15 +32,16 @@ deny(int fd, const char *ip, const char *why)
 }
 
 int
-admit(int cfd, const struct sockaddr *client, const struct ruleset *rules,
-    const struct rule **rule)
+admit(int cfd, int ln, const struct sockaddr *client,
+    const struct ruleset *rules, const struct rule **rule)
 {
 	const struct rule *r = NULL;
 	struct slot *s = slot_next();
 	int say;
 
-	if (o.path) {
-		/* -U: the kernel's word on who it is, in place of an address */
+	s->ln = ln;
+	if (socket_at(ln)->ipc) {
+		/* UNIX-domain: the kernel's word on who it is, in place of an address */
 		if (unix_client(cfd, &s->cred, s->key) < 0) {
 			close(cfd);
 			return 0;

@@ -8,7 +8,8 @@
 #include "rules.h"
 
 /*
- * Whether the client at `client` may have a child: the rules first (a
+ * Whether the client at `client`, come in on listener ln (its kind says
+ * whether it is an address or credentials), may have a child: the rules first (a
  * denied client costs no -R token), then -R, then -C.  A client refused is
  * closed here and logged.  The client's address is given apart from the
  * socket: it is not always the socket's peer.  Its address, port and
@@ -16,7 +17,7 @@
  * (there is one: the caller checked -c).  On 1, *rule is the allow rule
  * of rules (NULL: no -x) that matched, or NULL.
  */
-int admit(int cfd, const struct sockaddr *client, const struct ruleset *rules,
-    const struct rule **rule);
+int admit(int cfd, int ln, const struct sockaddr *client,
+    const struct ruleset *rules, const struct rule **rule);
 
 #endif

@@ -15,6 +15,7 @@
 #include "env.h"
 #include "opts.h"
 #include "slots.h"
+#include "sockets.h"
 #include "spawner.h"
 #include "status.h"
 
@@ -157,7 +158,7 @@ try_spawn(struct slot *s)
 				fed();
 		}
 		if (o.verbosity == VERBOSE) {
-			if (o.path)	/* -U: ip is the credentials */
+			if (socket_at(s->ln)->ipc)	/* ip: credentials */
 				note("pid %ld from %s", (long)s->pid, s->ip);
 			else
 				note("pid %ld from %s port %u", (long)s->pid,

@@ -19,7 +19,7 @@
  * readiness on, or -1.
  */
 int
-daemonize(int lfd)
+daemonize(int (*keep)(int fd))
 {
 	int ready[2];
 	char c = 0;
@@ -43,7 +43,7 @@ daemonize(int lfd)
 	close(ready[0]);
 	fcntl(ready[1], F_SETFD, FD_CLOEXEC);
 	/* a daemon holds nothing of its caller's: no files, no locks */
-	fds_from(3, lfd, ready[1], 1);
+	fds_close_but(keep, ready[1]);
 	setsid();
 	return ready[1];
 }
@@ -128,6 +128,20 @@ write_pidfile(const char *path)
 	}
 	pidfile_fd = fd;
 	return 0;
+}
+
+int
+pidfile_handed(void)
+{
+	return pidfile_fd;
+}
+
+void
+pidfile_adopt(const char *path, int fd)
+{
+	pidfile = path;
+	pidfile_fd = fd;
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
 /* at exit: remove the pid file, unless another file has taken its name;

@@ -11,7 +11,7 @@
 #include "env.h"
 #include "rules.h"
 #include "slots.h"
-#include "unix.h"
+#include "sockets.h"
 
 extern char **environ;
 
@@ -24,9 +24,6 @@ extern char **environ;
 /* the environment of every child: ours less UCSPI variables, then these */
 static char **base_env;
 static size_t base_env_n;
-static char local_env[2][UCSPI_VAR_LEN];
-static int local_fixed;	/* bound to one address: TCPLOCAL* never change */
-static int ipc;		/* -U: the IPC variables, not the TCP ones */
 
 static int
 is_ucspi(const char *e)
@@ -43,8 +40,8 @@ is_ucspi(const char *e)
 	return 0;
 }
 
-/* -U: no TCP*, PROXY* or IPC* variable of ours reaches a child, which
- * must believe only the launcher's IPC ones */
+/* a UNIX-domain listener: no TCP*, PROXY* or IPC* variable of ours
+ * reaches a child, which must believe only the launcher's IPC ones */
 static int
 is_ipc(const char *e)
 {
@@ -73,11 +70,10 @@ overridden(const char *e, const struct rule *r)
 }
 
 void
-env_init(int on_unix)
+env_init(int ipc)
 {
 	size_t n = 0, i;
 
-	ipc = on_unix;
 	while (environ[n])
 		n++;
 	base_env = calloc(n + 1, sizeof *base_env);
@@ -86,14 +82,6 @@ env_init(int on_unix)
 	for (i = 0; i < n; i++)
 		if (!is_ucspi(environ[i]) && !(ipc && is_ipc(environ[i])))
 			base_env[base_env_n++] = environ[i];
-}
-
-void
-env_local(const char *ip, unsigned port)
-{
-	snprintf(local_env[0], sizeof local_env[0], "TCPLOCALIP=%s", ip);
-	snprintf(local_env[1], sizeof local_env[1], "TCPLOCALPORT=%u", port);
-	local_fixed = 1;
 }
 
 /* "NAMEIP=ip" and "NAMEPORT=port" of sa into e[0] and e[1] */
@@ -143,10 +131,12 @@ tcp_env(const char **add, char ucspi[3][2][UCSPI_VAR_LEN],
 {
 	size_t nadd = 0;
 
+	const struct listener *l = socket_at(s->ln);
+
 	add[nadd++] = "PROTO=TCP";
-	if (local_fixed) {
-		add[nadd++] = local_env[0];
-		add[nadd++] = local_env[1];
+	if (l->fixed) {
+		add[nadd++] = l->local_env[0];
+		add[nadd++] = l->local_env[1];
 	} else {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
@@ -173,7 +163,7 @@ tcp_env(const char **add, char ucspi[3][2][UCSPI_VAR_LEN],
 	return nadd;
 }
 
-/* -U: the UCSPI IPC set, as s6-ipcserver makes it (IPCLOCALPATH is at
+/* a UNIX-domain listener's client: the UCSPI IPC set, as s6-ipcserver makes it (IPCLOCALPATH is at
  * most 121 bytes, the rest 26: within what env_need counts for TCP) */
 static size_t
 ipc_env(const char **add, char ucspi[3][2][UCSPI_VAR_LEN],
@@ -186,7 +176,7 @@ ipc_env(const char **add, char ucspi[3][2][UCSPI_VAR_LEN],
 	snprintf(ucspi[1][0], sizeof ucspi[1][0], "IPCREMOTEPID=%ld",
 	    s->cred.pid);
 	add[0] = "PROTO=IPC";
-	add[1] = unix_local_env();
+	add[1] = socket_at(s->ln)->local_path;
 	add[2] = ucspi[0][0];
 	add[3] = ucspi[0][1];
 	add[4] = ucspi[1][0];
@@ -196,7 +186,7 @@ ipc_env(const char **add, char ucspi[3][2][UCSPI_VAR_LEN],
 /*
  * A child's environment, in its slot's own buffer (made big enough for any
  * rule by env_reserve): ours less UCSPI variables; the UCSPI ones of
- * tcp_env() or, with -U, ipc_env(); last the variables of its allow
+ * tcp_env() or, from a UNIX-domain listener, ipc_env(); last the variables of its allow
  * rule, which replace any of the same name.  The rule's are copied: a
  * reload may free it while the child is still being made.  local NULL: the
  * socket's own address.  0, or -1 when it does not fit.
@@ -210,7 +200,7 @@ make_env(struct slot *s, int cfd, const struct sockaddr *local,
 	size_t nadd, nvars = r ? r->nenv : 0, bytes = 0, i, k = 0;
 	char **env, *p;
 
-	nadd = ipc ? ipc_env(add, ucspi, s) :
+	nadd = socket_at(s->ln)->ipc ? ipc_env(add, ucspi, s) :
 	    tcp_env(add, ucspi, s, cfd, local, proxy);
 	for (i = 0; i < nadd; i++)
 		bytes += strlen(add[i]) + 1;

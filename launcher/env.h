@@ -8,11 +8,10 @@
 #include "rules.h"
 #include "slots.h"
 
-/* ours, less every UCSPI variable (and with on_unix, every TCP*, PROXY*
- * and IPC* one), as the base of every child's */
-void env_init(int on_unix);
-/* bound to one address: every child's TCPLOCALIP and TCPLOCALPORT */
-void env_local(const char *ip, unsigned port);
+/* ours, less every UCSPI variable (and with ipc, a UNIX-domain
+ * listener among them, every TCP*, PROXY* and IPC* one), as the base of
+ * every child's; TCPLOCAL* and IPCLOCALPATH come from its listener */
+void env_init(int ipc);
 /* the room env_reserve() makes: for any rule of rs (NULL: none) */
 void env_need_for(const struct ruleset *rs);
 /* room for the next child's environment in s, made before its client is

@@ -43,6 +43,17 @@ fds_from(int from, int keep1, int keep2, int do_close)
 		}
 }
 
+/* a daemon keeps only the descriptors keep() wants, and also */
+void
+fds_close_but(int (*keep)(int fd), int also)
+{
+	int fd, max = (int)fd_limit();
+
+	for (fd = 3; fd < max; fd++)
+		if (fd != also && !keep(fd))
+			close(fd);
+}
+
 /* descriptors we inherited must not reach the children, nor a closed
  * 0, 1 or 2 be taken by a socket that a child would then see there; the
  * soft limit goes up to the hard one, so that a low one cannot stop us

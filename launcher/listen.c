@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: ISC */
-/* The TCP listening socket: bound from HOST and PORT, or handed over by
- * socket activation; apart from the loop, which only sees a descriptor
- * (unix.c does the same for -U). */
+/* A TCP listening socket bound from HOST and PORT, and the address a
+ * listener has; apart from sockets.c, which keeps every listener, handed
+ * over or bound (unix.c binds -U's). */
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -62,40 +60,6 @@ listen_on(const char *name, const char *port, int family, long backlog)
 	}
 	freeaddrinfo(res);
 	return fd;
-}
-
-/*
- * Socket activation (systemd, systemd-socket-activate): with LISTEN_PID
- * our pid and LISTEN_FDS=1, the listening socket is fd 3, already bound;
- * HOST and PORT then only name it.  Returns the fd, -1 when not activated,
- * -2 on a bad hand-over.
- */
-int
-activated(void)
-{
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	long p, n;
-	int yes = 0;
-	socklen_t len = sizeof yes;
-
-	if (pid == NULL || fds == NULL || parse_num(pid, 1, 2147483647L, &p) ||
-	    p != (long)getpid())
-		return -1;
-	/* the children must not think they were activated */
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	if (parse_num(fds, 0, 1024, &n) < 0 || n != 1) {
-		warn("LISTEN_FDS=%s: expected exactly one socket", fds);
-		return -2;
-	}
-	if (getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &yes, &len) < 0 || !yes) {
-		warn("fd 3 from socket activation is not a listening socket");
-		return -2;
-	}
-	fcntl(3, F_SETFL, fcntl(3, F_GETFL) | O_NONBLOCK);
-	fcntl(3, F_SETFD, FD_CLOEXEC);
-	return 3;
 }
 
 /* the address and port actually bound (port 0 lets the kernel choose) */

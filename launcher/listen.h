@@ -8,9 +8,6 @@
  * name) of family (AF_UNSPEC: either) and listen with backlog.  The
  * socket (non-blocking, close-on-exec), or -1 said */
 int listen_on(const char *name, const char *port, int family, long backlog);
-/* socket activation: the inherited socket, -1 when not activated, -2 on a
- * bad hand-over (said) */
-int activated(void);
 /* the address and port actually bound: 0, or -1 */
 int local_addr(int fd, char *ip, unsigned *port);
 

@@ -16,21 +16,27 @@
 #include "loop.h"
 #include "opts.h"
 #include "proxied.h"
+#include "reexec.h"
 #include "rules.h"
 #include "signals.h"
 #include "slots.h"
+#include "sockets.h"
 #include "status.h"
 
 /* clients taken at one poll's word, so that signals and relays are not
  * kept waiting by a flood */
 #define ACCEPT_BATCH 64
-/* pfd[0] is the signal pipe, pfd[1] the listener, then relays waiting */
-#define PFD_WAITING 2
+/* pfd[0] is the signal pipe, pfd[1] on the listeners, then relays
+ * waiting */
+#define PFD_LISTEN 1
 /* after the grace, SIGTERM and this long before we leave them */
 #define TERM_WAIT_MS 1000
 
 /* -x: the rules in force; -p: the relays whose PROXY header is believed */
 static struct ruleset *rules, *proxies;
+/* relays come in on TCP listeners, whose children are told the address
+ * reached from each header: any of them stands for all */
+static int relay_ln;
 
 /* SIGUSR1: the counters, whatever the verbosity */
 static void
@@ -48,8 +54,9 @@ log_counters(void)
  * descriptors or memory, back off.
  */
 static void
-accept_some(int lfd)
+accept_some(int ln)
 {
+	int lfd = socket_at(ln)->fd;
 	int i;
 
 	for (i = 0; i < ACCEPT_BATCH && slots_used() < o.maxconn &&
@@ -75,11 +82,12 @@ accept_some(int lfd)
 		}
 		if (!stalled())
 			fed();
-		if (proxies && rules_match(proxies, (struct sockaddr *)&ss)) {
+		if (proxies && !socket_at(ln)->ipc &&
+		    rules_match(proxies, (struct sockaddr *)&ss)) {
 			waiting_add(cfd, &ss, now_ms());
 			continue;
 		}
-		if (admit(cfd, (struct sockaddr *)&ss, rules, &rule))
+		if (admit(cfd, ln, (struct sockaddr *)&ss, rules, &rule))
 			child_start(cfd, NULL, NULL, rule);
 	}
 }
@@ -169,7 +177,7 @@ on_header(int fd, const struct proxy_info *pi,
 		client = &pi->src;
 		local = &pi->dst;
 	}
-	if (admit(fd, (const struct sockaddr *)client, rules, &rule))
+	if (admit(fd, relay_ln, (const struct sockaddr *)client, rules, &rule))
 		child_start(fd, (const struct sockaddr *)local,
 		    (const struct sockaddr *)proxy, rule);
 	return 0;
@@ -198,21 +206,26 @@ read_new_headers(struct pollfd *pfd, int old)
  * first round after, since no event of its own will come.
  */
 int
-loop(int lfd, struct ruleset *rs, struct ruleset *relays)
+loop(struct ruleset *rs, struct ruleset *relays)
 {
-	struct pollfd *pfd = calloc((size_t)o.maxconn + PFD_WAITING,
+	long nl = sockets_count(), i;
+	int waiting_at = PFD_LISTEN + (int)nl;
+	struct pollfd *pfd = calloc((size_t)(o.maxconn + waiting_at),
 	    sizeof *pfd);
 
 	rules = rs;
 	proxies = relays;
+	for (relay_ln = 0; relay_ln < nl - 1 && socket_at(relay_ln)->ipc;
+	    relay_ln++)
+		;
 	if (pfd == NULL) {
 		warn("out of memory");
 		return -1;
 	}
+	reap();	/* children adopted from a re-exec may have ended since */
 	while (!got_term) {
 		int taking = !stalled();
-		int nw = proxies && taking ? waiting_fds(pfd + PFD_WAITING) :
-		    0;
+		int nw = proxies && taking ? waiting_fds(pfd + waiting_at) : 0;
 		/* a whole header that waited is handed over now that a child
 		 * may be made: nothing else may come to wake us */
 		int handover = nw && slots_used() < o.maxconn &&
@@ -220,16 +233,22 @@ loop(int lfd, struct ruleset *rs, struct ruleset *relays)
 		/* STATUS= for the service manager, when due */
 		long long told = status_notify(slots_used(), o.maxconn,
 		    now_ms());
+		/* at the limit, starved, or a re-exec waits for relays'
+		 * headers: leave them in the backlog */
+		int accepting = taking && slots_used() < o.maxconn &&
+		    !(proxies && (waiting_full() || got_usr2));
 		int r;
 
 		pfd[0].fd = signals_fd();
 		pfd[0].events = POLLIN;
-		/* at the limit, or starved: leave them in the backlog */
-		pfd[1].fd = taking && slots_used() < o.maxconn &&
-		    !(proxies && waiting_full()) ? lfd : -1;
-		pfd[1].events = POLLIN;
-		pfd[0].revents = pfd[1].revents = 0;
-		r = poll(pfd, (nfds_t)(PFD_WAITING + nw), handover ? 0 :
+		pfd[0].revents = 0;
+		for (i = 0; i < nl; i++) {
+			pfd[PFD_LISTEN + i].fd = accepting ?
+			    socket_at(i)->fd : -1;
+			pfd[PFD_LISTEN + i].events = POLLIN;
+			pfd[PFD_LISTEN + i].revents = 0;
+		}
+		r = poll(pfd, (nfds_t)(waiting_at + nw), handover ? 0 :
 		    deadline_poll_ms(deadline_min(back_off_due(),
 		    deadline_min(nw ? waiting_due() : DEADLINE_NONE, told))));
 		if (r < 0 && errno != EINTR) {
@@ -248,15 +267,29 @@ loop(int lfd, struct ruleset *rs, struct ruleset *relays)
 				log_counters();
 		}
 		if (nw)
-			waiting_run(pfd + PFD_WAITING, nw, now_ms(), on_header);
+			waiting_run(pfd + waiting_at, nw, now_ms(), on_header);
 		if (back_off_due() >= 0)
 			retry_when_due(now_ms());
-		else if (r > 0 && pfd[1].fd >= 0 && pfd[1].revents) {
-			int old = proxies ? waiting_fds(pfd + PFD_WAITING) : 0;
+		else if (r > 0) {
+			for (i = 0; i < nl; i++) {
+				int old;
 
-			accept_some(lfd);
-			if (proxies)
-				read_new_headers(pfd + PFD_WAITING, old);
+				if (pfd[PFD_LISTEN + i].fd < 0 ||
+				    !pfd[PFD_LISTEN + i].revents)
+					continue;
+				old = proxies ? waiting_fds(pfd + waiting_at) :
+				    0;
+				accept_some((int)i);
+				if (proxies)
+					read_new_headers(pfd + waiting_at, old);
+			}
+		}
+		/* SIGUSR2: once no client is half taken (a relay's header,
+		 * a spawn to retry), the new image gets them all */
+		if (got_usr2 && !got_term && !stalled() &&
+		    !(proxies && waiting_due() >= 0)) {
+			got_usr2 = 0;
+			reexec();
 		}
 	}
 	free(pfd);

@@ -5,10 +5,10 @@
 
 #include "rules.h"
 
-/* serve lfd until SIGTERM or SIGINT, with the rules rs (-x, else NULL;
+/* serve the listeners (sockets.h) until SIGTERM or SIGINT, with the rules rs (-x, else NULL;
  * re-read from o.rules on SIGHUP) and the relays (-p, else NULL), which
  * are the loop's from now on.  0, or -1 said */
-int loop(int lfd, struct ruleset *rs, struct ruleset *relays);
+int loop(struct ruleset *rs, struct ruleset *relays);
 /* clients still waiting for a process or for their relay's header are
  * closed: they see EOF now, not after the grace */
 void drop_pending(void);

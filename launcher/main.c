@@ -2,6 +2,7 @@
 /* msgd-launcher: a minimal super-server.  Listen, accept, spawn PROGRAM with
  * the connection on fds 0 and 1, reap, repeat.  This file is the options and
  * the start-up in its order; loop.c serves, the other files are its parts. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -17,15 +18,16 @@
 #include "fds.h"
 #include "interrupt.h"
 #include "limits.h"
-#include "listen.h"
 #include "loop.h"
 #include "notify.h"
 #include "opts.h"
 #include "privs.h"
 #include "program.h"
+#include "reexec.h"
 #include "rules.h"
 #include "signals.h"
 #include "slots.h"
+#include "sockets.h"
 #include "spawner.h"
 #include "unix.h"
 
@@ -34,7 +36,7 @@
 	"[-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]\n" \
 	"       msgd-launcher -U [-hvqf] [-M MODE] [-c MAX] [-C PERSOURCE] " \
 	"[-R RATE] [-x RULES] [-b BACKLOG] [-u USER] [-g GROUP] " \
-	"[-k GRACE] [-i PIDFILE] PATH PROGRAM [ARG...]"
+	"[-k GRACE] [-i PIDFILE] PATH [HOST PORT] PROGRAM [ARG...]"
 /* -h: a line an option, in the man page's order */
 #define OPTIONS \
 	"  -1            print the bound port on stdout\n" \
@@ -100,11 +102,23 @@ mode_opt(const char *arg)
 	return m;
 }
 
-/* -U PATH PROGRAM [ARG...]: the options that name TCP have no place */
+/* HOST after -U PATH: a numeric address, never a program's name */
+static int
+ip_literal(const char *s)
+{
+	unsigned char a[16];
+
+	return strcmp(s, "0") == 0 || inet_pton(AF_INET, s, a) == 1 ||
+	    inet_pton(AF_INET6, s, a) == 1;
+}
+
+/* -U PATH [HOST PORT] PROGRAM [ARG...]: without HOST PORT, the options
+ * that name TCP have no place */
 static void
 unix_opts(int argc, char **argv)
 {
-	const char *bad = !o.ipc ? "-M without -U" :
+	int tcp = o.ipc && argc >= 4 && ip_literal(argv[1]);
+	const char *bad = !o.ipc ? "-M without -U" : tcp ? NULL :
 	    o.family != AF_UNSPEC ? "-4 and -6 are for TCP, not -U" :
 	    o.proxies ? "-p is for TCP, not -U" :
 	    o.print_port ? "-1 is for TCP, not -U" : NULL;
@@ -122,6 +136,12 @@ unix_opts(int argc, char **argv)
 		o.mode = 0666;
 	o.path = argv[0];
 	o.argv = argv + 1;
+	if (tcp) {
+		o.host = argv[1];
+		o.port = argv[2];
+		port_check(o.port, 0, SYNOPSIS);
+		o.argv = argv + 3;
+	}
 }
 
 static void
@@ -258,17 +278,41 @@ proxies_init(void)
 	return proxies;
 }
 
+/* the listeners: handed over by the image before, by socket activation,
+ * or bound here; -1 printed, detached, pid file written unless handed
+ * over.  0, or -1 said */
+static int
+listeners(int relays, int *ready)
+{
+	long port;
+	char line[32];
+
+	if (reexec_heir())
+		return reexec_adopt(relays);
+	if (sockets_open(o.host, o.port, o.family, o.backlog, o.path, o.mode,
+	    relays) < 0)
+		return -1;
+	if (o.print_port && (port = sockets_tcp_port()) >= 0) {
+		int n = snprintf(line, sizeof line, "%ld\n", port);
+
+		writeall(1, line, (size_t)n);
+	}
+	if ((o.daemon && (*ready = daemonize(sockets_has)) < 0) ||
+	    (o.pidfile && write_pidfile(o.pidfile) < 0))
+		return -1;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct ids id;
 	struct ruleset *rules, *proxies;
 	sigset_t child_reset;
-	char ip[ADDR_IPLEN], line[32];
-	unsigned port;
-	int lfd, ready = -1, status, fixed;
+	int ready = -1, status;
 
 	progname = "msgd-launcher";
+	reexec_init(argv);
 	diag_shared();
 	slog_open(progname);
 	parse_opts(argc, argv);
@@ -279,68 +323,57 @@ main(int argc, char **argv)
 	proxies = proxies_init();
 	if (resolve_ids(&id, o.user, o.group) < 0)
 		usage_exit(SYNOPSIS);
+	if (reexec_checking()) {	/* SIGUSR2's check of a new image */
+		rules_free(rules);
+		rules_free(proxies);
+		return find_program(o.argv, o.daemon) < 0 ? 1 : 0;
+	}
 	paths_absolute();
 	fds_init();
 	if (slots_init(o.maxconn) < 0 || (o.rate && rate_init(o.rate) < 0))
 		die(1, "out of memory");
 
-	lfd = activated();
-	if (lfd >= 0 && o.path && unix_inherited(lfd, o.path) < 0)
-		return 1;
-	if (lfd == -1)
-		lfd = o.path ? unix_listen(o.path, (mode_t)o.mode,
-		    (int)o.backlog) : listen_on(o.host, o.port, o.family,
-		    o.backlog);
-	if (lfd < 0)
-		return 1;
-	if (o.path == NULL && local_addr(lfd, ip, &port) < 0)
-		die(1, "cannot read the bound address:");
-	/* activated on a wildcard: TCPLOCALIP comes from each connection;
-	 * so it does behind a relay, whose header names what was reached */
-	fixed = o.path == NULL && strcmp(ip, "0.0.0.0") != 0 &&
-	    strcmp(ip, "::") != 0 && proxies == NULL;
-	if (o.print_port) {
-		int n = snprintf(line, sizeof line, "%u\n", port);
-
-		writeall(1, line, (size_t)n);
-	}
-	if ((o.daemon && (ready = daemonize(lfd)) < 0) ||
-	    (o.pidfile && write_pidfile(o.pidfile) < 0)) {
-		unix_unlink();
+	if (listeners(proxies != NULL, &ready) < 0) {
+		sockets_close();
 		return 1;
 	}
-	if (drop_privileges(&id) < 0 || find_program(o.argv, o.daemon) < 0 ||
+	if (reexec_heir() && o.daemon) {
+		diag_syslog(1);
+		if (chdir("/") < 0)
+			warn("cannot change to /:");
+	}
+	/* the heir runs as the user the first image dropped to */
+	if ((!reexec_heir() && drop_privileges(&id) < 0) ||
+	    find_program(o.argv, o.daemon) < 0 ||
 	    signals_init(&child_reset) < 0) {
-		unix_unlink();
+		sockets_close();
 		pidfile_remove();
 		return 1;
 	}
 	notify_init();	/* before env_init: NOTIFY_SOCKET is not the children's */
-	env_init(o.path != NULL);
-	if (fixed)
-		env_local(ip, port);
+	env_init(sockets_any_ipc());
 	env_need_for(rules);
 	if ((errno = spawner_init(slots_table(), o.maxconn, o.argv[0], o.argv,
 	    &child_reset)) != 0) {
 		warn("cannot make room for the children's stacks:");
-		unix_unlink();
+		sockets_close();
 		pidfile_remove();
 		return 1;
 	}
 	fds_budget(o.maxconn, proxies != NULL);
-	if (o.verbosity != QUIET && o.path)
-		note("listening on %s, at most %ld at once", o.path, o.maxconn);
-	else if (o.verbosity != QUIET)
-		note("listening on %s port %u, at most %ld at once", ip, port,
-		    o.maxconn);
+	if (reexec_heir()) {
+		if (o.verbosity != QUIET)
+			note("re-executed: %ld listening, %ld running adopted",
+			    sockets_count(), reexec_adopted());
+	} else
+		sockets_log(o.maxconn);
 	if (ready >= 0)
 		daemon_ready(ready);
 	notify("READY=1");
 
-	status = loop(lfd, rules, proxies) < 0 ? 1 : 0;
+	status = loop(rules, proxies) < 0 ? 1 : 0;
 	notify("STOPPING=1");
-	close(lfd);
-	unix_unlink();
+	sockets_close();
 	drop_pending();
 	shutdown_gracefully();
 	pidfile_remove();

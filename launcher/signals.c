@@ -12,7 +12,7 @@
 
 /* signals arrive through a pipe, so the loop only ever waits in poll(2) */
 static int sigpipe_fd[2];
-volatile sig_atomic_t got_term, got_int, got_hup, got_usr1;
+volatile sig_atomic_t got_term, got_int, got_hup, got_usr1, got_usr2;
 
 void
 signals_hold(void)
@@ -24,6 +24,7 @@ signals_hold(void)
 	sigaddset(&early, SIGINT);
 	sigaddset(&early, SIGHUP);
 	sigaddset(&early, SIGUSR1);
+	sigaddset(&early, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &early, NULL);
 }
 
@@ -41,6 +42,8 @@ on_signal(int sig)
 		got_hup = 1;
 	else if (sig == SIGUSR1)
 		got_usr1 = 1;
+	else if (sig == SIGUSR2)
+		got_usr2 = 1;
 	(void)!write(sigpipe_fd[1], &c, 1);
 	errno = saved;
 }
@@ -81,6 +84,8 @@ signals_init(sigset_t *child_reset)
 	sigaddset(&reset, SIGHUP);
 	sigaction(SIGUSR1, &sa, NULL);	/* log the status line */
 	sigaddset(&reset, SIGUSR1);
+	sigaction(SIGUSR2, &sa, NULL);	/* re-execute in place */
+	sigaddset(&reset, SIGUSR2);
 
 	sigaddset(&reset, SIGCHLD);
 	sigaddset(&reset, SIGTERM);

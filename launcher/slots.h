@@ -18,6 +18,7 @@ struct slot {
 	pid_t pid;		/* the child, once made */
 	int fd;			/* the connection, until the child has it */
 	int retry;		/* its spawn failed for want of resources */
+	int ln;			/* the listener it came in on (sockets.h) */
 	long live;		/* its index in the list of slots in use */
 	unsigned char key[16];	/* the source, for -C */
 	struct peer_cred cred;	/* -U: the client's */

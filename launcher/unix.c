@@ -4,7 +4,6 @@
  * left alone, and at the end only the very file we bound is removed. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -13,7 +12,6 @@
 #include "msgd.h"
 #include "unix.h"
 
-static char local_env[sizeof "IPCLOCALPATH=" + UNIX_PATH_MAX];
 static const char *bound;	/* the path we bound, until it is removed */
 static dev_t bound_dev;
 static ino_t bound_ino;
@@ -124,24 +122,23 @@ unix_listen(const char *path, mode_t mode, int backlog)
 		close(fd);
 		return -1;
 	}
-	snprintf(local_env, sizeof local_env, "IPCLOCALPATH=%s", path);
 	return fd;
 }
 
 int
-unix_inherited(int fd, const char *path)
+unix_bound(dev_t *dev, ino_t *ino)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
+	*dev = bound_dev;
+	*ino = bound_ino;
+	return bound != NULL;
+}
 
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
-	    ss.ss_family != AF_UNIX) {
-		warn("fd %d from socket activation is not a UNIX-domain socket "
-		    "(-U)", fd);
-		return -1;
-	}
-	snprintf(local_env, sizeof local_env, "IPCLOCALPATH=%s", path);
-	return 0;
+void
+unix_adopt(const char *path, dev_t dev, ino_t ino)
+{
+	bound = path;
+	bound_dev = dev;
+	bound_ino = ino;
 }
 
 void
@@ -173,10 +170,4 @@ unix_client(int fd, struct peer_cred *c, unsigned char *key)
 	key[6] = (unsigned char)(c->uid >> 8);
 	key[7] = (unsigned char)c->uid;
 	return 0;
-}
-
-const char *
-unix_local_env(void)
-{
-	return local_env;
 }

@@ -16,17 +16,16 @@
  * else refused and left alone; the file gets mode after bind, before
  * listen.  The socket (non-blocking, close-on-exec), or -1 said */
 int unix_listen(const char *path, mode_t mode, int backlog);
-/* a socket inherited from systemd is served at path but never removed:
- * 0, or -1 said when it is not a UNIX-domain one */
-int unix_inherited(int fd, const char *path);
+/* the file we bound (a socket inherited is never ours): 1 with its
+ * device and inode, else 0; a re-exec hands them to the new image, which
+ * takes the file at path as its own with unix_adopt() */
+int unix_bound(dev_t *dev, ino_t *ino);
+void unix_adopt(const char *path, dev_t dev, ino_t ino);
 /* the listener is closed: its file goes, if it is still the one bound */
 void unix_unlink(void);
 
 /* the credentials of a client and its source key for -C and -R (the
  * uid): 0, or -1 said */
 int unix_client(int fd, struct peer_cred *c, unsigned char *key);
-
-/* "IPCLOCALPATH=PATH", fixed at unix_listen or unix_inherited */
-const char *unix_local_env(void);
 
 #endif

@@ -63,7 +63,8 @@ socat_echo() {
 	start_server "$T/socat" socat -d -d -t 10 \
 		TCP-LISTEN:0,bind=127.0.0.1 EXEC:cat
 	for ((i = 0; i < 200; i++)); do
-		PORT=$(sed -nE 's/.*listening on .*:([0-9]+)$/\1/p' "$T/socat.err")
+		# socat.err may not be made yet
+		PORT=$(sed -nE 's/.*listening on .*:([0-9]+)$/\1/p' "$T/socat.err" 2>/dev/null) || true
 		[ -z "$PORT" ] || return 0
 		sleep 0.05
 	done

@@ -351,7 +351,7 @@ launcher_usage_error() {
 	[ "${#lines[@]}" -eq 3 ]
 	[ "${lines[0]}" = "msgd-launcher: $msg" ]
 	[[ ${lines[1]} == 'usage: msgd-launcher ['*' HOST PORT PROGRAM [ARG...]' ]]
-	[[ ${lines[2]} == '       msgd-launcher -U ['*' PATH PROGRAM [ARG...]' ]]
+	[[ ${lines[2]} == '       msgd-launcher -U ['*' PATH [HOST PORT] PROGRAM [ARG...]' ]]
 }
 
 # proxy_v2 CMD FAMILY [SRC DST SPORT DPORT [TLV_HEX]]: a PROXY v2 header on

@@ -221,6 +221,7 @@ one_client_records() {
 	[ ! -e "$S" ]
 	[ "$(grep -c . "$T/l.err")" -eq 2 ]
 	# a file put in its place meanwhile is someone else's
+	rm -f "$T/l.err"	# the next launch_unix waits for its own line
 	launch_unix "$S" "$H" -l "$T/rec"
 	mv "$S" "$D/moved"
 	printf 'new\n' >"$S"
