@@ -165,9 +165,20 @@ listeners() {
 		sleep 0.1
 	done
 	[ "$(ct systemctl show -P StatusText msgd.service)" = "0/40 running, 1 served, 0 denied, 0 bad proxy headers, 0 failed spawns" ]
+	# local clients on msgd.socket's other socket, named by the kernel
+	[ "$(ct stat -c %a /run/msgd/msgd.sock)" = 666 ]
+	run ct setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'echo local | msgd-client -U /run/msgd/msgd.sock'
+	[ "$output" = $'hello\nok 1\nbye 1' ]
+	ct grep -qE "^$TS_RE"'uid=65534,gid=65534,pid=[0-9]+ #1 receive message: local$' /var/log/msgd/records.log
+	# reload: the launcher executes itself again in place, both sockets
+	# and the counters handed over
 	ct systemctl reload msgd
 	[ "$(main_pid)" = "$pid" ]
-	journal_has '^msgd-launcher: status: 0/40 running, 1 served, 0 denied, 0 bad proxy headers, 0 failed spawns$' -u msgd.service
+	journal_has '^msgd-launcher: re-executed: 2 listening, 0 running adopted$' -u msgd.service
+	[ "$(active msgd.service)" = active ]
+	serves
+	ct systemctl kill -s USR1 msgd.service
+	journal_has '^msgd-launcher: status: 0/40 running, 3 served, 0 denied, 0 bad proxy headers, 0 failed spawns$' -u msgd.service
 	# restart: a new launcher on the same socket
 	ct systemctl restart msgd
 	[ "$(active msgd.service msgd.socket)" = "active active" ]
@@ -181,7 +192,7 @@ listeners() {
 	journal_has '^Stopped msgd.service' -u msgd.service
 }
 
-@test "systemctl restart msgd under a closed-loop load refuses nobody: every connection is served" {
+@test "systemctl reload and restart msgd under a closed-loop load refuse nobody: every connection is served" {
 	[ -x "$ROOT/build/loadgen" ] || { cat "$BATS_FILE_TMPDIR/loadgen.out"; return 1; }
 	dpkg_i "$OLD"
 	ct systemctl start msgd
@@ -191,8 +202,13 @@ listeners() {
 	# not reaped yet, so that any error is the restart's
 	start_server "$T/load" nsenter -t "$CT" -n "$ROOT/build/loadgen" -c 4 -d 20 -t 60 127.0.0.1 9100
 	local load=${SERVER_PIDS[-1]}
+	# a reload (the launcher re-executed in place) then a restart (a new
+	# launcher on the socket systemd holds), four times
 	for i in 1 2 3 4; do
-		sleep 2
+		sleep 1
+		ct systemctl reload msgd
+		[ "$(main_pid)" = "${pids[-1]}" ]
+		sleep 1
 		ct systemctl restart msgd
 		pids+=("$(main_pid)")
 	done
@@ -201,7 +217,7 @@ listeners() {
 	wait_exit "$load" 90
 	forget "$load"
 	cat "$T/load" "$T/load.err" >&2
-	echo "# restart under load: $(cat "$T/load") $(cat "$T/load.err")" >&3
+	echo "# reload and restart under load: $(cat "$T/load") $(cat "$T/load.err")" >&3
 	# four restarts, each a new launcher
 	[ "$(printf '%s\n' "${pids[@]}" | sort -u | wc -l)" -eq 5 ]
 	# served throughout, and not one connection refused or failed
@@ -209,7 +225,7 @@ listeners() {
 	[ ! -s "$T/load.err" ]
 }
 
-@test "an upgrade restarts a running msgd.service on the new programs, leaves the sockets as they were and starts nothing that was stopped" {
+@test "an upgrade reloads a running msgd.service in place on the new programs, leaves the sockets as they were and starts nothing that was stopped" {
 	dpkg_i "$OLD"
 	# nothing ran: nothing runs after
 	dpkg_i "$NEW"
@@ -221,18 +237,18 @@ listeners() {
 	pid=$(main_pid)
 	dpkg_i "$NEW"
 	[ "$(active msgd.service msgd.socket)" = "active active" ]
-	[ "$(main_pid)" != "$pid" ]
-	pid=$(main_pid)
+	# reloaded, not restarted: the same launcher, executed again in place
+	[ "$(main_pid)" = "$pid" ]
+	journal_has '^msgd-launcher: re-executed: 2 listening, 0 running adopted$' -u msgd.service
 	# the program it runs is the one now installed, not the replaced one
 	[ "$(ct readlink "/proc/$pid/exe")" = /usr/sbin/msgd-launcher ]
 	serves
 	[ "$(active msgd-inetd.socket msgd-local-inetd.socket)" = "inactive inactive" ]
 	# the sockets only: left listening, msgd.service not started
 	ct systemctl stop msgd.service
-	ct systemctl start msgd-local-inetd.socket
-	[ "$(active msgd.service msgd.socket msgd-local-inetd.socket)" = "inactive active active" ]
+	[ "$(active msgd.service msgd.socket)" = "inactive active" ]
 	dpkg_i "$OLD"
-	[ "$(active msgd.service msgd.socket msgd-local-inetd.socket)" = "inactive active active" ]
+	[ "$(active msgd.service msgd.socket msgd-local-inetd.socket)" = "inactive active inactive" ]
 	# shellcheck disable=SC2016 # dpkg-query's format
 	[ "$(ct dpkg-query -W -f '${Version}' msgd)" = "$(dpkg-deb -f "$OLD" Version)" ]
 	[ "$(listeners | wc -l)" -eq 1 ]
@@ -265,8 +281,10 @@ listeners() {
 	ct systemctl start msgd.socket
 	[ "$(active msgd-inetd.socket msgd.socket)" = "inactive active" ]
 	serves
-	# local clients, named by the kernel
+	# local clients, named by the kernel, one handler each: on the path
+	# msgd.socket also listens on, which is stopped first
 	ct systemctl start msgd-local-inetd.socket
+	[ "$(active msgd-local-inetd.socket msgd.socket)" = "active inactive" ]
 	[ "$(ct stat -c %a /run/msgd/msgd.sock)" = 666 ]
 	run ct setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'echo local | msgd-client -U /run/msgd/msgd.sock'
 	[ "$output" = $'hello\nok 1\nbye 1' ]
@@ -276,8 +294,8 @@ listeners() {
 @test "removing the package stops every unit: nothing listens on port 9100 or the local socket; purge takes the conffiles, the records and the enabled links" {
 	dpkg_i "$OLD"
 	ct systemctl enable --now msgd.service
-	ct systemctl start msgd-local-inetd.socket
 	serves
+	serves -U /run/msgd/msgd.sock
 	[ "$(ct ls /etc/systemd/system/multi-user.target.wants/msgd.service)" = /etc/systemd/system/multi-user.target.wants/msgd.service ]
 	run ct dpkg -r msgd
 	echo "$output" >&2
