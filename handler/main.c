@@ -33,7 +33,7 @@ struct opts {
 	struct sink_opts sink;
 };
 
-#define SYNOPSIS "msgd-handler [-hpsS] [-g TEXT] [-l FILE] [-m BYTES] " \
+#define SYNOPSIS "msgd-handler [-hVpsS] [-g TEXT] [-l FILE] [-m BYTES] " \
 	"[-t SECS] [-T SECS]"
 /* -h: a line an option, in the man page's order */
 #define OPTIONS \
@@ -47,6 +47,7 @@ struct opts {
 	"  -s        records to syslog (facility daemon)\n" \
 	"  -t SECS   idle timeout, 0 never (default 300)\n" \
 	"  -T SECS   cap on the whole connection, 0 none (default 0)\n" \
+	"  -V        print the version (--version too)\n" \
 	"see msgd-handler(8)\n"
 
 /* xinetd puts the connection on fd 2 too: then stderr is no place to talk;
@@ -73,10 +74,12 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->maxline = MAXLINE_DEFAULT;
 	o->timeout = TIMEOUT_DEFAULT;
 	opt_help(argc, argv, SYNOPSIS, OPTIONS);
-	while ((ch = getopt(argc, argv, ":g:hl:m:psSt:T:")) != -1) {
+	while ((ch = getopt(argc, argv, ":g:hl:m:psSt:T:V")) != -1) {
 		switch (ch) {
 		case 'h':
 			usage_help(SYNOPSIS, OPTIONS);
+		case 'V':
+			version_exit();
 		case 'g':
 			if (strpbrk(optarg, "\r\n")) {
 				warn("-g: the greeting must be one line");

@@ -68,10 +68,10 @@ hup() {
 }
 
 # bad_rules MESSAGE TEXT: a rules file holding TEXT (printf %b) is refused
-# at start with "FILE:MESSAGE", exit status 2
+# at start with "FILE:MESSAGE", exit status 2, no usage text
 bad_rules() {
 	printf '%b' "$2" >"$T/rules"
-	launcher_usage_error "$T/rules:$1" -x "$T/rules" 127.0.0.1 0 true
+	launcher_file_error "$T/rules:$1" -x "$T/rules" 127.0.0.1 0 true
 }
 
 # burst SRC N: N connections from SRC opened at once, then each read to
@@ -228,7 +228,7 @@ sources() {
 	[ "$(grep -cE '^(EMPTY|TCPREMOTEHOST|X)=' "$T/env3")" -eq 0 ]
 }
 
-@test "every kind of bad rules file is a usage error at start naming FILE:LINE and what is wrong" {
+@test "every kind of bad rules file is refused at start with status 2, naming FILE:LINE and what is wrong, without the usage text" {
 	bad_rules "1: bad address '10.0.0.256'" '10.0.0.256 allow\n'
 	bad_rules "1: bad address 'localhost'" 'localhost allow\n'
 	bad_rules "3: bad address 'fe80::1%lo'" '# x\n\nfe80::1%lo allow\n'
@@ -251,9 +251,9 @@ sources() {
 	bad_rules "1: variable A set twice" '10.0.0.1 allow A=1 B=2 A=3\n'
 	bad_rules "1: a NUL byte" '10.0.0.1 allow\0 # x\n'
 	# a file that cannot be read, or is not a file
-	launcher_usage_error "$T/none: No such file or directory" -x "$T/none" 127.0.0.1 0 true
+	launcher_file_error "$T/none: No such file or directory" -x "$T/none" 127.0.0.1 0 true
 	mkdir "$T/dir"
-	launcher_usage_error "$T/dir: Is a directory" -x "$T/dir" 127.0.0.1 0 true
+	launcher_file_error "$T/dir: Is a directory" -x "$T/dir" 127.0.0.1 0 true
 	launcher_usage_error "-x needs a value" -x
 	launcher_usage_error "-R: bad value '-1' (a number from 0 to 1000000)" -R -1 127.0.0.1 0 true
 	launcher_usage_error "-R: bad value 'x' (a number from 0 to 1000000)" -R x 127.0.0.1 0 true

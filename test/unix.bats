@@ -267,11 +267,11 @@ one_client_records() {
 	launcher_usage_error "PROGRAM missing" -U "$S"
 	launcher_usage_error "-p: a relay is an address, not a uid: or gid:" -p uid:0 127.0.0.1 0 true
 	printf 'uid:1 allow\nuid:x deny\n' >"$T/rules"
-	launcher_usage_error "$T/rules:2: bad uid 'x' (a number from 0 to 4294967295)" -U -x "$T/rules" "$S" true
+	launcher_file_error "$T/rules:2: bad uid 'x' (a number from 0 to 4294967295)" -U -x "$T/rules" "$S" true
 	printf 'gid:4294967296 deny\n' >"$T/rules"
-	launcher_usage_error "$T/rules:1: bad gid '4294967296' (a number from 0 to 4294967295)" -U -x "$T/rules" "$S" true
+	launcher_file_error "$T/rules:1: bad gid '4294967296' (a number from 0 to 4294967295)" -U -x "$T/rules" "$S" true
 	printf 'uid:5/8 deny\n' >"$T/rules"
-	launcher_usage_error "$T/rules:1: bad uid '5/8' (a number from 0 to 4294967295)" -U -x "$T/rules" "$S" true
+	launcher_file_error "$T/rules:1: bad uid '5/8' (a number from 0 to 4294967295)" -U -x "$T/rules" "$S" true
 	[ ! -e "$S" ]
 }
 
