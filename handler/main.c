@@ -20,7 +20,7 @@
 #define TIMEOUT_DEFAULT 300
 /* poll(2) takes milliseconds in an int */
 #define SECS_MAX 2000000
-/* "disconnect: N messages, N bytes, REASON" */
+/* "disconnect: N messages, N bytes, REASON" (1 message) */
 #define TEXT_MAX 128
 
 struct opts {
@@ -153,13 +153,17 @@ serve_connection(int argc, char **argv)
 	c.in.maxline = (size_t)o.maxline;
 	output_init(&c.out, o.timeout);
 	tcp_options();
-	if (o.proxy && proxy_peer(peer) < 0)
+	if (o.proxy && proxy_peer(peer, &c.unannounced) < 0)
 		return refuse(&c.out, "error bad proxy header\n");
+	if (!o.proxy)
+		c.unannounced = peer_is_check();
 	c.out.session_end = o.session ? deadline_in(o.session * 1000LL) :
 	    DEADLINE_NONE;
 
+	/* the sink is opened for a health check too: one that could not
+	 * record gets no greeting, and the relay takes the node out */
 	if (conn_sink_init(&c, &o.sink, o.maxline_set, peer) < 0 ||
-	    rec_single(&c.rec, &c.sink, "connect") < 0)
+	    (!c.unannounced && rec_single(&c.rec, &c.sink, "connect") < 0))
 		return refuse(&c.out, REPLY_CANNOT);
 	c.in.cap = c.in.maxline + 1 + READSZ;
 	c.in.p = malloc(c.in.cap);
@@ -177,11 +181,17 @@ serve_connection(int argc, char **argv)
 		reply(&c.out, text, (size_t)k);
 		rep_flush(&c.out, &why);
 	}
+	/* a health check that sent nothing and closed: nothing to record,
+	 * nothing wrong (the launcher logs no "end PID status 1") */
+	if (c.unannounced && (why == END_EOF || why == END_RESET))
+		return 0;
+	conn_announce(&c);
 	if (!c.failed) {
 		if (c.in.discarding)	/* cut off inside an over-long line */
 			rec_rejected(&c.rec, c.in.skipped);
-		snprintf(text, sizeof text, "disconnect: %llu messages, "
-		    "%llu bytes, %s", c.count.durable, c.count.bytes,
+		snprintf(text, sizeof text, "disconnect: %llu message%s, "
+		    "%llu bytes, %s", c.count.durable,
+		    c.count.durable == 1 ? "" : "s", c.count.bytes,
 		    end_reason(why));
 		if (rec_single(&c.rec, &c.sink, text) < 0 &&
 		    (why == END_EOF || why == END_SHUTDOWN))

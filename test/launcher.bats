@@ -73,7 +73,7 @@ start_fails() {
 	[ "${#rec[@]}" -eq 3 ]
 	[[ ${rec[0]} =~ ^${TS_RE}127\.0\.0\.1:$cport\ connect$ ]]
 	[[ ${rec[1]} =~ ^${TS_RE}127\.0\.0\.1:$cport\ #1\ receive\ message:\ hi$ ]]
-	[[ ${rec[2]} =~ ^${TS_RE}127\.0\.0\.1:$cport\ disconnect:\ 1\ messages,\ 2\ bytes,\ eof$ ]]
+	[[ ${rec[2]} =~ ^${TS_RE}127\.0\.0\.1:$cport\ disconnect:\ 1\ message,\ 2\ bytes,\ eof$ ]]
 }
 
 @test "cat behind the launcher is an echo service: the same bytes come back after a half-close" {
@@ -713,7 +713,7 @@ one_slot_taken() {
 	wait_exit "$PID"
 	[ "$EXIT" -eq 0 ]
 	grep -q '#1 receive message: after ctrl-c$' "$T/rec"
-	grep -q ' disconnect: 1 messages, 12 bytes, eof$' "$T/rec"
+	grep -q ' disconnect: 1 message, 12 bytes, eof$' "$T/rec"
 	[ "$(cat "$T/l.err")" = "msgd-launcher: listening on 127.0.0.1 port $PORT, at most 40 at once
 msgd-launcher: stopping: 1 running, grace 10 s" ]
 }

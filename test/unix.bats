@@ -60,7 +60,7 @@ exchange() {
 one_client_records() {
 	wait_grep "$1" " disconnect: "
 	records_are "$1" "$2 connect" "$2 #1 receive message: hi" \
-		"$2 disconnect: 1 messages, 2 bytes, eof"
+		"$2 disconnect: 1 message, 2 bytes, eof"
 }
 
 # ---- the launcher ----
@@ -72,9 +72,9 @@ one_client_records() {
 	exchange "${WITH_PID[@]}" "$T/p1" nc.openbsd -N -U "$S"
 	exchange "${WITH_PID[@]}" "$T/p2" socat - "UNIX-CONNECT:$S"
 	exchange "${WITH_PID[@]}" "$T/p3" "$C" -U "$S"
-	wait_count "$T/rec" ' disconnect: 1 messages, 2 bytes, eof$' 3
+	wait_count "$T/rec" ' disconnect: 1 message, 2 bytes, eof$' 3
 	for p in "$(cat "$T/p1")" "$(cat "$T/p2")" "$(cat "$T/p3")"; do
-		[ "$(record_count "$T/rec" "^$TS_RE"'uid=0,gid=0,pid='"$p"' (connect|#1 receive message: hi|disconnect: 1 messages, 2 bytes, eof)$')" -eq 3 ]
+		[ "$(record_count "$T/rec" "^$TS_RE"'uid=0,gid=0,pid='"$p"' (connect|#1 receive message: hi|disconnect: 1 message, 2 bytes, eof)$')" -eq 3 ]
 	done
 	[ "$(wc -l <"$T/rec")" -eq 9 ]
 }
