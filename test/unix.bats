@@ -345,3 +345,34 @@ one_client_records() {
 	[ "$status" -eq 0 ]
 	[ "$output" = "Connection to $S succeeded!" ]
 }
+
+# ---- the README's recipe ----
+
+@test "the README's local-clients recipe: root and group 50 are served, anyone else is refused by the socket before any rule" {
+	need_nobody
+	local readme=$BATS_TEST_DIRNAME/../README.md sock=$D/run/msgd/msgd.sock
+	# the README's commands, run here with this test's paths
+	grep -qF 'install -d -m 2750 -g 50 /run/msgd ' "$readme"
+	grep -qF 'msgd-launcher -U -M 0660 -C 3 -x /etc/msgd/local.rules /run/msgd/msgd.sock' "$readme"
+	sed -n '/^# \/etc\/msgd\/local.rules/,/^```$/p' "$readme" | sed '1d;$d' >"$T/local.rules"
+	[ "$(grep -c ' allow ' "$T/local.rules")" -eq 2 ]
+	mkdir "$D/run"
+	install -d -m 2750 -g 50 "$D/run/msgd"
+	launch_unix -M 0660 -C 3 -x "$T/local.rules" "$sock" "$H" -l "$T/records.log"
+	[ "$(stat -c '%a %g' "$sock")" = "660 50" ]
+	exchange "$C" -a -U "$sock"
+	# primary group 50, and group 50 among the supplementary ones
+	exchange setpriv --reuid=61234 --regid=50 --clear-groups "$C" -a -U "$sock"
+	exchange setpriv --reuid=61235 --regid=61235 --groups=50 "$C" -a -U "$sock"
+	# anyone else: refused by the kernel, before any rule
+	run setpriv --reuid=61236 --regid=61236 --clear-groups "$C" -a -U "$sock" </dev/null
+	[ "$status" -eq 1 ]
+	[ "$output" = "msgd-client: $sock: Permission denied" ]
+	run "${NOBODY[@]}" "$C" -a -U "$sock" </dev/null
+	[ "$status" -eq 1 ]
+	wait_count "$T/records.log" ' disconnect: ' 3
+	[ "$(record_count "$T/records.log" ' uid=0,gid=0,pid=[0-9]+ #1 receive message: hi$')" -eq 1 ]
+	[ "$(record_count "$T/records.log" ' uid=61234,gid=50,pid=[0-9]+ #1 receive message: hi$')" -eq 1 ]
+	[ "$(record_count "$T/records.log" ' uid=61235,gid=61235,pid=[0-9]+ #1 receive message: hi$')" -eq 1 ]
+	[ "$(record_count "$T/records.log" ' connect$')" -eq 3 ]
+}
