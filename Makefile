@@ -266,7 +266,7 @@ uninstall:
 # the Debian package from debian/, built in a copy of the sources under
 # build/deb so that dpkg-buildpackage writes nothing beside the repository;
 # all that is left is build/msgd_VERSION_ARCH.deb
-DEBSRC = Makefile README.md client handler launcher lib man systemd \
+DEBSRC = Makefile README.md doc client handler launcher lib man systemd \
 	xinetd.d logrotate.d examples debian
 deb:
 	rm -rf $(BUILD)/deb $(BUILD)/msgd_*.deb
