@@ -12,6 +12,12 @@ SYSTEMDDIR = $(PREFIX)/lib/systemd/system
 DOCDIR = $(PREFIX)/share/doc/msgd
 DESTDIR =
 
+# one version for the programs (-V), the man pages and the package:
+# debian/changelog's, less the Debian revision; read with sed, so that make
+# needs no dpkg tools
+VERSION != sed -n -e '1s/^[^(]*(\([^)]*\)).*/\1/' -e '1s/^[0-9]*://' \
+	-e '1s/-[^-]*$$//p' debian/changelog
+
 # A static musl binary is exec'd several times faster than a dynamic glibc
 # one, and exec is the whole per-connection cost: use musl where it exists.
 TOOLCHAIN != if command -v musl-gcc >/dev/null 2>&1; then echo musl; else echo cc; fi
@@ -21,7 +27,7 @@ LDSTATIC_musl = -static
 LDSTATIC_cc =
 CC = $(CC_$(TOOLCHAIN))
 OPT = -O2
-CFLAGS = -std=c99 -D_GNU_SOURCE $(OPT) \
+CFLAGS = -std=c99 -D_GNU_SOURCE -DMSGD_VERSION=\"$(VERSION)\" $(OPT) \
 	-Wall -Wextra -Wshadow -Werror $(XCFLAGS)
 LDFLAGS = $(LDSTATIC_$(TOOLCHAIN)) $(XLDFLAGS)
 
@@ -52,8 +58,8 @@ LAUNCHEROBJ = $(BUILD)/launcher/main.o $(BUILD)/launcher/loop.o \
 	$(BUILD)/launcher/unix.o $(BUILD)/launcher/sockets.o \
 	$(BUILD)/launcher/reexec.o
 PROGS = $(BIN)/msgd-handler $(BIN)/msgd-launcher $(BIN)/msgd-client
-OBJS = $(LIBOBJ) $(HANDLEROBJ) $(LAUNCHEROBJ) \
-	$(BUILD)/client/client.o
+CLIENTOBJ = $(BUILD)/client/client.o $(BUILD)/client/ack.o
+OBJS = $(LIBOBJ) $(HANDLEROBJ) $(LAUNCHEROBJ) $(CLIENTOBJ)
 
 all: $(PROGS)
 
@@ -65,9 +71,9 @@ $(BIN)/msgd-launcher: $(LAUNCHEROBJ) $(BUILD)/libmsgd.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $(LAUNCHEROBJ) $(BUILD)/libmsgd.a
 
-$(BIN)/msgd-client: $(BUILD)/client/client.o $(BUILD)/libmsgd.a
+$(BIN)/msgd-client: $(CLIENTOBJ) $(BUILD)/libmsgd.a
 	@mkdir -p $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $(BUILD)/client/client.o $(BUILD)/libmsgd.a
+	$(CC) $(LDFLAGS) -o $@ $(CLIENTOBJ) $(BUILD)/libmsgd.a
 
 $(BUILD)/libmsgd.a: $(LIBOBJ)
 	rm -f $@
@@ -78,7 +84,7 @@ $(BUILD)/libmsgd.a: $(LIBOBJ)
 $(OBJS):
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilib -MMD -MP -c -o $@ $(@:$(BUILD)/%.o=%.c)
-$(BUILD)/lib/util.o: lib/util.c
+$(BUILD)/lib/util.o: lib/util.c debian/changelog
 $(BUILD)/lib/addr.o: lib/addr.c
 $(BUILD)/lib/slog.o: lib/slog.c
 $(BUILD)/lib/proxy.o: lib/proxy.c
@@ -118,6 +124,7 @@ $(BUILD)/launcher/unix.o: launcher/unix.c
 $(BUILD)/launcher/sockets.o: launcher/sockets.c
 $(BUILD)/launcher/reexec.o: launcher/reexec.c
 $(BUILD)/client/client.o: client/client.c
+$(BUILD)/client/ack.o: client/ack.c
 -include $(OBJS:.o=.d)
 
 # the load generator of bench/launcher.sh
@@ -208,6 +215,8 @@ $(FUZZERS): $(BUILD)/libmsgd.a $(FUZZSRC) lib/util.c
 
 # the service files and examples name the installed handler and launcher
 SUBST = sed -e 's|@SBINDIR@|$(SBINDIR)|g'
+# the man pages' footer names the version installed
+MANSUBST = sed -e 's|^\.Os.*|.Os msgd $(VERSION)|'
 UNITS = msgd.service msgd.socket msgd-inetd.socket msgd-inetd@.service \
 	msgd-local-inetd.socket msgd-local-inetd@.service
 EXAMPLES = haproxy.cfg rsyslog-central.conf rsyslog-node.conf \
@@ -222,8 +231,10 @@ install: all
 	cp -f $(BIN)/msgd-client $(DESTDIR)$(BINDIR)/
 	cd $(DESTDIR)$(SBINDIR) && chmod 755 msgd-handler msgd-launcher
 	chmod 755 $(DESTDIR)$(BINDIR)/msgd-client
-	cp -f man/msgd-client.1 $(DESTDIR)$(MANPREFIX)/man1/
-	cp -f man/msgd-handler.8 man/msgd-launcher.8 $(DESTDIR)$(MANPREFIX)/man8/
+	$(MANSUBST) man/msgd-client.1 >$(DESTDIR)$(MANPREFIX)/man1/msgd-client.1
+	for m in msgd-handler.8 msgd-launcher.8; do \
+		$(MANSUBST) man/$$m >$(DESTDIR)$(MANPREFIX)/man8/$$m || exit 1; \
+	done
 	cd $(DESTDIR)$(MANPREFIX) && chmod 644 man1/msgd-client.1 \
 		man8/msgd-handler.8 man8/msgd-launcher.8
 	$(SUBST) xinetd.d/msgd >$(DESTDIR)$(SYSCONFDIR)/xinetd.d/msgd
@@ -258,7 +269,7 @@ uninstall:
 # the Debian package from debian/, built in a copy of the sources under
 # build/deb so that dpkg-buildpackage writes nothing beside the repository;
 # all that is left is build/msgd_VERSION_ARCH.deb
-DEBSRC = Makefile README.md client handler launcher lib man systemd \
+DEBSRC = Makefile README.md doc client handler launcher lib man systemd \
 	xinetd.d logrotate.d examples debian
 deb:
 	rm -rf $(BUILD)/deb $(BUILD)/msgd_*.deb

@@ -17,20 +17,24 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ack.h"
 #include "deadline.h"
 #include "msgd.h"
 
-#define SYNOPSIS "msgd-client [-46hNnvz] [-w SECS] [-q SECS] [-C] HOST PORT\n" \
-	"       msgd-client -U [-hNnvz] [-w SECS] [-q SECS] [-C] PATH"
+#define SYNOPSIS "msgd-client [-46ahVNnvz] [-w SECS] [-q SECS] [-C] HOST PORT\n" \
+	"       msgd-client -U [-ahVNnvz] [-w SECS] [-q SECS] [-C] PATH"
 /* -h: a line an option, in the man page's order */
 #define OPTIONS \
 	"  -4, -6    IPv4 / IPv6 only\n" \
+	"  -a        exit 0 only if the server said bye N, N the lines sent; " \
+	"else 3\n" \
 	"  -C        send CRLF line ends\n" \
 	"  -h        this help (--help too)\n" \
 	"  -N        accepted for nc; the end of input always half-closes\n" \
 	"  -n        no name lookups: HOST and PORT are numbers\n" \
 	"  -q SECS   after the end of input wait at most SECS for the server\n" \
 	"  -U        PATH is a UNIX-domain socket\n" \
+	"  -V        print the version (--version too)\n" \
 	"  -v        say when connected\n" \
 	"  -w SECS   bound the connect and any silence\n" \
 	"  -z        only check that the port accepts\n" \
@@ -40,6 +44,8 @@
  * filling the other half meanwhile: 30% faster than whole-pipe reads here.
  * -C at most doubles it, so up[] always has room. */
 #define INSZ (BUFSZ / 2)
+/* -a: the server did not acknowledge every line */
+#define ACK_MISSING 3
 /* seconds as poll(2) milliseconds must fit an int */
 #define SECS_MAX 2147483L
 
@@ -52,6 +58,7 @@ struct opts {
 	long wait;		/* -w: connect and idle timeout, -1 = none */
 	long quit;		/* -q: after stdin EOF, -1 = wait for the server */
 	int unix_path;		/* -U: host is a socket's PATH, no port */
+	int acked;		/* -a: the status says whether all were acked */
 	const char *host, *port;
 	char peer[512];		/* "HOST port PORT", or PATH, for messages */
 };
@@ -100,12 +107,14 @@ parse_opts(int argc, char **argv)
 	o.family = AF_UNSPEC;
 	o.wait = o.quit = -1;
 	opt_help(argc, argv, SYNOPSIS, OPTIONS);
-	while ((ch = getopt(argc, argv, "+:46ChNnUvzw:q:")) != -1) {
+	while ((ch = getopt(argc, argv, "+:46aChNnUVvzw:q:")) != -1) {
 		switch (ch) {
 		case '4': o.family = AF_INET; break;
 		case '6': o.family = AF_INET6; break;
+		case 'a': o.acked = 1; break;
 		case 'C': o.crlf = 1; break;
 		case 'h': usage_help(SYNOPSIS, OPTIONS);
+		case 'V': version_exit();
 		case 'N': break;	/* we always half-close at EOF */
 		case 'n': o.numeric = 1; break;
 		case 'U': o.unix_path = 1; break;
@@ -117,6 +126,10 @@ parse_opts(int argc, char **argv)
 			break;
 		default: opt_fail(ch, SYNOPSIS);
 		}
+	}
+	if (o.acked && o.zero) {
+		warn("-a and -z: -z sends nothing to acknowledge");
+		usage_exit(SYNOPSIS);
 	}
 	if (o.unix_path) {
 		unix_opts(argc - optind, argv + optind);
@@ -330,6 +343,8 @@ send_up(void)
 		send_failed();
 		return;
 	}
+	if (o.acked)
+		ack_sent(r.up + r.off, (size_t)n);
 	r.off += (size_t)n;
 	if (r.off == r.len)
 		r.off = r.len = 0;
@@ -377,6 +392,8 @@ read_net(void)
 	}
 	if (n == 0)
 		return 1;
+	if (o.acked)
+		ack_received(r.down, (size_t)n);
 	r.doff = 0;
 	r.dlen = (size_t)n;
 	return write_out();
@@ -489,7 +506,7 @@ succeeded(void)
 int
 main(int argc, char **argv)
 {
-	int sock;
+	int sock, status;
 
 	progname = "msgd-client";
 	usage_status = 1;	/* as nc: every failure is 1 */
@@ -508,5 +525,10 @@ main(int argc, char **argv)
 		close(sock);
 		return 0;
 	}
-	return relay(sock);
+	status = relay(sock);
+	/* -a: once connected, what counts is whether every line got its
+	 * record: "bye N" said, all of stdin sent */
+	if (o.acked)
+		return ack_all() && !r.broken ? 0 : ACK_MISSING;
+	return status;
 }

@@ -68,6 +68,18 @@ conn_sink_init(struct conn *c, const struct sink_opts *o, int maxline_set,
 	return 0;
 }
 
+int
+conn_announce(struct conn *c)
+{
+	if (!c->unannounced)
+		return 0;
+	c->unannounced = 0;
+	if (rec_single(&c->rec, &c->sink, "connect") == 0)
+		return 0;
+	c->failed = 1;
+	return -1;
+}
+
 /*
  * A socket is written without ever blocking in the call, so that a client
  * that stops reading is bounded by -t (or SEND_WAIT_DEFAULT with -t 0)

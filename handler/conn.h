@@ -48,6 +48,7 @@ struct conn {
 	struct output out;
 	struct counts count;
 	int failed;		/* a record could not be written */
+	int unannounced;	/* a relay's check: no connect record yet */
 };
 
 /* "eof", "timeout" ... as the disconnect record says it */
@@ -59,6 +60,10 @@ int is_reset(int err);
  * 0, or -1 said */
 int conn_sink_init(struct conn *c, const struct sink_opts *o,
     int maxline_set, const char *peer);
+/* a relay's health check (v2 LOCAL) is recorded only once it sends a
+ * byte: its connect record then, if not written yet.  0, or -1 with
+ * c->failed set (said) */
+int conn_announce(struct conn *c);
 /* the connection's output, fd 1; replies wait for a reader at most
  * timeout seconds (0: a default) */
 void output_init(struct output *out, long timeout);

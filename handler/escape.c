@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* The record escaper: any bytes become one line of printable UTF-8 from
- * which they can be recovered (DESIGN.md, Records).  Apart because it
+ * which they can be recovered (doc/protocol.md, Records).  Apart because it
  * knows nothing of connections, and the fuzz harness links it alone. */
 #include <stddef.h>
 #include <string.h>

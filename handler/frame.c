@@ -160,6 +160,11 @@ handle_messages(struct conn *c, long timeout)
 			warn("cannot read the connection:");
 			return END_ERROR;
 		}
+		if (n > 0 && conn_announce(c) < 0) {
+			reply(&c->out, REPLY_CANNOT, sizeof REPLY_CANNOT - 1);
+			rep_flush(&c->out, &why);
+			return END_ERROR;
+		}
 		rec_stamp(&c->rec);
 		if (n == 0) {
 			/* a last line without LF is a message too */

@@ -20,7 +20,7 @@
 #define TIMEOUT_DEFAULT 300
 /* poll(2) takes milliseconds in an int */
 #define SECS_MAX 2000000
-/* "disconnect: N messages, N bytes, REASON" */
+/* "disconnect: N messages, N bytes, REASON" (1 message) */
 #define TEXT_MAX 128
 
 struct opts {
@@ -33,7 +33,7 @@ struct opts {
 	struct sink_opts sink;
 };
 
-#define SYNOPSIS "msgd-handler [-hpsS] [-g TEXT] [-l FILE] [-m BYTES] " \
+#define SYNOPSIS "msgd-handler [-hVpsS] [-g TEXT] [-l FILE] [-m BYTES] " \
 	"[-t SECS] [-T SECS]"
 /* -h: a line an option, in the man page's order */
 #define OPTIONS \
@@ -47,6 +47,7 @@ struct opts {
 	"  -s        records to syslog (facility daemon)\n" \
 	"  -t SECS   idle timeout, 0 never (default 300)\n" \
 	"  -T SECS   cap on the whole connection, 0 none (default 0)\n" \
+	"  -V        print the version (--version too)\n" \
 	"see msgd-handler(8)\n"
 
 /* xinetd puts the connection on fd 2 too: then stderr is no place to talk;
@@ -73,10 +74,12 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->maxline = MAXLINE_DEFAULT;
 	o->timeout = TIMEOUT_DEFAULT;
 	opt_help(argc, argv, SYNOPSIS, OPTIONS);
-	while ((ch = getopt(argc, argv, ":g:hl:m:psSt:T:")) != -1) {
+	while ((ch = getopt(argc, argv, ":g:hl:m:psSt:T:V")) != -1) {
 		switch (ch) {
 		case 'h':
 			usage_help(SYNOPSIS, OPTIONS);
+		case 'V':
+			version_exit();
 		case 'g':
 			if (strpbrk(optarg, "\r\n")) {
 				warn("-g: the greeting must be one line");
@@ -150,13 +153,17 @@ serve_connection(int argc, char **argv)
 	c.in.maxline = (size_t)o.maxline;
 	output_init(&c.out, o.timeout);
 	tcp_options();
-	if (o.proxy && proxy_peer(peer) < 0)
+	if (o.proxy && proxy_peer(peer, &c.unannounced) < 0)
 		return refuse(&c.out, "error bad proxy header\n");
+	if (!o.proxy)
+		c.unannounced = peer_is_check();
 	c.out.session_end = o.session ? deadline_in(o.session * 1000LL) :
 	    DEADLINE_NONE;
 
+	/* the sink is opened for a health check too: one that could not
+	 * record gets no greeting, and the relay takes the node out */
 	if (conn_sink_init(&c, &o.sink, o.maxline_set, peer) < 0 ||
-	    rec_single(&c.rec, &c.sink, "connect") < 0)
+	    (!c.unannounced && rec_single(&c.rec, &c.sink, "connect") < 0))
 		return refuse(&c.out, REPLY_CANNOT);
 	c.in.cap = c.in.maxline + 1 + READSZ;
 	c.in.p = malloc(c.in.cap);
@@ -174,11 +181,17 @@ serve_connection(int argc, char **argv)
 		reply(&c.out, text, (size_t)k);
 		rep_flush(&c.out, &why);
 	}
+	/* a health check that sent nothing and closed: nothing to record,
+	 * nothing wrong (the launcher logs no "end PID status 1") */
+	if (c.unannounced && (why == END_EOF || why == END_RESET))
+		return 0;
+	conn_announce(&c);
 	if (!c.failed) {
 		if (c.in.discarding)	/* cut off inside an over-long line */
 			rec_rejected(&c.rec, c.in.skipped);
-		snprintf(text, sizeof text, "disconnect: %llu messages, "
-		    "%llu bytes, %s", c.count.durable, c.count.bytes,
+		snprintf(text, sizeof text, "disconnect: %llu message%s, "
+		    "%llu bytes, %s", c.count.durable,
+		    c.count.durable == 1 ? "" : "s", c.count.bytes,
 		    end_reason(why));
 		if (rec_single(&c.rec, &c.sink, text) < 0 &&
 		    (why == END_EOF || why == END_SHUTDOWN))

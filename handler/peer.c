@@ -112,7 +112,7 @@ peer_init(char *peer)
  * LOCAL or v1 UNKNOWN keeps the one found so far).  0, or -1 said.
  */
 int
-proxy_peer(char *peer)
+proxy_peer(char *peer, int *check)
 {
 	struct proxy_reader r;
 	struct proxy_info pi;
@@ -142,5 +142,15 @@ proxy_peer(char *peer)
 	if (!pi.local && addr_ip_port((struct sockaddr *)&pi.src, ip,
 	    &port) == 0)
 		addr_peer(peer, ip, port);
+	*check = pi.check;
 	return 0;
+}
+
+int
+peer_is_check(void)
+{
+	const char *proto = getenv("PROTO"), *check = getenv("PROXYLOCAL");
+
+	return proto && strcmp(proto, "TCP") == 0 && check &&
+	    strcmp(check, "1") == 0;
 }

@@ -5,7 +5,11 @@
 
 /* the peer from fd 0 and the environment, first that applies */
 void peer_init(char *peer);
-/* -p: the relay's PROXY header names the client instead: 0, or -1 said */
-int proxy_peer(char *peer);
+/* -p: the relay's PROXY header names the client instead: 0, or -1 said;
+ * *check set when it is a v2 LOCAL, the relay's own health check */
+int proxy_peer(char *peer, int *check);
+/* the launcher (msgd-launcher -p) says this is a relay's health check:
+ * PROXYLOCAL=1 with PROTO=TCP */
+int peer_is_check(void);
 
 #endif

@@ -18,8 +18,9 @@ extern char **environ;
 /* "NAMEIP=ip" and the like: the longest, PROXYREMOTEIP= and an IPv6
  * address, with room to spare */
 #define UCSPI_VAR_LEN (ADDR_IPLEN + 20)
-/* PROTO and three pairs (TCPLOCAL, TCPREMOTE, PROXYREMOTE) at most */
-#define UCSPI_VARS 7
+/* PROTO, three pairs (TCPLOCAL, TCPREMOTE, PROXYREMOTE) and PROXYLOCAL
+ * at most */
+#define UCSPI_VARS 8
 
 /* the environment of every child: ours less UCSPI variables, then these */
 static char **base_env;
@@ -31,7 +32,7 @@ is_ucspi(const char *e)
 	static const char *const names[] = { "PROTO=", "TCPLOCALIP=",
 	    "TCPLOCALPORT=", "TCPLOCALHOST=", "TCPREMOTEIP=", "TCPREMOTEPORT=",
 	    "TCPREMOTEHOST=", "TCPREMOTEINFO=", "PROXYREMOTEIP=",
-	    "PROXYREMOTEPORT=", NULL };
+	    "PROXYREMOTEPORT=", "PROXYLOCAL=", NULL };
 	int i;
 
 	for (i = 0; names[i]; i++)
@@ -160,6 +161,9 @@ tcp_env(const char **add, char ucspi[3][2][UCSPI_VAR_LEN],
 		add[nadd++] = ucspi[2][0];
 		add[nadd++] = ucspi[2][1];
 	}
+	/* the relay's own connection, no client's: a handler records none */
+	if (proxy && s->check)
+		add[nadd++] = "PROXYLOCAL=1";
 	return nadd;
 }
 

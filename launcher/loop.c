@@ -177,6 +177,7 @@ on_header(int fd, const struct proxy_info *pi,
 		client = &pi->src;
 		local = &pi->dst;
 	}
+	slot_next()->check = pi->check;
 	if (admit(fd, relay_ln, (const struct sockaddr *)client, rules, &rule))
 		child_start(fd, (const struct sockaddr *)local,
 		    (const struct sockaddr *)proxy, rule);

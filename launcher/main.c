@@ -31,10 +31,10 @@
 #include "spawner.h"
 #include "unix.h"
 
-#define SYNOPSIS "msgd-launcher [-46hvq1f] [-c MAX] [-C PERSOURCE] " \
+#define SYNOPSIS "msgd-launcher [-46hVvq1f] [-c MAX] [-C PERSOURCE] " \
 	"[-R RATE] [-x RULES] [-p CIDR] [-b BACKLOG] [-u USER] [-g GROUP] " \
 	"[-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]\n" \
-	"       msgd-launcher -U [-hvqf] [-M MODE] [-c MAX] [-C PERSOURCE] " \
+	"       msgd-launcher -U [-hVvqf] [-M MODE] [-c MAX] [-C PERSOURCE] " \
 	"[-R RATE] [-x RULES] [-b BACKLOG] [-u USER] [-g GROUP] " \
 	"[-k GRACE] [-i PIDFILE] PATH [HOST PORT] PROGRAM [ARG...]"
 /* -h: a line an option, in the man page's order */
@@ -60,6 +60,7 @@
 	"(default 0, no limit)\n" \
 	"  -U            listen on the UNIX-domain socket PATH\n" \
 	"  -u USER       run as USER after binding\n" \
+	"  -V            print the version (--version too)\n" \
 	"  -v            log every connection\n" \
 	"  -x RULES      access rules file, re-read on SIGHUP\n" \
 	"see msgd-launcher(8)\n"
@@ -156,10 +157,11 @@ parse_opts(int argc, char **argv)
 	o.grace = 10;
 	o.mode = -1;
 	opt_help(argc, argv, SYNOPSIS, OPTIONS);
-	while ((ch = getopt(argc, argv, "+:46hvq1fUc:C:R:x:p:b:u:g:k:i:M:")) !=
+	while ((ch = getopt(argc, argv, "+:46hVvq1fUc:C:R:x:p:b:u:g:k:i:M:")) !=
 	    -1) {
 		switch (ch) {
 		case 'h': usage_help(SYNOPSIS, OPTIONS);
+		case 'V': version_exit();
 		case '4': o.family = AF_INET; break;
 		case '6': o.family = AF_INET6; break;
 		case 'v': o.verbosity = VERBOSE; break;
@@ -241,8 +243,8 @@ paths_absolute(void)
 	}
 }
 
-/* -x at start: a file that cannot be read or has a bad line is bad usage,
- * said with its FILE:LINE */
+/* -x at start: a file that cannot be read or has a bad line is bad usage
+ * (exit 2), said with its FILE:LINE and no usage text, which would not help */
 static struct ruleset *
 rules_init(void)
 {
@@ -252,10 +254,8 @@ rules_init(void)
 	if (o.rules == NULL)
 		return NULL;
 	rules = rules_load(o.rules, err, sizeof err);
-	if (rules == NULL) {
-		warn("%s", err);
-		usage_exit(SYNOPSIS);
-	}
+	if (rules == NULL)
+		die(2, "%s", err);
 	return rules;
 }
 

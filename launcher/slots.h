@@ -26,6 +26,7 @@ struct slot {
 	size_t env_size;	/* in bytes */
 	char ip[ADDR_IPLEN];	/* the client, for the log (-U: its cred_text) */
 	unsigned port;
+	int check;		/* -p: a relay's health check (v2 LOCAL) */
 	/* the spawner's, untouched from spawn() until the child is reaped */
 	char *stack_top;
 	int child_fd;

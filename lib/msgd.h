@@ -8,8 +8,6 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#define MSGD_VERSION "0.1"
-
 /* Diagnostics: "prog: message" on stderr, or syslog after diag_syslog().
  * A format ending in ':' gets ": strerror(errno)" appended. */
 extern const char *progname;
@@ -27,15 +25,21 @@ void diag_shared(void);
 extern int usage_status;
 void usage_exit(const char *synopsis) __attribute__((noreturn));
 /* -h or --help: "usage: SYNOPSIS", then options (a line each, the last
- * naming the man page) on stdout, exit 0.  opt_help() does it when
- * argv[1] is --help (getopt(3) cannot see long options); -h is each
- * program's own case */
+ * naming the man page) on stdout, exit 0.  getopt(3) cannot see long
+ * options: opt_help(), called before it, does --help and --version when
+ * argv[1] is one, and remembers argv for opt_fail(); -h is each program's
+ * own case */
 void usage_help(const char *synopsis, const char *options)
 	__attribute__((noreturn));
 void opt_help(int argc, char **argv, const char *synopsis,
     const char *options);
+/* -V or --version: "PROG VERSION" on stdout, exit 0; VERSION is
+ * debian/changelog's upstream version, which the Makefile passes */
+void version_exit(void) __attribute__((noreturn));
 /* getopt(3) returned ':' (missing value) or '?' (unknown option): say which,
- * then usage_exit; getopt's own messages are off (optstring starts ':') */
+ * a long one as given ("unknown option --verbose"; --help and --version
+ * anywhere among the options do their job), then usage_exit; getopt's own
+ * messages are off (optstring starts ':') */
 void opt_fail(int ch, const char *synopsis) __attribute__((noreturn));
 /* the value of option -opt as a number in [min, max], or a message naming
  * the bad value and usage_exit */

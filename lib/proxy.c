@@ -144,6 +144,7 @@ parse_v2(const unsigned char *buf, size_t len, struct proxy_info *pi)
 		/* LOCAL (a health check), or PROXY for an unspecified
 		 * family: the connection's own addresses stand */
 		pi->local = 1;
+		pi->check = cmd == 0;
 		return 16 + (long)hlen;
 	}
 	if (cmd != 1)
@@ -187,6 +188,7 @@ parse_v2(const unsigned char *buf, size_t len, struct proxy_info *pi)
 long
 proxy_parse(const unsigned char *buf, size_t len, struct proxy_info *pi)
 {
+	pi->check = 0;
 	if (len == 0)
 		return 0;
 	if (starts(buf, len, v2sig, sizeof v2sig))

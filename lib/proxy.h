@@ -17,6 +17,7 @@
 
 struct proxy_info {
 	int local;	/* v2 LOCAL, v1 UNKNOWN, v2 UNSPEC: keep the socket's */
+	int check;	/* v2 LOCAL: the relay's own connection, a health check */
 	struct sockaddr_storage src, dst;	/* the client, what it reached */
 };
 

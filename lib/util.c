@@ -15,6 +15,11 @@
 #include "append.h"
 #include "msgd.h"
 
+/* the Makefile passes it, read from debian/changelog: one source */
+#ifndef MSGD_VERSION
+#error "MSGD_VERSION is the Makefile's (from debian/changelog)"
+#endif
+
 const char *progname = "msgd";
 int usage_status = 2;
 static int to_syslog;
@@ -148,15 +153,66 @@ usage_help(const char *synopsis, const char *options)
 }
 
 void
+version_exit(void)
+{
+	printf("%s %s\n", progname, MSGD_VERSION);
+	exit(fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1);
+}
+
+/* what opt_help saw, for opt_fail to name a long option as given */
+static int opt_argc;
+static char **opt_argv;
+static const char *opt_options;
+
+/* --help or --version: do it; else say "unknown option --NAME" */
+static void
+long_option(const char *arg, const char *synopsis)
+{
+	if (strcmp(arg, "--help") == 0)
+		usage_help(synopsis, opt_options);
+	if (strcmp(arg, "--version") == 0)
+		version_exit();
+	warn("unknown option %s", arg);
+	usage_exit(synopsis);
+}
+
+void
 opt_help(int argc, char **argv, const char *synopsis, const char *options)
 {
-	if (argc > 1 && strcmp(argv[1], "--help") == 0)
-		usage_help(synopsis, options);
+	opt_argc = argc;
+	opt_argv = argv;
+	opt_options = options;
+	if (argc > 1 && strncmp(argv[1], "--", 2) == 0 && argv[1][2])
+		long_option(argv[1], synopsis);
+}
+
+/* getopt(3) stopped at the '-' of "--NAME": that word, else NULL.  While
+ * it is inside a word optind stays on it; after the last letter of one
+ * ("-a-") it has moved on */
+static const char *
+long_word(void)
+{
+	const char *a, *prev;
+
+	if (opt_argv == NULL || optind >= opt_argc || optind < 1)
+		return NULL;
+	a = opt_argv[optind];
+	prev = optind > 1 ? opt_argv[optind - 1] : "";
+	if (strncmp(a, "--", 2) != 0 || a[2] == '\0')
+		return NULL;
+	if (prev[0] == '-' && prev[1] != '-' && prev[1] &&
+	    prev[strlen(prev) - 1] == '-')
+		return NULL;	/* "-a-" then "--NAME": the lone '-' it is */
+	return a;
 }
 
 void
 opt_fail(int ch, const char *synopsis)
 {
+	const char *word = ch == '?' && optopt == '-' ? long_word() : NULL;
+
+	if (word)
+		long_option(word, synopsis);
 	if (ch == ':')
 		warn("-%c needs a value", optopt);
 	else

@@ -11,8 +11,8 @@ C=$MSGD_BIN/msgd-client
 L=$MSGD_BIN/msgd-launcher
 H=$MSGD_BIN/msgd-handler
 PEER=("${PYTHON:-python3}" "$BATS_TEST_DIRNAME/peer.py")
-USAGE='usage: msgd-client [-46hNnvz] [-w SECS] [-q SECS] [-C] HOST PORT
-       msgd-client -U [-hNnvz] [-w SECS] [-q SECS] [-C] PATH'
+USAGE='usage: msgd-client [-46ahVNnvz] [-w SECS] [-q SECS] [-C] HOST PORT
+       msgd-client -U [-ahVNnvz] [-w SECS] [-q SECS] [-C] PATH'
 
 # peer MODE [FILE]: test/peer.py MODE in the background; sets PORT
 peer() {
@@ -57,11 +57,26 @@ open_stdin() {
 	SERVER_PIDS+=("$!")
 }
 
+# held_client IN OUT ARG...: msgd-client ARG... in the background (at most
+# 20 s), stdin from IN, stdout and stderr to OUT; stopped in teardown
+held_client() {
+	local in=$1 out=$2
+	shift 2
+	timeout -k 5 20 "$C" "$@" <"$in" >"$out" 2>&1 3>&- &
+	SERVER_PIDS+=("$!")
+}
+
 # socat_echo: socat echoing every connection through cat; sets PORT
 socat_echo() {
+	socat_serve EXEC:cat
+}
+
+# socat_serve ADDRESS: socat serving every connection with its ADDRESS
+# (EXEC:..., SYSTEM:...); sets PORT
+socat_serve() {
 	local i
 	start_server "$T/socat" socat -d -d -t 10 \
-		TCP-LISTEN:0,bind=127.0.0.1 EXEC:cat
+		TCP-LISTEN:0,bind=127.0.0.1 "$1"
 	for ((i = 0; i < 200; i++)); do
 		# socat.err may not be made yet
 		PORT=$(sed -nE 's/.*listening on .*:([0-9]+)$/\1/p' "$T/socat.err" 2>/dev/null) || true
@@ -234,6 +249,77 @@ echo_50m() {
 	client -N 127.0.0.1 "$PORT" < <(printf 'hi\nthere\n')
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
+}
+
+@test "-a: every line acknowledged and the bye that counts them, the last without LF too: exit 0" {
+	launch l -q 127.0.0.1 0 "$H" -l "$T/rec"
+	client -a 127.0.0.1 "$PORT" < <(printf 'one\ntwo\nthree')
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nok 1\nok 2\nok 3\nbye 3\n'
+	[ ! -s "$T/err" ]
+	[ "$(record_count "$T/rec" ' #3 receive message: three$')" -eq 1 ]
+	# nothing to send: bye 0 is all of it
+	client -a 127.0.0.1 "$PORT" </dev/null
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nbye 0\n'
+}
+
+@test "-a: a line too long gets an error and a bye that counts one fewer: exit 3, where nc's status is 0" {
+	launch l -q 127.0.0.1 0 "$H" -l "$T/rec" -m 4
+	client -a 127.0.0.1 "$PORT" < <(printf 'hi\ntoo long\n')
+	[ "$status" -eq 3 ]
+	file_is "$T/out" 'hello\nok 1\nerror line too long (max 4 bytes)\nbye 1\n'
+	[ ! -s "$T/err" ]
+	client 127.0.0.1 "$PORT" < <(printf 'hi\ntoo long\n')
+	[ "$status" -eq 0 ]
+}
+
+@test "-a: a server that cannot record answers error cannot record message: exit 3" {
+	launch l -q 127.0.0.1 0 "$H" -l "$T/no/such/dir/rec"
+	client -a 127.0.0.1 "$PORT" < <(printf 'hi\n')
+	[ "$status" -eq 3 ]
+	file_is "$T/out" 'error cannot record message\n'
+}
+
+@test "-a: a rule that closes the connection at once, with no word: exit 3" {
+	printf '127.0.0.1 deny\n' >"$T/rules"
+	launch l -q -x "$T/rules" 127.0.0.1 0 "$H" -l "$T/rec"
+	client -a 127.0.0.1 "$PORT" < <(printf 'hi\n')
+	[ "$status" -eq 3 ]
+	file_is "$T/out" ''
+}
+
+@test "-a: the per-source limit's error too many connections: exit 3" {
+	launch l -q -C 1 127.0.0.1 0 "$H" -l "$T/rec"
+	open_stdin "$T/in"
+	held_client "$T/in" "$T/first" 127.0.0.1 "$PORT"
+	wait_grep "$T/first" '^hello$' 10
+	client -a 127.0.0.1 "$PORT" < <(printf 'hi\n')
+	[ "$status" -eq 3 ]
+	file_is "$T/out" 'error too many connections\n'
+}
+
+@test "-a: a bye that does not count the lines sent, from a server nobody here wrote: exit 3" {
+	need socat
+	socat_serve SYSTEM:'cat >/dev/null; echo hello; echo ok 1; echo bye 1'
+	client -a 127.0.0.1 "$PORT" < <(printf 'one\ntwo\n')
+	[ "$status" -eq 3 ]
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+}
+
+@test "-a: a server that closes without bye exits 3; one that cannot be reached is still 1" {
+	peer close
+	client -a 127.0.0.1 "$PORT" < <(printf 'hi\n')
+	[ "$status" -eq 3 ]
+	file_is "$T/out" 'goodbye\n'
+	closed_port
+	client -a 127.0.0.1 "$PORT" </dev/null
+	[ "$status" -eq 1 ]
+	[[ $(cat "$T/err") == "msgd-client: connect to 127.0.0.1 port $PORT (tcp) failed: "* ]]
+	client -a -z 127.0.0.1 "$PORT"
+	[ "$status" -eq 1 ]
+	err_is "msgd-client: -a and -z: -z sends nothing to acknowledge
+$USAGE"
 }
 
 @test "a server that closes first ends the client at once although stdin stays open" {

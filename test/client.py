@@ -14,6 +14,8 @@ client.py [-s SRC] [-w SECS] HOST PORT STEP...
       quiet:SECS  expect no byte for SECS: print "quiet", or what came
       wait:FILE   wait until FILE exists
       shut        half-close (shutdown SHUT_WR)
+      reset       close with an RST (SO_LINGER 0), as HAProxy ends a check;
+                  no step may follow
     A connect failure prints "connect: REASON" and exits 1.  Every read and
     wait gives up after -w SECS (default 10), printing "timeout", exit 1.
 
@@ -32,6 +34,7 @@ client.py loop [-w SECS] HOST PORT N
 """
 import os
 import socket
+import struct
 import sys
 import time
 
@@ -120,6 +123,11 @@ def steps(s, argv, timeout):
                 time.sleep(0.01)
         elif name == "shut":
             s.shutdown(socket.SHUT_WR)
+        elif name == "reset":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         struct.pack("ii", 1, 0))
+            s.close()
+            return
         else:
             die("unknown step " + step)
 

@@ -325,7 +325,7 @@ xinetd_start() {
 	fi
 	[ "$n" -gt 0 ] || skip "no nc variant installed"
 	[ "$(record_count "$T/rec" ' connect$')" -eq "$n" ]
-	[ "$(record_count "$T/rec" ' disconnect: 1 messages, 2 bytes, eof$')" -eq "$n" ]
+	[ "$(record_count "$T/rec" ' disconnect: 1 message, 2 bytes, eof$')" -eq "$n" ]
 }
 
 # ---- the shipped files, by their own tools ----

@@ -68,10 +68,10 @@ hup() {
 }
 
 # bad_rules MESSAGE TEXT: a rules file holding TEXT (printf %b) is refused
-# at start with "FILE:MESSAGE", exit status 2
+# at start with "FILE:MESSAGE", exit status 2, no usage text
 bad_rules() {
 	printf '%b' "$2" >"$T/rules"
-	launcher_usage_error "$T/rules:$1" -x "$T/rules" 127.0.0.1 0 true
+	launcher_file_error "$T/rules:$1" -x "$T/rules" 127.0.0.1 0 true
 }
 
 # burst SRC N: N connections from SRC opened at once, then each read to
@@ -228,7 +228,7 @@ sources() {
 	[ "$(grep -cE '^(EMPTY|TCPREMOTEHOST|X)=' "$T/env3")" -eq 0 ]
 }
 
-@test "every kind of bad rules file is a usage error at start naming FILE:LINE and what is wrong" {
+@test "every kind of bad rules file is refused at start with status 2, naming FILE:LINE and what is wrong, without the usage text" {
 	bad_rules "1: bad address '10.0.0.256'" '10.0.0.256 allow\n'
 	bad_rules "1: bad address 'localhost'" 'localhost allow\n'
 	bad_rules "3: bad address 'fe80::1%lo'" '# x\n\nfe80::1%lo allow\n'
@@ -251,9 +251,9 @@ sources() {
 	bad_rules "1: variable A set twice" '10.0.0.1 allow A=1 B=2 A=3\n'
 	bad_rules "1: a NUL byte" '10.0.0.1 allow\0 # x\n'
 	# a file that cannot be read, or is not a file
-	launcher_usage_error "$T/none: No such file or directory" -x "$T/none" 127.0.0.1 0 true
+	launcher_file_error "$T/none: No such file or directory" -x "$T/none" 127.0.0.1 0 true
 	mkdir "$T/dir"
-	launcher_usage_error "$T/dir: Is a directory" -x "$T/dir" 127.0.0.1 0 true
+	launcher_file_error "$T/dir: Is a directory" -x "$T/dir" 127.0.0.1 0 true
 	launcher_usage_error "-x needs a value" -x
 	launcher_usage_error "-R: bad value '-1' (a number from 0 to 1000000)" -R -1 127.0.0.1 0 true
 	launcher_usage_error "-R: bad value 'x' (a number from 0 to 1000000)" -R x 127.0.0.1 0 true
@@ -659,6 +659,49 @@ wait_fds() {
 	done
 }
 
+@test "a v2 LOCAL header's child, a relay's health check, gets PROXYLOCAL=1; no other child does, nor from the launcher's environment" {
+	PRE=(env PROXYLOCAL=1)
+	launch l -p 127.0.0.2 127.0.0.1 0 env
+	proxy_v2 0x20 0x00 >"$T/local"
+	via 127.0.0.2 "$T/local"
+	[ "$(grep -c '^PROXYLOCAL=' <<<"$GOT")" -eq 1 ]
+	grep -qx PROXYLOCAL=1 <<<"$GOT"
+	grep -qx TCPREMOTEIP=127.0.0.2 <<<"$GOT"
+	# v2 UNSPEC and v1 UNKNOWN may relay a client: no check
+	proxy_v2 0x21 0x00 >"$T/unspec"
+	printf 'PROXY UNKNOWN\r\n' >"$T/unknown"
+	printf %b "$V1" >"$T/v1"
+	for h in unspec unknown v1; do
+		via 127.0.0.2 "$T/$h"
+		[ "$(grep -c '^PROXYLOCAL=' <<<"$GOT")" -eq 0 ]
+	done
+	run from 127.0.0.3 eof
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "${lines[@]}" | grep -c '^PROXYLOCAL=')" -eq 0 ]
+}
+
+@test "a relay's health check, a v2 LOCAL header and a reset or a close after the greeting, leaves no record and no line in the log; a client through the relay is recorded" {
+	launch l -v -p 127.0.0.2 127.0.0.1 0 "$H" -l "$T/rec"
+	proxy_v2 0x20 0x00 >"$T/local"
+	run from 127.0.0.2 file:"$T/local" line reset
+	[ "$status" -eq 0 ]
+	[ "$output" = hello ]
+	run from 127.0.0.2 file:"$T/local" shut eof
+	[ "$status" -eq 0 ]
+	[ "$output" = $'hello\nbye 0' ]
+	printf %b "$V1" >"$T/v1"
+	run from 127.0.0.2 file:"$T/v1" send:'hi\n' shut eof
+	[ "$output" = $'hello\nok 1\nbye 1' ]
+	wait_count "$T/l.err" '^msgd-launcher: end [0-9]+ ' 3 10
+	# every child ended with 0: no "end PID status 1" even without -v
+	[ "$(log_count l '^msgd-launcher: end [0-9]+ status 0$')" -eq 3 ]
+	[ "$(log_count l 'status [1-9]|signal')" -eq 0 ]
+	[ "$(log_count l '^msgd-handler')" -eq 0 ]
+	records_are "$T/rec" '192.0.2.10:40000 connect' \
+		'192.0.2.10:40000 #1 receive message: hi' \
+		'192.0.2.10:40000 disconnect: 1 message, 2 bytes, eof'
+}
+
 @test "the rules see the header's client: a rule denies it although the relay is allowed, and its allow rule's variables reach the child" {
 	printf '192.0.2.66 deny\n192.0.2.0/24 allow ZONE=doc\n127.0.0.0/8 allow ZONE=lo\n' >"$T/rules"
 	launch l -v -x "$T/rules" -p 127.0.0.2 127.0.0.1 0 /bin/sh -c "$ZONE_SH"
@@ -736,13 +779,13 @@ wait_fds() {
 	[ "$(tail -n 1 "$T/r2.err")" -ge 3000 ]
 	records_are "$T/rec.40000" '192.0.2.10:40000 connect' \
 		'192.0.2.10:40000 #1 receive message: one' \
-		'192.0.2.10:40000 disconnect: 1 messages, 3 bytes, eof'
+		'192.0.2.10:40000 disconnect: 1 message, 3 bytes, eof'
 	records_are "$T/rec.51001" '[2001:db8::5]:51001 connect' \
 		'[2001:db8::5]:51001 #1 receive message: two' \
-		'[2001:db8::5]:51001 disconnect: 1 messages, 3 bytes, eof'
+		'[2001:db8::5]:51001 disconnect: 1 message, 3 bytes, eof'
 	records_are "$T/rec.40030" '192.0.2.30:40030 connect' \
 		'192.0.2.30:40030 #1 receive message: three' \
-		'192.0.2.30:40030 disconnect: 1 messages, 5 bytes, eof'
+		'192.0.2.30:40030 disconnect: 1 message, 5 bytes, eof'
 }
 
 @test "a header split across reads, and one sent with the first messages in one write: the handler gets every byte after the header, and none of it" {
@@ -753,7 +796,7 @@ wait_fds() {
 	[ "$output" = $'quiet\nquiet\nhello\nok 1\nbye 1' ]
 	records_are "$T/rec.40000" '192.0.2.10:40000 connect' \
 		'192.0.2.10:40000 #1 receive message: hi' \
-		'192.0.2.10:40000 disconnect: 1 messages, 2 bytes, eof'
+		'192.0.2.10:40000 disconnect: 1 message, 2 bytes, eof'
 	# cut in its addresses and again in its TLVs, other clients served
 	# between the parts
 	proxy_v2 0x21 0x11 203.0.113.5 198.51.100.1 51000 9100 04000400000000 >"$T/v2"
@@ -773,7 +816,7 @@ wait_fds() {
 	[ "$(cat "$T/a")" = $'hello\nok 1\nbye 1' ]
 	records_are "$T/rec.51000" '203.0.113.5:51000 connect' \
 		'203.0.113.5:51000 #1 receive message: hi' \
-		'203.0.113.5:51000 disconnect: 1 messages, 2 bytes, eof'
+		'203.0.113.5:51000 disconnect: 1 message, 2 bytes, eof'
 	# with the first messages in the same write, a PROXY line among them
 	printf 'PROXY TCP4 192.0.2.12 192.0.2.20 40012 9100\r\nPROXY again\r\nsecond' >"$T/h"
 	via 127.0.0.2 "$T/h"

@@ -354,6 +354,17 @@ launcher_usage_error() {
 	[[ ${lines[2]} == '       msgd-launcher -U ['*' PATH [HOST PORT] PROGRAM [ARG...]' ]]
 }
 
+# launcher_file_error MESSAGE ARGS...: the launcher refuses ARGS with
+# "msgd-launcher: MESSAGE", a file named (-x), exit 2 and no usage text
+launcher_file_error() {
+	local msg=$1
+	shift
+	run timeout -k 5 10 "$L" "$@" 3>&-
+	echo "args: $* -> status $status: $output" >&2
+	[ "$status" -eq 2 ]
+	[ "$output" = "msgd-launcher: $msg" ]
+}
+
 # proxy_v2 CMD FAMILY [SRC DST SPORT DPORT [TLV_HEX]]: a PROXY v2 header on
 # stdout, as HAProxy's send-proxy-v2 writes it (CMD 0x20 LOCAL, 0x21
 # PROXY; FAMILY 0x00 UNSPEC, 0x11 TCP4, 0x21 TCP6)

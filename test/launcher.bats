@@ -73,7 +73,7 @@ start_fails() {
 	[ "${#rec[@]}" -eq 3 ]
 	[[ ${rec[0]} =~ ^${TS_RE}127\.0\.0\.1:$cport\ connect$ ]]
 	[[ ${rec[1]} =~ ^${TS_RE}127\.0\.0\.1:$cport\ #1\ receive\ message:\ hi$ ]]
-	[[ ${rec[2]} =~ ^${TS_RE}127\.0\.0\.1:$cport\ disconnect:\ 1\ messages,\ 2\ bytes,\ eof$ ]]
+	[[ ${rec[2]} =~ ^${TS_RE}127\.0\.0\.1:$cport\ disconnect:\ 1\ message,\ 2\ bytes,\ eof$ ]]
 }
 
 @test "cat behind the launcher is an echo service: the same bytes come back after a half-close" {
@@ -713,7 +713,7 @@ one_slot_taken() {
 	wait_exit "$PID"
 	[ "$EXIT" -eq 0 ]
 	grep -q '#1 receive message: after ctrl-c$' "$T/rec"
-	grep -q ' disconnect: 1 messages, 12 bytes, eof$' "$T/rec"
+	grep -q ' disconnect: 1 message, 12 bytes, eof$' "$T/rec"
 	[ "$(cat "$T/l.err")" = "msgd-launcher: listening on 127.0.0.1 port $PORT, at most 40 at once
 msgd-launcher: stopping: 1 running, grace 10 s" ]
 }
@@ -816,8 +816,8 @@ $gid" ]
 }
 
 @test "-h and --help print the usage, a line for each option and the man page on stdout and exit 0, even with other arguments" {
-	local a usage='usage: msgd-launcher [-46hvq1f] [-c MAX] [-C PERSOURCE] [-R RATE] [-x RULES] [-p CIDR] [-b BACKLOG] [-u USER] [-g GROUP] [-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]
-       msgd-launcher -U [-hvqf] [-M MODE] [-c MAX] [-C PERSOURCE] [-R RATE] [-x RULES] [-b BACKLOG] [-u USER] [-g GROUP] [-k GRACE] [-i PIDFILE] PATH [HOST PORT] PROGRAM [ARG...]'
+	local a usage='usage: msgd-launcher [-46hVvq1f] [-c MAX] [-C PERSOURCE] [-R RATE] [-x RULES] [-p CIDR] [-b BACKLOG] [-u USER] [-g GROUP] [-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]
+       msgd-launcher -U [-hVvqf] [-M MODE] [-c MAX] [-C PERSOURCE] [-R RATE] [-x RULES] [-b BACKLOG] [-u USER] [-g GROUP] [-k GRACE] [-i PIDFILE] PATH [HOST PORT] PROGRAM [ARG...]'
 	for a in "-h" "--help" "-v -h 127.0.0.1 0 true" "--help -x"; do
 		# shellcheck disable=SC2086 # the words of $a are the arguments
 		run timeout -k 5 10 "$L" $a 2>"$T/err" 3>&-

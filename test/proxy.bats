@@ -67,7 +67,7 @@ refused() {
 	file_is "$T/port.err" ''
 	records_are "$T/F" '192.0.2.10:40000 connect' \
 		'192.0.2.10:40000 #1 receive message: hi' \
-		'192.0.2.10:40000 disconnect: 1 messages, 2 bytes, eof'
+		'192.0.2.10:40000 disconnect: 1 message, 2 bytes, eof'
 }
 
 @test "with -p a v1 TCP6 header names the client as [IP]:PORT" {
@@ -77,7 +77,7 @@ refused() {
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
 	records_are "$T/F" '[2001:db8::10]:40000 connect' \
 		'[2001:db8::10]:40000 #1 receive message: hi' \
-		'[2001:db8::10]:40000 disconnect: 1 messages, 2 bytes, eof'
+		'[2001:db8::10]:40000 disconnect: 1 message, 2 bytes, eof'
 }
 
 @test "with -p v2 headers name the client, IPv4 with TLVs and IPv6 alike" {
@@ -90,7 +90,7 @@ refused() {
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
 	records_are "$T/F" '203.0.113.5:51000 connect' \
 		'203.0.113.5:51000 #1 receive message: hi' \
-		'203.0.113.5:51000 disconnect: 1 messages, 2 bytes, eof'
+		'203.0.113.5:51000 disconnect: 1 message, 2 bytes, eof'
 
 	{ proxy_v2 0x21 0x21 2001:db8::5 2001:db8::1 51001 9100
 		printf 'hi\n'; } >"$T/in"
@@ -99,7 +99,7 @@ refused() {
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
 	records_are "$T/G" '[2001:db8::5]:51001 connect' \
 		'[2001:db8::5]:51001 #1 receive message: hi' \
-		'[2001:db8::5]:51001 disconnect: 1 messages, 2 bytes, eof'
+		'[2001:db8::5]:51001 disconnect: 1 message, 2 bytes, eof'
 }
 
 @test "with -p an IPv4-mapped IPv6 client is recorded as IPv4, as a dual-stack socket's peer is" {
@@ -108,7 +108,7 @@ refused() {
 	[ "$status" -eq 0 ]
 	records_are "$T/F" '192.0.2.10:40000 connect' \
 		'192.0.2.10:40000 #1 receive message: hi' \
-		'192.0.2.10:40000 disconnect: 1 messages, 2 bytes, eof'
+		'192.0.2.10:40000 disconnect: 1 message, 2 bytes, eof'
 }
 
 @test "a v2 LOCAL header (a health check) and a v1 UNKNOWN one keep the socket's own peer" {
@@ -118,7 +118,7 @@ refused() {
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
 	records_are "$T/F" "127.0.0.1:$cport connect" \
 		"127.0.0.1:$cport #1 receive message: hi" \
-		"127.0.0.1:$cport disconnect: 1 messages, 2 bytes, eof"
+		"127.0.0.1:$cport disconnect: 1 message, 2 bytes, eof"
 
 	printf 'PROXY UNKNOWN 192.0.2.10 192.0.2.20 40000 9100\r\nhi\n' >"$T/in"
 	talk "$T/in" -- -p -l "$T/G"
@@ -126,7 +126,7 @@ refused() {
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
 	records_are "$T/G" "127.0.0.1:$cport connect" \
 		"127.0.0.1:$cport #1 receive message: hi" \
-		"127.0.0.1:$cport disconnect: 1 messages, 2 bytes, eof"
+		"127.0.0.1:$cport disconnect: 1 message, 2 bytes, eof"
 }
 
 @test "a PROXY header's client wins over the launcher's word, and a LOCAL header keeps the launcher's" {
@@ -138,14 +138,14 @@ refused() {
 	[ "$status" -eq 0 ]
 	records_are "$T/F" '192.0.2.10:40000 connect' \
 		'192.0.2.10:40000 #1 receive message: hi' \
-		'192.0.2.10:40000 disconnect: 1 messages, 2 bytes, eof'
+		'192.0.2.10:40000 disconnect: 1 message, 2 bytes, eof'
 
 	{ proxy_v2 0x20 0x00; printf 'hi\n'; } >"$T/in"
 	talk "$T/in" -- -p -l "$T/G"
 	[ "$status" -eq 0 ]
 	records_are "$T/G" '198.51.100.7:7777 connect' \
 		'198.51.100.7:7777 #1 receive message: hi' \
-		'198.51.100.7:7777 disconnect: 1 messages, 2 bytes, eof'
+		'198.51.100.7:7777 disconnect: 1 message, 2 bytes, eof'
 }
 
 @test "a header dribbled a byte at a time over two seconds is read whole, then the messages" {
@@ -171,7 +171,7 @@ refused() {
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
 	records_are "$T/G" '[2001:db8::5]:51001 connect' \
 		'[2001:db8::5]:51001 #1 receive message: one' \
-		'[2001:db8::5]:51001 disconnect: 1 messages, 3 bytes, eof'
+		'[2001:db8::5]:51001 disconnect: 1 message, 3 bytes, eof'
 }
 
 @test "a header and the first messages in one write: not a byte of them is lost" {
@@ -246,7 +246,7 @@ refused() {
 	[ "$status" -eq 0 ]
 	records_are "$T/F" '10.6.6.6:666 connect' \
 		'10.6.6.6:666 #1 receive message: not really' \
-		'10.6.6.6:666 disconnect: 1 messages, 10 bytes, eof'
+		'10.6.6.6:666 disconnect: 1 message, 10 bytes, eof'
 }
 
 @test "without -p a PROXY line is an ordinary message, recorded under the socket's peer" {

@@ -57,7 +57,7 @@ clean_copy() {
 	[ "$(grep -n -m1 '^make run' "$ROOT/README.md" | cut -d: -f1)" -le 24 ]
 }
 
-@test "make run in a clean copy builds and serves on 127.0.0.1:9100, with the records on its terminal" {
+@test "make run in a clean copy builds and serves on 127.0.0.1:9100, with the records on its terminal; the README's script line with -a exits 0" {
 	clean_copy
 	need setsid
 	# port 9100 as the README says, in a network namespace of its own when
@@ -83,6 +83,8 @@ clean_copy() {
 	done
 	printf 'hi from the readme\n' | timeout -k 5 10 bin/msgd-client 127.0.0.1 $port >"$T/client.out"
 	echo "client \$?" >"$T/client.status"
+	timeout -k 5 10 sh -c "\$(cat "$T/script.sh")" >"$T/script.out" 2>&1
+	echo "script \$?" >"$T/script.status"
 	i=0
 	until grep -q '#1 receive message: hi from the readme\$' "$T/run.out"; do
 		i=\$((i + 1)); [ \$i -lt 100 ] || break
@@ -93,6 +95,10 @@ clean_copy() {
 	echo "make \$?" >"$T/make.status"
 	EOF
 	chmod +x "$T/try"
+	# and the README's line for a script, with -a
+	grep -m1 '^printf .* | bin/msgd-client -a 127.0.0.1 9100 ' "$ROOT/README.md" |
+		sed "s/ 9100 / $port /" >"$T/script.sh"
+	[ -s "$T/script.sh" ]
 	run timeout -k 5 300 "${ns[@]}" "$T/try"
 	# whatever happened, nothing of it may outlive the test
 	kill -TERM -- -"$(cat "$T/make.pid")" 2>/dev/null || true
@@ -100,6 +106,8 @@ clean_copy() {
 	[ "$status" -eq 0 ]
 	[ "$(cat "$T/client.status")" = "client 0" ]
 	[ "$(cat "$T/client.out")" = $'hello\nok 1\nbye 1' ]
+	[ "$(cat "$T/script.status")" = "script 0" ]
+	[ "$(cat "$T/script.out")" = $'hello\nok 1\nbye 1' ]
 	grep -qE "^$TS_RE""127\\.0\\.0\\.1:[0-9]+ #1 receive message: hi from the readme\$" "$T/run.out"
 	grep -qx "msgd-launcher: listening on 127.0.0.1 port $port, at most 40 at once" "$T/run.out"
 	[ -x "$SRC/bin/msgd-handler" ]
@@ -107,6 +115,39 @@ clean_copy() {
 	[ -s "$T/make.status" ]
 	wait_grep "$T/run.out" 'msgd-launcher: stopping' 5
 	grep -q 'msgd-launcher: stopping: 0 running' "$T/run.out"
+}
+
+# console_block WORDS: the README's console block that holds WORDS
+console_block() {
+	awk -v w="$1" '/^```console$/ { inside = 1; block = ""; next }
+		/^```$/ { if (inside && index(block, w)) { printf "%s", block; exit } inside = 0; next }
+		inside { block = block $0 "\n" }' "$ROOT/README.md"
+}
+
+# normal: time stamps and pids out, blanks squeezed (ls on a terminal)
+normal() {
+	sed -E "s/^$TS_RE/TS /" | tr -s ' \t\n' '   '
+}
+
+@test "the README's handler example prints what it shows, and FILE.lock beside the records" {
+	local cmd line out=
+	console_block 'msgd-handler -l /tmp/x' >"$T/block"
+	[ "$(grep -c '^\$ ' "$T/block")" -eq 3 ]
+	# each "$ " line run as written, bin/ being the built one and /tmp/x ours
+	while IFS= read -r line; do
+		if [[ $line == '$ '* ]]; then
+			cmd=${line#\$ }
+			cmd=${cmd//bin\/msgd-handler/\"\$MSGD_BIN\"/msgd-handler}
+			cmd=${cmd//\/tmp\/x/$T/x}
+			out+="$line"$'\n'
+			out+=$(cd "$T" && bash -c "$cmd" 2>&1 | sed "s|$T/x|/tmp/x|g")$'\n'
+		fi
+	done <"$T/block"
+	printf '%s' "$out" >"$T/got"
+	echo "got:" >&2
+	cat "$T/got" >&2
+	[ "$(normal <"$T/got")" = "$(normal <"$T/block")" ]
+	[ -f "$T/x.lock" ]
 }
 
 @test "make test in a clean copy, with every package present, passes and installs nothing" {

@@ -60,7 +60,7 @@ exchange() {
 one_client_records() {
 	wait_grep "$1" " disconnect: "
 	records_are "$1" "$2 connect" "$2 #1 receive message: hi" \
-		"$2 disconnect: 1 messages, 2 bytes, eof"
+		"$2 disconnect: 1 message, 2 bytes, eof"
 }
 
 # ---- the launcher ----
@@ -72,9 +72,9 @@ one_client_records() {
 	exchange "${WITH_PID[@]}" "$T/p1" nc.openbsd -N -U "$S"
 	exchange "${WITH_PID[@]}" "$T/p2" socat - "UNIX-CONNECT:$S"
 	exchange "${WITH_PID[@]}" "$T/p3" "$C" -U "$S"
-	wait_count "$T/rec" ' disconnect: 1 messages, 2 bytes, eof$' 3
+	wait_count "$T/rec" ' disconnect: 1 message, 2 bytes, eof$' 3
 	for p in "$(cat "$T/p1")" "$(cat "$T/p2")" "$(cat "$T/p3")"; do
-		[ "$(record_count "$T/rec" "^$TS_RE"'uid=0,gid=0,pid='"$p"' (connect|#1 receive message: hi|disconnect: 1 messages, 2 bytes, eof)$')" -eq 3 ]
+		[ "$(record_count "$T/rec" "^$TS_RE"'uid=0,gid=0,pid='"$p"' (connect|#1 receive message: hi|disconnect: 1 message, 2 bytes, eof)$')" -eq 3 ]
 	done
 	[ "$(wc -l <"$T/rec")" -eq 9 ]
 }
@@ -268,11 +268,11 @@ one_client_records() {
 	launcher_usage_error "PROGRAM missing" -U "$S"
 	launcher_usage_error "-p: a relay is an address, not a uid: or gid:" -p uid:0 127.0.0.1 0 true
 	printf 'uid:1 allow\nuid:x deny\n' >"$T/rules"
-	launcher_usage_error "$T/rules:2: bad uid 'x' (a number from 0 to 4294967295)" -U -x "$T/rules" "$S" true
+	launcher_file_error "$T/rules:2: bad uid 'x' (a number from 0 to 4294967295)" -U -x "$T/rules" "$S" true
 	printf 'gid:4294967296 deny\n' >"$T/rules"
-	launcher_usage_error "$T/rules:1: bad gid '4294967296' (a number from 0 to 4294967295)" -U -x "$T/rules" "$S" true
+	launcher_file_error "$T/rules:1: bad gid '4294967296' (a number from 0 to 4294967295)" -U -x "$T/rules" "$S" true
 	printf 'uid:5/8 deny\n' >"$T/rules"
-	launcher_usage_error "$T/rules:1: bad uid '5/8' (a number from 0 to 4294967295)" -U -x "$T/rules" "$S" true
+	launcher_file_error "$T/rules:1: bad uid '5/8' (a number from 0 to 4294967295)" -U -x "$T/rules" "$S" true
 	[ ! -e "$S" ]
 }
 
@@ -345,4 +345,35 @@ one_client_records() {
 	run "$C" -z -v -U "$S"
 	[ "$status" -eq 0 ]
 	[ "$output" = "Connection to $S succeeded!" ]
+}
+
+# ---- the README's recipe ----
+
+@test "the README's local-clients recipe: root and group 50 are served, anyone else is refused by the socket before any rule" {
+	need_nobody
+	local readme=$BATS_TEST_DIRNAME/../README.md sock=$D/run/msgd/msgd.sock
+	# the README's commands, run here with this test's paths
+	grep -qF 'install -d -m 2750 -g 50 /run/msgd ' "$readme"
+	grep -qF 'msgd-launcher -U -M 0660 -C 3 -x /etc/msgd/local.rules /run/msgd/msgd.sock' "$readme"
+	sed -n '/^# \/etc\/msgd\/local.rules/,/^```$/p' "$readme" | sed '1d;$d' >"$T/local.rules"
+	[ "$(grep -c ' allow ' "$T/local.rules")" -eq 2 ]
+	mkdir "$D/run"
+	install -d -m 2750 -g 50 "$D/run/msgd"
+	launch_unix -M 0660 -C 3 -x "$T/local.rules" "$sock" "$H" -l "$T/records.log"
+	[ "$(stat -c '%a %g' "$sock")" = "660 50" ]
+	exchange "$C" -a -U "$sock"
+	# primary group 50, and group 50 among the supplementary ones
+	exchange setpriv --reuid=61234 --regid=50 --clear-groups "$C" -a -U "$sock"
+	exchange setpriv --reuid=61235 --regid=61235 --groups=50 "$C" -a -U "$sock"
+	# anyone else: refused by the kernel, before any rule
+	run setpriv --reuid=61236 --regid=61236 --clear-groups "$C" -a -U "$sock" </dev/null
+	[ "$status" -eq 1 ]
+	[ "$output" = "msgd-client: $sock: Permission denied" ]
+	run "${NOBODY[@]}" "$C" -a -U "$sock" </dev/null
+	[ "$status" -eq 1 ]
+	wait_count "$T/records.log" ' disconnect: ' 3
+	[ "$(record_count "$T/records.log" ' uid=0,gid=0,pid=[0-9]+ #1 receive message: hi$')" -eq 1 ]
+	[ "$(record_count "$T/records.log" ' uid=61234,gid=50,pid=[0-9]+ #1 receive message: hi$')" -eq 1 ]
+	[ "$(record_count "$T/records.log" ' uid=61235,gid=61235,pid=[0-9]+ #1 receive message: hi$')" -eq 1 ]
+	[ "$(record_count "$T/records.log" ' connect$')" -eq 3 ]
 }

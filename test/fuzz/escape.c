@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /* Fuzz the handler's record escaper: for any bytes, the escaped text is one
- * line of valid UTF-8 with none of the characters DESIGN.md forbids, it
- * decodes back to the bytes, and it is what the reference escaper makes. */
+ * line of valid UTF-8 with none of the characters doc/protocol.md (Records)
+ * escapes, it decodes back to the bytes, and it is what the reference
+ * escaper makes. */
 #include <stddef.h>
 #include <stdint.h>
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /* What the libFuzzer harnesses share: a check that stops the run with the
- * reason, and a reference escaper written byte by byte from DESIGN.md's
- * Records rules, with its inverse.  Plain and slow on purpose: it is the
- * meaning that the handler's fast escaper is compared with. */
+ * reason, and a reference escaper written byte by byte from the rules of
+ * doc/protocol.md (Records), with its inverse.  Plain and slow on purpose:
+ * it is the meaning that the handler's fast escaper is compared with. */
 #ifndef FUZZ_H
 #define FUZZ_H
 
@@ -55,7 +55,7 @@ ref_utf8(const unsigned char *s, size_t n, unsigned long *cp)
 	return len;
 }
 
-/* the characters DESIGN.md says are escaped although they are valid UTF-8:
+/* the characters doc/protocol.md says are escaped although they are valid UTF-8:
  * C1 controls, line and paragraph separators, direction marks */
 static inline int
 ref_forbidden(unsigned long cp)
