@@ -217,7 +217,7 @@ no_zombie() {
 	wait_exit "$PID"
 	forget "$PID"
 	[ "$EXIT" -eq 0 ]
-	wait_grep "$T/rec" ' disconnect: 1 messages?, 1 bytes, shutdown$'
+	wait_grep "$T/rec" ' disconnect: 1 message, 1 bytes, shutdown$'
 }
 
 @test "SIGTERM in the middle of a storm of SIGUSR2 stops the launcher with 0, and the open session still ends with bye" {

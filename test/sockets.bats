@@ -87,7 +87,7 @@ env_of() {
 	wait_grep "$T/rec" ' disconnect: '
 	records_are "$T/rec" "127.0.0.1:${lines[0]} connect" \
 		"127.0.0.1:${lines[0]} #1 receive message: hi" \
-		"127.0.0.1:${lines[0]} disconnect: 1 messages, 2 bytes, eof"
+		"127.0.0.1:${lines[0]} disconnect: 1 message, 2 bytes, eof"
 }
 
 @test "socket-activated with -c 1, a UNIX client waits in the backlog while a TCP session runs" {
