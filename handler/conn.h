@@ -54,11 +54,11 @@ struct conn {
 const char *end_reason(enum endreason why);
 int is_reset(int err);
 
-/* open the sink, make the record head for peer, and bring the line limit
- * down to what the sink takes whole (saying so if -m asked for more):
- * 0, or -1 said */
+/* open the sink, make the record head for peer and who (tlsid.h), and
+ * bring the line limit down to what the sink takes whole (saying so if -m
+ * asked for more): 0, or -1 said */
 int conn_sink_init(struct conn *c, const struct sink_opts *o,
-    int maxline_set, const char *peer);
+    int maxline_set, const char *peer, const char *who);
 /* the connection's output, fd 1; replies wait for a reader at most
  * timeout seconds (0: a default) */
 void output_init(struct output *out, long timeout);

@@ -3,9 +3,12 @@
 #ifndef HANDLER_PEER_H
 #define HANDLER_PEER_H
 
-/* the peer from fd 0 and the environment, first that applies */
-void peer_init(char *peer);
-/* -p: the relay's PROXY header names the client instead: 0, or -1 said */
-int proxy_peer(char *peer);
+#include "tlsid.h"
+
+/* the peer from fd 0 and the environment, first that applies: which */
+enum peer_source peer_init(char *peer);
+/* -p: the relay's PROXY header names the client instead, and its TLVs
+ * the client's TLS into *id: 0, or -1 said */
+int proxy_peer(char *peer, struct tlsid *id);
 
 #endif

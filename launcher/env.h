@@ -5,11 +5,12 @@
 
 #include <sys/socket.h>
 
+#include "proxy.h"
 #include "rules.h"
 #include "slots.h"
 
-/* ours, less every UCSPI variable (and with on_unix, every TCP*, PROXY*
- * and IPC* one), as the base of every child's */
+/* ours, less every UCSPI and PROXY* variable (and with on_unix, every
+ * TCP* and IPC* one), as the base of every child's */
 void env_init(int on_unix);
 /* bound to one address: every child's TCPLOCALIP and TCPLOCALPORT */
 void env_local(const char *ip, unsigned port);
@@ -20,9 +21,11 @@ void env_need_for(const struct ruleset *rs);
  * after it was taken.  0, or -1 with errno set */
 int env_reserve(struct slot *s);
 /* s's child's environment in its buffer: the client (s->ip, s->port,
- * s->cred), local (NULL: cfd's own address), the relay (-p, else NULL) and
- * r's variables (NULL: none).  0, or -1 when it does not fit */
+ * s->cred), local (NULL: cfd's own address), the relay (-p, else NULL),
+ * what its TLVs said of TLS (NULL: nothing) and r's variables (NULL:
+ * none).  0, or -1 when it does not fit */
 int make_env(struct slot *s, int cfd, const struct sockaddr *local,
-    const struct sockaddr *proxy, const struct rule *r);
+    const struct sockaddr *proxy, const struct proxy_tls *tls,
+    const struct rule *r);
 
 #endif

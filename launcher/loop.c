@@ -79,8 +79,8 @@ accept_some(int lfd)
 			waiting_add(cfd, &ss, now_ms());
 			continue;
 		}
-		if (admit(cfd, (struct sockaddr *)&ss, rules, &rule))
-			child_start(cfd, NULL, NULL, rule);
+		if (admit(cfd, (struct sockaddr *)&ss, rules, NULL, &rule))
+			child_start(cfd, NULL, NULL, NULL, rule);
 	}
 }
 
@@ -169,9 +169,9 @@ on_header(int fd, const struct proxy_info *pi,
 		client = &pi->src;
 		local = &pi->dst;
 	}
-	if (admit(fd, (const struct sockaddr *)client, rules, &rule))
+	if (admit(fd, (const struct sockaddr *)client, rules, &pi->tls, &rule))
 		child_start(fd, (const struct sockaddr *)local,
-		    (const struct sockaddr *)proxy, rule);
+		    (const struct sockaddr *)proxy, &pi->tls, rule);
 	return 0;
 }
 
