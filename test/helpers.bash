@@ -482,3 +482,12 @@ c = crc32c(h) ^ (1 if len(a) > 5 and a[5] == "bad" else 0)
 sys.stdout.buffer.write(h[:-4] + struct.pack(">I", c))
 PY
 }
+
+# lacks FILE PATTERN: no line of FILE matches PATTERN (BRE); if one does,
+# show it (a bare `! grep` would not fail a bats test)
+lacks() {
+	if grep -n -- "$2" "$1"; then
+		echo "$1 has $2"
+		return 1
+	fi
+}

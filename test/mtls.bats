@@ -1,5 +1,7 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: ISC
+# shellcheck disable=SC2153,SC2030,SC2031 # PORT is launch's, SERVER_PIDS
+# start_server's (helpers.bash)
 # Mutual TLS with the real programs: a test CA and client certificates
 # made with openssl (alice, bob, carol of another CA, dave expired), HAProxy
 # terminating TLS in front of msgd-launcher -p, stunnel's exec mode in
@@ -15,6 +17,7 @@ setup() {
 	common_setup
 	need openssl socat python3
 	L=$MSGD_BIN/msgd-launcher
+	export L
 	certs
 }
 
@@ -124,7 +127,7 @@ EOF
 	file_is "$T/nobody" ''
 	# only alice's connection got as far as a record
 	[ "$(grep -c ' connect' "$T/F")" -eq 1 ]
-	! grep -q 'bob\|carol\|dave' "$T/F"
+	lacks "$T/F" 'bob\|carol\|dave'
 }
 
 @test "through HAProxy with verify optional an unverified certificate is recorded as not verified, and cn: rules see only verified ones" {
@@ -145,7 +148,7 @@ EOF
 	[ "$(grep -c ' cn=carol(unverified) ' "$T/F")" -eq 4 ]
 	[ "$(grep -c ' cn=dave(unverified) ' "$T/F")" -eq 4 ]
 	[ "$(grep -c ' cn=alice(verified) ' "$T/F")" -eq 4 ]
-	! grep -q 'carol(verified)\|dave(verified)' "$T/F"
+	lacks "$T/F" 'carol(verified)\|dave(verified)'
 	# no certificate: TLS, but no one named
 	[ "$(grep -cE ': 127\.0\.0\.1:[0-9]+ connect tls=TLSv1\.3 sni=msgd\.test unique-id=id-[0-9]+$' "$T/F")" -eq 1 ]
 
@@ -162,7 +165,7 @@ EOF
 	file_is "$T/alice2" 'hello\nok 1\nok 2\nbye 2\n'
 	wait_grep "$T/G" ' disconnect: ' 10
 	[ "$(grep -c ' cn=alice(verified) ' "$T/G")" -eq 4 ]
-	! grep -q carol "$T/G"
+	lacks "$T/G" carol
 }
 
 @test "HAProxy's real header, captured, parses to alice verified; the fuzz seed made from it still does" {
