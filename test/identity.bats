@@ -129,6 +129,25 @@ bad_tlvs() {
 	said "$T/F" '192.0.2.10:40000 cn=alice(verified)'
 }
 
+@test "a header near the format's 16 + 65535 bytes keeps its TLS fields, in the handler and through the launcher" {
+	local big
+	big=$(python3 -c 'print("04ea60" + "00" * 60000)')
+	proxy_v2_crc 192.0.2.10 127.0.0.1 40000 9100 "$big$(alice_tlvs | tr -d '\n')" >"$T/h"
+	cp "$T/h" "$T/in"
+	printf 'hi\nho\n' >>"$T/in"
+	talk "$T/in" -- -p -l "$T/F"
+	[ "$status" -eq 0 ]
+	said "$T/F" '192.0.2.10:40000 cn=alice(verified)' \
+		' tls=TLSv1.3 sni=msgd.test unique-id=u-1'
+
+	launch l -p 127.0.0.1 127.0.0.1 0 "$MSGD_BIN/msgd-handler" -l "$T/G"
+	send_header out "$T/h"
+	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
+	wait_grep "$T/G" ' disconnect: ' 10
+	said "$T/G" '192.0.2.10:40000 cn=alice(verified)' \
+		' tls=TLSv1.3 sni=msgd.test unique-id=u-1'
+}
+
 # ---- the environment: believed only from whoever named the peer ----
 
 @test "the launcher's PROXYSSL* variables are believed only beside PROTO=TCP and its PROXYREMOTEIP and PROXYREMOTEPORT" {
