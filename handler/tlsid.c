@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "escape.h"
 #include "msgd.h"
 #include "tlsid.h"
@@ -18,21 +19,26 @@ tlsid_none(struct tlsid *id)
 	strcpy(id->connect, "connect");
 }
 
-/* " NAME=" and v escaped as a word, at d: the end */
+/* "NAME=" and v escaped as a word, at d: the end */
 static char *
-word(char *d, const char *name, const unsigned char *v, size_t n)
+word(char *d, const char *name, const struct proxy_text *v)
 {
 	size_t k = strlen(name);
 
-	*d++ = ' ';
 	memcpy(d, name, k);
-	d += k;
-	*d++ = '=';
-	return escape_word(d, v, n);
+	d[k] = '=';
+	return escape_word(d + k + 1, v->p, v->n);
 }
 
-/* the identity from the parts found: a CN (NULL none), whether verified,
- * and the connect record's words (NULL or empty: not sent) */
+/* a field sent, within its bound */
+static int
+sent(const struct proxy_text *v, size_t max)
+{
+	return v && v->p && v->n <= max;
+}
+
+/* the identity from the parts found: a CN (NULL: none), whether verified,
+ * and the connect record's words (NULL: not sent) */
 static void
 make(struct tlsid *id, const struct proxy_text *cn, int verified,
     const struct proxy_text *version, const struct proxy_text *sni,
@@ -41,18 +47,16 @@ make(struct tlsid *id, const struct proxy_text *cn, int verified,
 	char *d;
 
 	tlsid_none(id);
-	if (cn && cn->p && cn->n > 0 && cn->n <= PROXY_TEXT_MAX) {
-		d = word(id->who, "cn", cn->p, cn->n) ;
-		strcpy(d, verified ? "(verified)" : "(unverified)");
-		memmove(id->who, id->who + 1, strlen(id->who));
-	}
+	if (sent(cn, PROXY_TEXT_MAX) && cn->n > 0)
+		strcpy(word(id->who, "cn", cn), verified ? "(verified)" :
+		    "(unverified)");
 	d = id->connect + strlen(id->connect);
-	if (version && version->p && version->n <= PROXY_TEXT_MAX)
-		d = word(d, "tls", version->p, version->n);
-	if (sni && sni->p && sni->n <= PROXY_TEXT_MAX)
-		d = word(d, "sni", sni->p, sni->n);
-	if (uid && uid->p && uid->n <= PROXY_UNIQUE_ID_MAX)
-		d = word(d, "unique-id", uid->p, uid->n);
+	if (sent(version, PROXY_TEXT_MAX))
+		d = word(put_lit(d, " "), "tls", version);
+	if (sent(sni, PROXY_TEXT_MAX))
+		d = word(put_lit(d, " "), "sni", sni);
+	if (sent(uid, PROXY_UNIQUE_ID_MAX))
+		d = word(put_lit(d, " "), "unique-id", uid);
 	*d = '\0';
 }
 
