@@ -106,18 +106,22 @@ static void
 from_launcher(struct tlsid *id)
 {
 	const char *ip = getenv("PROXYREMOTEIP"), *port =
-	    getenv("PROXYREMOTEPORT"), *ssl = getenv("PROXYSSL"),
-	    *ok = getenv("PROXYSSLVERIFIED");
-	struct proxy_text cn = var("PROXYSSLCN"), version =
-	    var("PROXYSSLVERSION"), sni = var("PROXYAUTHORITY"),
-	    hex = var("PROXYUNIQUEID"), uid;
+	    getenv("PROXYREMOTEPORT"), *ssl, *ok;
+	struct proxy_text cn, version, sni, hex, uid;
 	unsigned char a[16], buf[PROXY_UNIQUE_ID_MAX];
 	long p;
-	int tls = ssl && strcmp(ssl, "1") == 0;
+	int tls;
 
 	if (ip == NULL || port == NULL || parse_num(port, 0, 65535, &p) < 0 ||
 	    (inet_pton(AF_INET, ip, a) != 1 && inet_pton(AF_INET6, ip, a) != 1))
 		return;
+	ssl = getenv("PROXYSSL");
+	ok = getenv("PROXYSSLVERIFIED");
+	tls = ssl && strcmp(ssl, "1") == 0;
+	cn = var("PROXYSSLCN");
+	version = var("PROXYSSLVERSION");
+	sni = var("PROXYAUTHORITY");
+	hex = var("PROXYUNIQUEID");
 	uid = unhex(&hex, buf);
 	make(id, tls ? &cn : NULL, tls && ok && strcmp(ok, "1") == 0,
 	    tls ? &version : NULL, &sni, &uid);

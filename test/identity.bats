@@ -116,8 +116,22 @@ bad_tlvs() {
 	bad_tlvs "$(ssl_tlv 0x07 0 "$(tlv 0x22 alice)" "$(tlv 0x22 bob)")"
 	bad_tlvs "$(ssl_tlv 0x07 0 "$(tlv 0x22 'alice\0bob')")"
 	bad_tlvs "$(tlv 0x02 a)$(tlv 0x02 b)"
-	# a unique id over the spec's 128 bytes
+	# a unique id over the spec's 128 bytes, a CN over 255
 	bad_tlvs "$(tlv 0x05 "$(printf 'u%.0s' $(seq 129))")"
+	bad_tlvs "$(ssl_tlv 0x07 0 "$(tlv 0x22 "$(printf 'a%.0s' $(seq 256))")")"
+}
+
+@test "a CN of 255 bytes and a unique id of 128 bytes with a NUL in it are taken whole, escaped" {
+	local cn uid
+	cn=$(printf 'a%.0s' $(seq 255))
+	uid="\\0$(printf 'u%.0s' $(seq 127))"
+	proxy_v2_crc 192.0.2.10 192.0.2.20 40000 9100 \
+		"$(ssl_tlv 0x07 0 "$(tlv 0x22 "$cn")")$(tlv 0x05 "$uid")" >"$T/in"
+	printf 'hi\nho\n' >>"$T/in"
+	talk "$T/in" -- -p -l "$T/F"
+	[ "$status" -eq 0 ]
+	said "$T/F" "192.0.2.10:40000 cn=$cn(verified)" \
+		" unique-id=\\x00${uid:2}"
 }
 
 @test "unknown TLVs and sub-TLVs and NOOPs are skipped" {
