@@ -40,7 +40,7 @@ LIBOBJ = $(BUILD)/lib/util.o $(BUILD)/lib/addr.o $(BUILD)/lib/slog.o \
 	$(BUILD)/lib/proxy.o $(BUILD)/lib/cred.o \
 	$(BUILD)/lib/append.o $(BUILD)/lib/deadline.o
 HANDLEROBJ = $(BUILD)/handler/main.o $(BUILD)/handler/peer.o \
-	$(BUILD)/handler/frame.o $(BUILD)/handler/input.o $(FRAMEROBJ)
+	$(BUILD)/handler/tlsid.o $(BUILD)/handler/frame.o $(BUILD)/handler/input.o $(FRAMEROBJ)
 # what the message loop needs but its input (the framer harness's seam)
 FRAMEROBJ = $(BUILD)/handler/conn.o $(BUILD)/handler/record.o \
 	$(BUILD)/handler/sink.o $(BUILD)/handler/wait.o \
@@ -51,7 +51,7 @@ LAUNCHEROBJ = $(BUILD)/launcher/main.o $(BUILD)/launcher/loop.o \
 	$(BUILD)/launcher/fds.o $(BUILD)/launcher/daemon.o \
 	$(BUILD)/launcher/privs.o $(BUILD)/launcher/listen.o \
 	$(BUILD)/launcher/program.o $(BUILD)/launcher/signals.o \
-	$(BUILD)/launcher/rules.o \
+	$(BUILD)/launcher/rules.o $(BUILD)/launcher/rules_cn.o \
 	$(BUILD)/launcher/limits.o $(BUILD)/launcher/proxied.o \
 	$(BUILD)/launcher/spawner.o $(BUILD)/launcher/notify.o \
 	$(BUILD)/launcher/status.o $(BUILD)/launcher/interrupt.o \
@@ -93,6 +93,7 @@ $(BUILD)/lib/append.o: lib/append.c
 $(BUILD)/lib/deadline.o: lib/deadline.c
 $(BUILD)/handler/main.o: handler/main.c
 $(BUILD)/handler/peer.o: handler/peer.c
+$(BUILD)/handler/tlsid.o: handler/tlsid.c
 $(BUILD)/handler/frame.o: handler/frame.c
 $(BUILD)/handler/input.o: handler/input.c
 $(BUILD)/handler/conn.o: handler/conn.c
@@ -114,6 +115,7 @@ $(BUILD)/launcher/listen.o: launcher/listen.c
 $(BUILD)/launcher/program.o: launcher/program.c
 $(BUILD)/launcher/signals.o: launcher/signals.c
 $(BUILD)/launcher/rules.o: launcher/rules.c
+$(BUILD)/launcher/rules_cn.o: launcher/rules_cn.c
 $(BUILD)/launcher/limits.o: launcher/limits.c
 $(BUILD)/launcher/proxied.o: launcher/proxied.c
 $(BUILD)/launcher/spawner.o: launcher/spawner.c
@@ -205,7 +207,7 @@ FUZZOBJ_escape = $(BUILD)/handler/escape.o
 FUZZOBJ_framer = $(BUILD)/handler/frame.o $(FRAMEROBJ)
 fuzzers: $(FUZZERS)
 # the objects a harness tests, linked beside it
-FUZZOBJ_rules = $(BUILD)/launcher/rules.o
+FUZZOBJ_rules = $(BUILD)/launcher/rules.o $(BUILD)/launcher/rules_cn.o
 build/fuzz/escape: $(FUZZOBJ_escape)
 build/fuzz/framer: $(FUZZOBJ_framer)
 build/fuzz/rules: $(FUZZOBJ_rules)

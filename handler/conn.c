@@ -47,15 +47,15 @@ is_reset(int err)
 
 int
 conn_sink_init(struct conn *c, const struct sink_opts *o, int maxline_set,
-    const char *peer)
+    const char *peer, const char *who)
 {
 	size_t fits;
 
 	if (sink_open(&c->sink, o) < 0)
 		return -1;
-	rec_head(&c->rec, &c->sink, peer);
+	rec_head(&c->rec, &c->sink, peer, who);
 	/* a record must reach a pipe, a terminal or syslog in one piece */
-	fits = rec_fits(&c->sink);
+	fits = rec_fits(&c->rec, &c->sink);
 	if (fits && c->in.maxline > fits) {
 		if (maxline_set)
 			warn("-m %zu: records to %s must fit in %d bytes, so "
@@ -74,7 +74,7 @@ conn_announce(struct conn *c)
 	if (!c->unannounced)
 		return 0;
 	c->unannounced = 0;
-	if (rec_single(&c->rec, &c->sink, "connect") == 0)
+	if (rec_single(&c->rec, &c->sink, c->connect) == 0)
 		return 0;
 	c->failed = 1;
 	return -1;

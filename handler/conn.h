@@ -49,17 +49,18 @@ struct conn {
 	struct counts count;
 	int failed;		/* a record could not be written */
 	int unannounced;	/* a relay's check: no connect record yet */
+	const char *connect;	/* the connect record's text */
 };
 
 /* "eof", "timeout" ... as the disconnect record says it */
 const char *end_reason(enum endreason why);
 int is_reset(int err);
 
-/* open the sink, make the record head for peer, and bring the line limit
- * down to what the sink takes whole (saying so if -m asked for more):
- * 0, or -1 said */
+/* open the sink, make the record head for peer and who (tlsid.h), and
+ * bring the line limit down to what the sink takes whole (saying so if -m
+ * asked for more): 0, or -1 said */
 int conn_sink_init(struct conn *c, const struct sink_opts *o,
-    int maxline_set, const char *peer);
+    int maxline_set, const char *peer, const char *who);
 /* a relay's health check (v2 LOCAL) is recorded only once it sends a
  * byte: its connect record then, if not written yet.  0, or -1 with
  * c->failed set (said) */

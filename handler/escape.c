@@ -83,10 +83,11 @@ word_escapes(unsigned long long w)
 	    (((w ^ 0x5c * ONES) - ONES) & ~(w ^ 0x5c * ONES))) & HIGHS) != 0;
 }
 
+static const char hex[] = "0123456789abcdef";
+
 char *
 escape(char *d, const unsigned char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
 	size_t i = 0, k;
 	unsigned long long w;
 
@@ -119,4 +120,44 @@ escape(char *d, const unsigned char *s, size_t n)
 		}
 	}
 	return d;
+}
+
+/* the length of a Unicode space or invisible character at s, else 0 */
+static size_t
+wide_space(const unsigned char *s, size_t n)
+{
+	if (n >= 2 && s[0] == 0xc2 && s[1] == 0xa0)
+		return 2;	/* U+00A0 */
+	if (n < 3)
+		return 0;
+	if (s[0] == 0xe2)
+		return (s[1] == 0x80 && (s[2] <= 0x8f || s[2] == 0xaf)) ||
+		    (s[1] == 0x81 && (s[2] == 0x9f || s[2] == 0xa0)) ? 3 : 0;
+	return (s[0] == 0xe1 && s[1] == 0x9a && s[2] == 0x80) ||
+	    (s[0] == 0xe3 && s[1] == 0x80 && s[2] == 0x80) ||
+	    (s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf) ? 3 : 0;
+}
+
+char *
+escape_word(char *d, const unsigned char *s, size_t n)
+{
+	size_t i = 0, start = 0, k;
+
+	while (i < n) {
+		if (s[i] == ' ' || s[i] == '(' || s[i] == ')')
+			k = 1;
+		else if ((k = wide_space(s + i, n - i)) == 0) {
+			i++;
+			continue;
+		}
+		d = escape(d, s + start, i - start);
+		for (; k > 0; k--, i++) {
+			*d++ = '\\';
+			*d++ = 'x';
+			*d++ = hex[s[i] >> 4];
+			*d++ = hex[s[i] & 15];
+		}
+		start = i;
+	}
+	return escape(d, s + start, n - start);
 }

@@ -14,5 +14,11 @@ void escape_init(void);
 /* escape n bytes of s into d, which has room for ESCAPE_GROWTH * n;
  * returns the end */
 char *escape(char *d, const unsigned char *s, size_t n);
+/* the same for a word of a record's head (a certificate's CN, an SNI):
+ * also the space, ( and ), and the bytes of Unicode's other spaces and
+ * invisible characters (U+00A0, U+1680, U+2000-U+200F, U+202F, U+205F,
+ * U+2060, U+3000, U+FEFF) as \xNN, so that the word ends at the first
+ * raw space and a "(verified)" after it can only be ours */
+char *escape_word(char *d, const unsigned char *s, size_t n);
 
 #endif

@@ -14,6 +14,7 @@
 #include "frame.h"
 #include "msgd.h"
 #include "peer.h"
+#include "tlsid.h"
 #include "wait.h"
 
 #define MAXLINE_DEFAULT 4096
@@ -30,13 +31,16 @@ struct opts {
 	long timeout;
 	long session;		/* -T: the whole connection's cap, 0 none */
 	int proxy;		/* -p: a PROXY header comes first */
+	int stunnel_verifies;	/* -c: SSL_CLIENT_DN names a verified cert */
 	struct sink_opts sink;
 };
 
-#define SYNOPSIS "msgd-handler [-hVpsS] [-g TEXT] [-l FILE] [-m BYTES] " \
+#define SYNOPSIS "msgd-handler [-chVpsS] [-g TEXT] [-l FILE] [-m BYTES] " \
 	"[-t SECS] [-T SECS]"
 /* -h: a line an option, in the man page's order */
 #define OPTIONS \
+	"  -c        stunnel verifies client certificates: SSL_CLIENT_DN's " \
+	"CN is verified\n" \
 	"  -g TEXT   greeting line (default hello)\n" \
 	"  -h        this help (--help too)\n" \
 	"  -l FILE   append records to FILE, made 0640; - is stderr\n" \
@@ -74,12 +78,15 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->maxline = MAXLINE_DEFAULT;
 	o->timeout = TIMEOUT_DEFAULT;
 	opt_help(argc, argv, SYNOPSIS, OPTIONS);
-	while ((ch = getopt(argc, argv, ":g:hl:m:psSt:T:V")) != -1) {
+	while ((ch = getopt(argc, argv, ":cg:hl:m:psSt:T:V")) != -1) {
 		switch (ch) {
 		case 'h':
 			usage_help(SYNOPSIS, OPTIONS);
 		case 'V':
 			version_exit();
+		case 'c':
+			o->stunnel_verifies = 1;
+			break;
 		case 'g':
 			if (strpbrk(optarg, "\r\n")) {
 				warn("-g: the greeting must be one line");
@@ -139,6 +146,8 @@ serve_connection(int argc, char **argv)
 	struct opts o = { 0 };
 	enum endreason why;
 	char text[TEXT_MAX], peer[ADDR_PEERLEN];
+	static struct tlsid id;
+	enum peer_source from;
 
 	progname = "msgd-handler";
 	diag_shared();
@@ -149,11 +158,12 @@ serve_connection(int argc, char **argv)
 	parse_opts(argc, argv, &o);
 
 	escape_init();
-	peer_init(peer);
+	from = peer_init(peer);
+	tlsid_env(&id, o.proxy ? PEER_OTHER : from, o.stunnel_verifies);
 	c.in.maxline = (size_t)o.maxline;
 	output_init(&c.out, o.timeout);
 	tcp_options();
-	if (o.proxy && proxy_peer(peer, &c.unannounced) < 0)
+	if (o.proxy && proxy_peer(peer, &id, &c.unannounced) < 0)
 		return refuse(&c.out, "error bad proxy header\n");
 	if (!o.proxy)
 		c.unannounced = peer_is_check();
@@ -162,8 +172,9 @@ serve_connection(int argc, char **argv)
 
 	/* the sink is opened for a health check too: one that could not
 	 * record gets no greeting, and the relay takes the node out */
-	if (conn_sink_init(&c, &o.sink, o.maxline_set, peer) < 0 ||
-	    (!c.unannounced && rec_single(&c.rec, &c.sink, "connect") < 0))
+	c.connect = id.connect;
+	if (conn_sink_init(&c, &o.sink, o.maxline_set, peer, id.who) < 0 ||
+	    (!c.unannounced && rec_single(&c.rec, &c.sink, c.connect) < 0))
 		return refuse(&c.out, REPLY_CANNOT);
 	c.in.cap = c.in.maxline + 1 + READSZ;
 	c.in.p = malloc(c.in.cap);

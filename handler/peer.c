@@ -82,7 +82,7 @@ ipc_peer(char *peer)
  * terminator or a proxy the socket's peer is that relay, not the client.
  * (A PROXY header, with -p, overrides all of these.)
  */
-void
+enum peer_source
 peer_init(char *peer)
 {
 	struct sockaddr_storage ss;
@@ -92,27 +92,30 @@ peer_init(char *peer)
 	const char *proto = getenv("PROTO");
 
 	if (cred_peer(peer) || ipc_peer(peer))
-		return;
+		return PEER_OTHER;
 	if (proto && strcmp(proto, "TCP") == 0 &&
 	    env_peer(peer, "TCPREMOTEIP", "TCPREMOTEPORT"))
-		return;
-	if (env_peer(peer, "REMOTE_HOST", "REMOTE_PORT") ||
-	    env_peer(peer, "REMOTE_ADDR", "REMOTE_PORT"))
-		return;
+		return PEER_UCSPI;
+	if (env_peer(peer, "REMOTE_HOST", "REMOTE_PORT"))
+		return PEER_STUNNEL;
+	if (env_peer(peer, "REMOTE_ADDR", "REMOTE_PORT"))
+		return PEER_OTHER;
 	if (getpeername(0, (struct sockaddr *)&ss, &len) == 0 &&
 	    addr_ip_port((struct sockaddr *)&ss, ip, &port) == 0)
 		addr_peer(peer, ip, port);
 	else
 		strcpy(peer, "local");
+	return PEER_OTHER;
 }
 
 /*
  * -p: the relay's PROXY header, read before anything else and never a
  * byte past it, within PROXY_WAIT_MS.  Its client becomes the peer (a v2
- * LOCAL or v1 UNKNOWN keeps the one found so far).  0, or -1 said.
+ * LOCAL or v1 UNKNOWN keeps the one found so far), its TLVs the client's
+ * TLS identity, and nothing else's.  0, or -1 said.
  */
 int
-proxy_peer(char *peer, int *check)
+proxy_peer(char *peer, struct tlsid *id, int *check)
 {
 	struct proxy_reader r;
 	struct proxy_info pi;
@@ -129,6 +132,7 @@ proxy_peer(char *peer, int *check)
 		    poll(&pfd, 1, deadline_poll_ms(end)) == 0) {
 			warn("bad proxy header from %s: none within %d s", peer,
 			    PROXY_WAIT_MS / 1000);
+			proxy_reader_free(&r);
 			return -1;
 		}
 	}
@@ -137,12 +141,15 @@ proxy_peer(char *peer, int *check)
 			warn("bad proxy header from %s: cannot read it:", peer);
 		else
 			warn("bad proxy header from %s", peer);
+		proxy_reader_free(&r);
 		return -1;
 	}
 	if (!pi.local && addr_ip_port((struct sockaddr *)&pi.src, ip,
 	    &port) == 0)
 		addr_peer(peer, ip, port);
 	*check = pi.check;
+	tlsid_proxy(id, &pi.tls);
+	proxy_reader_free(&r);
 	return 0;
 }
 

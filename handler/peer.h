@@ -3,11 +3,14 @@
 #ifndef HANDLER_PEER_H
 #define HANDLER_PEER_H
 
-/* the peer from fd 0 and the environment, first that applies */
-void peer_init(char *peer);
-/* -p: the relay's PROXY header names the client instead: 0, or -1 said;
- * *check set when it is a v2 LOCAL, the relay's own health check */
-int proxy_peer(char *peer, int *check);
+#include "tlsid.h"
+
+/* the peer from fd 0 and the environment, first that applies: which */
+enum peer_source peer_init(char *peer);
+/* -p: the relay's PROXY header names the client instead, and its TLVs
+ * the client's TLS into *id: 0, or -1 said; *check set when it is a v2
+ * LOCAL, the relay's own health check */
+int proxy_peer(char *peer, struct tlsid *id, int *check);
 /* the launcher (msgd-launcher -p) says this is a relay's health check:
  * PROXYLOCAL=1 with PROTO=TCP */
 int peer_is_check(void);

@@ -30,7 +30,8 @@ typedef char rec_max_fits[HEAD_MAX + BODY_FIXED +
     ESCAPE_GROWTH * MAXLINE_LIMIT + 1 <= APPEND_TAIL_MAX ? 1 : -1];
 
 void
-rec_head(struct record *r, const struct sink *s, const char *peer)
+rec_head(struct record *r, const struct sink *s, const char *peer,
+    const char *who)
 {
 	int n = 0;
 
@@ -40,16 +41,19 @@ rec_head(struct record *r, const struct sink *s, const char *peer)
 		    "YYYY-MM-DDTHH:MM:SS.mmmZ msgd-handler[%ld]: ",
 		    (long)getpid());
 	n += snprintf(r->head + n, sizeof r->head - n, "%s ", peer);
+	r->wholen = *who ? strlen(who) + 1 : 0;
+	if (r->wholen)
+		n += snprintf(r->head + n, sizeof r->head - n, "%s ", who);
 	r->headlen = (size_t)n;
 	r->ts_sec = -1;
 }
 
 size_t
-rec_fits(const struct sink *s)
+rec_fits(const struct record *r, const struct sink *s)
 {
 	if (s->kind == SINK_SYSLOG)
-		return FITS(SYSLOG_MAX, SYSLOG_HEAD_MAX);
-	return s->reg ? 0 : FITS(PIPE_ATOMIC, HEAD_MAX);
+		return FITS(SYSLOG_MAX, SYSLOG_HEAD_MAX + r->wholen);
+	return s->reg ? 0 : FITS(PIPE_ATOMIC, HEAD_BASE_MAX + r->wholen);
 }
 
 void

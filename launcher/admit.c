@@ -11,6 +11,7 @@
 #include "limits.h"
 #include "opts.h"
 #include "rules.h"
+#include "rules_cn.h"
 #include "slots.h"
 #include "sockets.h"
 #include "status.h"
@@ -33,7 +34,8 @@ deny(int fd, const char *ip, const char *why)
 
 int
 admit(int cfd, int ln, const struct sockaddr *client,
-    const struct ruleset *rules, const struct rule **rule)
+    const struct ruleset *rules, const struct proxy_tls *tls,
+    const struct rule **rule)
 {
 	const struct rule *r = NULL;
 	struct slot *s = slot_next();
@@ -51,6 +53,13 @@ admit(int cfd, int ln, const struct sockaddr *client,
 		r = rules ? rules_match_cred(rules, &s->cred) : NULL;
 	} else {
 		r = rules ? rules_match(rules, client) : NULL;
+		if (rules && tls && tls->verified && tls->cn.n) {
+			const struct rule *c = rules_match_cn(rules,
+			    tls->cn.p, tls->cn.n);
+
+			if (c && (r == NULL || c->line < r->line))
+				r = c;
+		}
 		if (addr_ip_port(client, s->ip, &s->port) < 0)
 			s->ip[0] = '\0';
 		source_key(client, s->key);

@@ -5,6 +5,7 @@
 
 #include <sys/socket.h>
 
+#include "proxy.h"
 #include "rules.h"
 
 /*
@@ -14,10 +15,13 @@
  * closed here and logged.  The client's address is given apart from the
  * socket: it is not always the socket's peer.  Its address, port and
  * source key are written once, into the slot child_start() takes next
- * (there is one: the caller checked -c).  On 1, *rule is the allow rule
- * of rules (NULL: no -x) that matched, or NULL.
+ * (there is one: the caller checked -c).  A trusted relay's word on the
+ * client's TLS (tls, else NULL) lets cn: rules match its verified CN, the
+ * first line of them and the address rules deciding.  On 1, *rule is the
+ * allow rule of rules (NULL: no -x) that matched, or NULL.
  */
 int admit(int cfd, int ln, const struct sockaddr *client,
-    const struct ruleset *rules, const struct rule **rule);
+    const struct ruleset *rules, const struct proxy_tls *tls,
+    const struct rule **rule);
 
 #endif

@@ -186,11 +186,11 @@ try_spawn(struct slot *s)
 
 void
 child_start(int cfd, const struct sockaddr *local, const struct sockaddr *proxy,
-    const struct rule *rule)
+    const struct proxy_tls *tls, const struct rule *rule)
 {
 	struct slot *s = slot_take();
 
-	if (make_env(s, cfd, local, proxy, rule) < 0) {
+	if (make_env(s, cfd, local, proxy, tls, rule) < 0) {
 		close(cfd);
 		slot_free(s);
 		counts.failed++;

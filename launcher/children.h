@@ -6,6 +6,7 @@
 
 #include <sys/socket.h>
 
+#include "proxy.h"
 #include "rules.h"
 
 /* an admitted client's child (admit() wrote the client into slot_next()):
@@ -13,7 +14,8 @@
  * back-off.  The client is closed and it is said when no child can be
  * made for it (exec failed, or no room for its environment) */
 void child_start(int cfd, const struct sockaddr *local,
-    const struct sockaddr *proxy, const struct rule *rule);
+    const struct sockaddr *proxy, const struct proxy_tls *tls,
+    const struct rule *rule);
 /* every child that ended, logged; a failed exec said by PROGRAM's name */
 void reap(void);
 

@@ -21,18 +21,24 @@ extern char **environ;
 /* PROTO, three pairs (TCPLOCAL, TCPREMOTE, PROXYREMOTE) and PROXYLOCAL
  * at most */
 #define UCSPI_VARS 8
+/* a relay's TLS word (tls_env): PROXYSSL, PROXYSSLVERIFIED, five texts of
+ * PP2_TYPE_SSL, PROXYAUTHORITY and PROXYUNIQUEID (hex), the longest name
+ * 16 bytes, each text at most PROXY_TEXT_MAX */
+#define TLS_VARS 9
+#define TLS_BYTES (TLS_VARS * 20 + 6 * PROXY_TEXT_MAX + \
+	2 * PROXY_UNIQUE_ID_MAX)
 
 /* the environment of every child: ours less UCSPI variables, then these */
 static char **base_env;
 static size_t base_env_n;
 
+/* UCSPI's, and every PROXY* one: a child believes those only from us */
 static int
 is_ucspi(const char *e)
 {
 	static const char *const names[] = { "PROTO=", "TCPLOCALIP=",
 	    "TCPLOCALPORT=", "TCPLOCALHOST=", "TCPREMOTEIP=", "TCPREMOTEPORT=",
-	    "TCPREMOTEHOST=", "TCPREMOTEINFO=", "PROXYREMOTEIP=",
-	    "PROXYREMOTEPORT=", "PROXYLOCAL=", NULL };
+	    "TCPREMOTEHOST=", "TCPREMOTEINFO=", "PROXY", NULL };
 	int i;
 
 	for (i = 0; names[i]; i++)
@@ -119,8 +125,8 @@ env_need_for(const struct ruleset *rs)
 		if (n > bytes)
 			bytes = n;
 	}
-	env_need = (base_env_n + UCSPI_VARS + vars + 1) * sizeof(char *) +
-	    UCSPI_VARS * UCSPI_VAR_LEN + bytes;
+	env_need = (base_env_n + UCSPI_VARS + TLS_VARS + vars + 1) *
+	    sizeof(char *) + UCSPI_VARS * UCSPI_VAR_LEN + TLS_BYTES + bytes;
 }
 
 /* PROTO=TCP and the TCPLOCAL and TCPREMOTE pairs (the client as admit()
@@ -167,6 +173,56 @@ tcp_env(const char **add, char ucspi[3][2][UCSPI_VAR_LEN],
 	return nadd;
 }
 
+/* "NAME=" and the n bytes of v (hex: two hex digits a byte) at p, added
+ * to add[]: where the next goes */
+static char *
+tls_var(const char **add, size_t *nadd, char *p, const char *name,
+    const struct proxy_text *v, int hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i, n = strlen(name);
+
+	if (v->p == NULL)
+		return p;
+	add[(*nadd)++] = p;
+	memcpy(p, name, n);
+	p += n;
+	*p++ = '=';
+	for (i = 0; i < v->n; i++)
+		if (hex) {
+			*p++ = digits[v->p[i] >> 4];
+			*p++ = digits[v->p[i] & 15];
+		} else
+			*p++ = (char)v->p[i];
+	*p++ = '\0';
+	return p;
+}
+
+/* what a trusted relay's TLVs said of the client's TLS (texts hold no NUL:
+ * proxy_tlvs refused those), in buf of TLS_BYTES: how many */
+static size_t
+tls_env(const char **add, char *buf, const struct proxy_tls *t)
+{
+	static const struct proxy_text yes = { (const unsigned char *)"1", 1 },
+	    no = { (const unsigned char *)"0", 1 };
+	size_t n = 0;
+	char *p = buf;
+
+	if (t->ssl) {
+		p = tls_var(add, &n, p, "PROXYSSL", &yes, 0);
+		p = tls_var(add, &n, p, "PROXYSSLVERIFIED",
+		    t->verified ? &yes : &no, 0);
+		p = tls_var(add, &n, p, "PROXYSSLVERSION", &t->version, 0);
+		p = tls_var(add, &n, p, "PROXYSSLCN", &t->cn, 0);
+		p = tls_var(add, &n, p, "PROXYSSLCIPHER", &t->cipher, 0);
+		p = tls_var(add, &n, p, "PROXYSSLSIGALG", &t->sig_alg, 0);
+		p = tls_var(add, &n, p, "PROXYSSLKEYALG", &t->key_alg, 0);
+	}
+	p = tls_var(add, &n, p, "PROXYAUTHORITY", &t->authority, 0);
+	tls_var(add, &n, p, "PROXYUNIQUEID", &t->unique_id, 1);
+	return n;
+}
+
 /* a UNIX-domain listener's client: the UCSPI IPC set, as s6-ipcserver makes it (IPCLOCALPATH is at
  * most 121 bytes, the rest 26: within what env_need counts for TCP) */
 static size_t
@@ -197,15 +253,18 @@ ipc_env(const char **add, char ucspi[3][2][UCSPI_VAR_LEN],
  */
 int
 make_env(struct slot *s, int cfd, const struct sockaddr *local,
-    const struct sockaddr *proxy, const struct rule *r)
+    const struct sockaddr *proxy, const struct proxy_tls *tls,
+    const struct rule *r)
 {
-	char ucspi[3][2][UCSPI_VAR_LEN];
-	const char *add[UCSPI_VARS];
+	char ucspi[3][2][UCSPI_VAR_LEN], tlsbuf[TLS_BYTES];
+	const char *add[UCSPI_VARS + TLS_VARS];
 	size_t nadd, nvars = r ? r->nenv : 0, bytes = 0, i, k = 0;
 	char **env, *p;
 
 	nadd = socket_at(s->ln)->ipc ? ipc_env(add, ucspi, s) :
 	    tcp_env(add, ucspi, s, cfd, local, proxy);
+	if (!socket_at(s->ln)->ipc && proxy && tls)
+		nadd += tls_env(add + nadd, tlsbuf, tls);
 	for (i = 0; i < nadd; i++)
 		bytes += strlen(add[i]) + 1;
 	for (i = 0; i < nvars; i++)

@@ -87,8 +87,8 @@ accept_some(int ln)
 			waiting_add(cfd, &ss, now_ms());
 			continue;
 		}
-		if (admit(cfd, ln, (struct sockaddr *)&ss, rules, &rule))
-			child_start(cfd, NULL, NULL, rule);
+		if (admit(cfd, ln, (struct sockaddr *)&ss, rules, NULL, &rule))
+			child_start(cfd, NULL, NULL, NULL, rule);
 	}
 }
 
@@ -178,9 +178,10 @@ on_header(int fd, const struct proxy_info *pi,
 		local = &pi->dst;
 	}
 	slot_next()->check = pi->check;
-	if (admit(fd, relay_ln, (const struct sockaddr *)client, rules, &rule))
+	if (admit(fd, relay_ln, (const struct sockaddr *)client, rules, &pi->tls,
+	    &rule))
 		child_start(fd, (const struct sockaddr *)local,
-		    (const struct sockaddr *)proxy, rule);
+		    (const struct sockaddr *)proxy, &pi->tls, rule);
 	return 0;
 }
 

@@ -270,9 +270,9 @@ proxies_init(void)
 		return NULL;
 	proxies = rules_parse(o.proxies, o.proxies_len, "-p", err, sizeof err);
 	if (proxies == NULL || proxies->ntable[1 + RULE_UID] ||
-	    proxies->ntable[1 + RULE_GID]) {
-		warn("%s", proxies ? "-p: a relay is an address, not a uid: "
-		    "or gid:" : err);
+	    proxies->ntable[1 + RULE_GID] || proxies->ncn) {
+		warn("%s", proxies ? "-p: a relay is an address, not a uid:, "
+		    "gid: or cn:" : err);
 		usage_exit(SYNOPSIS);
 	}
 	return proxies;

@@ -122,6 +122,7 @@ waiting_run(const struct pollfd *pfd, int n, long long now,
 			why = "none in time";
 		if (done(fd, r > 0 ? &x->pi : NULL, &proxy, why) < 0)
 			continue;
+		proxy_reader_free(&x->rd);
 		*x = w[--nw];
 	}
 }
@@ -129,6 +130,8 @@ waiting_run(const struct pollfd *pfd, int n, long long now,
 void
 waiting_close_all(void)
 {
-	while (nw > 0)
+	while (nw > 0) {
 		close(w[--nw].fd);
+		proxy_reader_free(&w[nw].rd);
+	}
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "rules.h"
+#include "rules_cn.h"
 
 /* a rules file larger than this is a mistake (a log, a disk image) */
 #define RULES_MAX_BYTES (16L << 20)
@@ -118,6 +119,13 @@ parse_address(struct parse *p, const char *w, struct rule *r)
 
 	if (strncmp(w, "uid:", 4) == 0 || strncmp(w, "gid:", 4) == 0)
 		return parse_id(p, w, r);
+	if (strncmp(w, "cn:", 3) == 0) {
+		const char *why = cn_parse((char *)w, r);
+
+		if (why)
+			bad(p, "%s", why);
+		return why ? -1 : 0;
+	}
 	if (n >= sizeof ip) {
 		bad(p, "bad address '%.*s...'", 48, w);
 		return -1;
@@ -386,6 +394,8 @@ parse_text(char *text, size_t len, const char *name, char *err,
 		for (f = 0; f < 4 && r == 0; f++)
 			if (build_tables(rs, f) < 0)
 				r = -2;
+		if (r == 0 && cn_table(rs) < 0)
+			r = -2;
 	}
 	if (r != 0) {
 		if (r == -2)
@@ -497,6 +507,7 @@ rules_free(struct ruleset *rs)
 		free(rs->table[f]);
 	}
 	free(rs->rule);
+	free(rs->cns);
 	free(rs->envs);
 	free(rs->text);
 	free(rs);

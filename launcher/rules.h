@@ -12,18 +12,21 @@
 /* room for a parse's "NAME:LINE: what is wrong" */
 #define RULES_ERRLEN 512
 
-/* what a rule's address is: a network, or a local client's uid or gid */
-enum { RULE_IP, RULE_UID, RULE_GID };
+/* what a rule's address is: a network, a local client's uid or gid, or
+ * the CN of a verified client certificate (rules_cn.h) */
+enum { RULE_IP, RULE_UID, RULE_GID, RULE_CN };
 
 /* one line of a rules file, as parsed */
 struct rule {
 	unsigned line;		/* its line number in the file, from 1 */
-	unsigned char cred;	/* RULE_IP, or RULE_UID / RULE_GID (-U) */
+	unsigned char cred;	/* RULE_IP, or RULE_UID / RULE_GID (-U), RULE_CN */
 	unsigned char v6;	/* 0: an IPv4 rule, 1: an IPv6 rule */
 	unsigned char plen;	/* prefix length, 0 to 32 or 128 */
 	unsigned char allow;
 	unsigned char addr[16];	/* network address (IPv4 in the first 4);
 				 * a uid or gid in the first 4, big-endian */
+	char *cn;		/* RULE_CN: the name, decoded, in text */
+	size_t cnlen;
 	size_t nenv;		/* its NAME=VALUE words, allow rules only */
 	char **env;
 };
@@ -46,6 +49,8 @@ struct ruleset {
 	/* per family (IPv4, IPv6, uid, gid): one per prefix length used */
 	struct rule_table *table[4];
 	size_t ntable[4];
+	unsigned *cns;		/* the cn: rules, sorted by name (rules_cn.c) */
+	size_t ncn;
 	char **envs;		/* every rule's variables, pointing into text */
 	char *text;		/* the file, its words NUL-terminated in place */
 };

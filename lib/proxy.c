@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /* The PROXY protocol header, v1 and v2, parsed strictly to the published
- * text: exact lengths, known families only, and never a byte of the
- * client's data taken with the header. */
+ * text: exact lengths, known families only, TLVs that add up, and never a
+ * byte of the client's data taken with the header. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -185,6 +186,178 @@ parse_v2(const unsigned char *buf, size_t len, struct proxy_info *pi)
 	return 16 + (long)hlen;
 }
 
+/* TLV types and PP2_TYPE_SSL's client flags (proxy-protocol.txt 2.2) */
+enum {
+	PP2_TYPE_AUTHORITY = 0x02, PP2_TYPE_CRC32C = 0x03,
+	PP2_TYPE_NOOP = 0x04, PP2_TYPE_UNIQUE_ID = 0x05,
+	PP2_TYPE_SSL = 0x20, PP2_SUBTYPE_SSL_VERSION = 0x21,
+	PP2_SUBTYPE_SSL_CN = 0x22, PP2_SUBTYPE_SSL_CIPHER = 0x23,
+	PP2_SUBTYPE_SSL_SIG_ALG = 0x24, PP2_SUBTYPE_SSL_KEY_ALG = 0x25
+};
+#define PP2_CLIENT_SSL 0x01
+#define PP2_CLIENT_CERT_CONN 0x02
+#define PP2_CLIENT_CERT_SESS 0x04
+
+unsigned long
+proxy_crc32c(unsigned long crc, const unsigned char *p, size_t n)
+{
+	static unsigned long table[256];
+	size_t i;
+
+	if (table[1] == 0) {
+		for (i = 0; i < 256; i++) {
+			unsigned long c = i;
+			int k;
+
+			for (k = 0; k < 8; k++)
+				c = c & 1 ? (c >> 1) ^ 0x82f63b78UL : c >> 1;
+			table[i] = c;
+		}
+	}
+	crc = ~crc & 0xffffffffUL;
+	for (i = 0; i < n; i++)
+		crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+	return ~crc & 0xffffffffUL;
+}
+
+/* a field seen once, at most max bytes, no NUL unless binary: 0 or -1 */
+static int
+field(struct proxy_text *f, const unsigned char *v, size_t n, size_t max,
+    int binary)
+{
+	if (f->p != NULL || n > max || (!binary && memchr(v, 0, n)))
+		return -1;
+	f->p = v;
+	f->n = n;
+	return 0;
+}
+
+/* the next TLV of the n bytes at p from *at: its type, value and length;
+ * -1 when it runs past them */
+static int
+next_tlv(const unsigned char *p, size_t n, size_t *at, int *type,
+    const unsigned char **v, size_t *len)
+{
+	if (n - *at < 3)
+		return -1;
+	*type = p[*at];
+	*len = (size_t)p[*at + 1] << 8 | p[*at + 2];
+	if (*len > n - *at - 3)
+		return -1;
+	*v = p + *at + 3;
+	*at += 3 + *len;
+	return 0;
+}
+
+/* PP2_TYPE_SSL: client flags, verify result, then sub-TLVs filling it */
+static int
+ssl_tlv(const unsigned char *p, size_t n, struct proxy_tls *t)
+{
+	struct proxy_text *f;
+	const unsigned char *v;
+	size_t at = 5, len;
+	int type;
+
+	if (n < 5)
+		return -1;
+	while (at < n) {
+		if (next_tlv(p, n, &at, &type, &v, &len) < 0)
+			return -1;
+		if (type == PP2_SUBTYPE_SSL_VERSION)
+			f = &t->version;
+		else if (type == PP2_SUBTYPE_SSL_CN)
+			f = &t->cn;
+		else if (type == PP2_SUBTYPE_SSL_CIPHER)
+			f = &t->cipher;
+		else if (type == PP2_SUBTYPE_SSL_SIG_ALG)
+			f = &t->sig_alg;
+		else if (type == PP2_SUBTYPE_SSL_KEY_ALG)
+			f = &t->key_alg;
+		else
+			continue;	/* a sub-type of a later spec */
+		if (field(f, v, len, PROXY_TEXT_MAX, 0) < 0)
+			return -1;
+	}
+	t->ssl = (p[0] & PP2_CLIENT_SSL) != 0;
+	t->cert = t->ssl &&
+	    (p[0] & (PP2_CLIENT_CERT_CONN | PP2_CLIENT_CERT_SESS)) != 0;
+	/* verify: 0 when the certificate was verified, else not */
+	t->verified = t->cert && (p[1] | p[2] | p[3] | p[4]) == 0;
+	if (!t->ssl)	/* no TLS: nothing of it to believe */
+		t->version = t->cn = t->cipher = t->sig_alg = t->key_alg =
+		    (struct proxy_text){ NULL, 0 };
+	return 0;
+}
+
+/* the TLVs from at to len, into t; crc where a CRC32C's value is */
+static int
+tlvs(const unsigned char *h, size_t len, size_t at, struct proxy_tls *t,
+    const unsigned char **crc)
+{
+	const unsigned char *v;
+	size_t n;
+	int type, ssl = 0;
+
+	while (at < len) {
+		if (next_tlv(h, len, &at, &type, &v, &n) < 0)
+			return -1;
+		switch (type) {
+		case PP2_TYPE_AUTHORITY:
+			if (field(&t->authority, v, n, PROXY_TEXT_MAX, 0) < 0)
+				return -1;
+			break;
+		case PP2_TYPE_UNIQUE_ID:
+			if (field(&t->unique_id, v, n, PROXY_UNIQUE_ID_MAX,
+			    1) < 0)
+				return -1;
+			break;
+		case PP2_TYPE_CRC32C:
+			if (n != 4 || *crc != NULL)
+				return -1;
+			*crc = v;
+			break;
+		case PP2_TYPE_SSL:
+			if (ssl++ || ssl_tlv(v, n, t) < 0)
+				return -1;
+			break;
+		default:	/* NOOP, ALPN, NETNS, custom: skipped */
+			break;
+		}
+	}
+	return 0;
+}
+
+int
+proxy_tlvs(const unsigned char *h, size_t len, struct proxy_tls *t)
+{
+	static const unsigned char zero[4];
+	const unsigned char *crc = NULL;
+	size_t at;
+
+	memset(t, 0, sizeof *t);
+	if (len < 16 || h[0] != '\r' || h[12] != 0x21 ||
+	    (h[13] != 0x11 && h[13] != 0x21))
+		return 0;	/* v1, LOCAL, UNSPEC: no TLV is read */
+	at = 16 + (h[13] == 0x11 ? 12 : 36);
+	if (len < at || tlvs(h, len, at, t, &crc) < 0)
+		goto bad;
+	if (crc) {
+		size_t k = (size_t)(crc - h);
+		unsigned long c = proxy_crc32c(0, h, k);
+		unsigned long want = (unsigned long)crc[0] << 24 |
+		    (unsigned long)crc[1] << 16 | (unsigned long)crc[2] << 8 |
+		    crc[3];
+
+		c = proxy_crc32c(c, zero, 4);
+		if (proxy_crc32c(c, crc + 4, len - k - 4) != want)
+			goto bad;
+	}
+	return 0;
+bad:
+	memset(t, 0, sizeof *t);
+	return -1;
+}
+
 long
 proxy_parse(const unsigned char *buf, size_t len, struct proxy_info *pi)
 {
@@ -226,11 +399,27 @@ nothing(ssize_t n)
 	return -1;
 }
 
+/* where the header is kept: its own memory once it is over PROXY_BUF */
+static unsigned char *
+hdr(struct proxy_reader *r)
+{
+	return r->big ? r->big : r->buf;
+}
+
+/* the header is whole: its TLVs, each time (the reader may have moved) */
+static int
+whole(struct proxy_reader *r, struct proxy_info *pi)
+{
+	if (proxy_tlvs(hdr(r), (size_t)r->total, &pi->tls) < 0) {
+		errno = 0;
+		return -1;
+	}
+	return 1;
+}
+
 int
 proxy_read(int fd, struct proxy_reader *r, struct proxy_info *pi)
 {
-	unsigned char drop[512];
-
 	/* look before taking: what follows the header is the client's */
 	while (r->total == 0) {
 		ssize_t n = recv(fd, r->buf + r->have, sizeof r->buf - r->have,
@@ -252,15 +441,28 @@ proxy_read(int fd, struct proxy_reader *r, struct proxy_info *pi)
 		r->have += k;
 		r->total = t;
 	}
-	/* the rest of a v2 header: TLVs, read and dropped */
+	/* the rest of a v2 header: its TLVs */
+	if ((size_t)r->total > sizeof r->buf && r->big == NULL) {
+		if ((r->big = malloc((size_t)r->total)) == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		memcpy(r->big, r->buf, r->have);
+	}
 	while (r->have < (size_t)r->total) {
-		size_t want = (size_t)r->total - r->have;
-		ssize_t n = recv(fd, drop, want < sizeof drop ? want :
-		    sizeof drop, MSG_DONTWAIT);
+		ssize_t n = recv(fd, hdr(r) + r->have,
+		    (size_t)r->total - r->have, MSG_DONTWAIT);
 
 		if (n <= 0)
 			return nothing(n);
 		r->have += (size_t)n;
 	}
-	return 1;
+	return whole(r, pi);
+}
+
+void
+proxy_reader_free(struct proxy_reader *r)
+{
+	free(r->big);
+	r->big = NULL;
 }

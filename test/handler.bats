@@ -11,7 +11,7 @@ load helpers
 # the peer must come from the test, never from the caller's environment
 unset PROTO TCPREMOTEIP TCPREMOTEPORT REMOTE_HOST REMOTE_ADDR REMOTE_PORT
 
-USAGE='usage: msgd-handler [-hVpsS] [-g TEXT] [-l FILE] [-m BYTES] [-t SECS] [-T SECS]'
+USAGE='usage: msgd-handler [-chVpsS] [-g TEXT] [-l FILE] [-m BYTES] [-t SECS] [-T SECS]'
 # LeakSanitizer cannot run under ptrace: off for the handlers strace runs
 LSAN_OFF=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 

@@ -232,7 +232,8 @@ talk() {
 		shift
 	done
 	shift
-	rm -f "$T/cport"
+	# a port file of an earlier talk must not be read before it is redone
+	rm -f "$T/cport" "$T/port"
 	start_server "$T/port" python3 "$TCP_PY" serve-once "${serve_opts[@]}" \
 		"${HANDLER_CMD[@]}" "$@"
 	port=$(wait_line "$T/port")
@@ -452,4 +453,52 @@ help_is_man() {
 				sed -nE 's/^  -(.)(, -(.))? .*/\1\n\3/p' | sed '/^$/d' | LC_ALL=C sort) ||
 			return 1
 	done
+}
+
+# tlv TYPE TEXT: one PROXY v2 TLV (TYPE as 0x22) of the bytes of TEXT
+# (printf %b escapes), in hex for proxy_v2's TLV_HEX
+tlv() {
+	printf '%b' "$2" | python3 -c 'import sys
+v = sys.stdin.buffer.read()
+print((bytes([int(sys.argv[1], 0)]) + len(v).to_bytes(2, "big") + v).hex())' "$1"
+}
+
+# ssl_tlv CLIENT VERIFY [SUB_HEX...]: a PP2_TYPE_SSL TLV, client flags and
+# verify result as numbers, then its sub-TLVs (tlv's output), in hex
+ssl_tlv() {
+	python3 -c 'import sys
+v = bytes([int(sys.argv[1], 0)]) + int(sys.argv[2], 0).to_bytes(4, "big") + \
+    bytes.fromhex("".join(sys.argv[3:]))
+print((b"\x20" + len(v).to_bytes(2, "big") + v).hex())' "$@"
+}
+
+# proxy_v2_crc SRC DST SPORT DPORT TLV_HEX [bad]: a v2 PROXY TCP4 header
+# with the TLVs and a CRC32C TLV last, computed as proxy-protocol.txt says
+# (over the whole header, its own value zero); "bad" flips one bit of it
+proxy_v2_crc() {
+	python3 - "$@" <<'PY'
+import ipaddress, struct, sys
+def crc32c(b):
+    c = 0xffffffff
+    for x in b:
+        c ^= x
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82f63b78 if c & 1 else c >> 1
+    return c ^ 0xffffffff
+a = sys.argv[1:]
+body = ipaddress.ip_address(a[0]).packed + ipaddress.ip_address(a[1]).packed + \
+    struct.pack(">HH", int(a[2]), int(a[3])) + bytes.fromhex(a[4]) + b"\x03\x00\x04\0\0\0\0"
+h = b"\r\n\r\n\0\r\nQUIT\n\x21\x11" + struct.pack(">H", len(body)) + body
+c = crc32c(h) ^ (1 if len(a) > 5 and a[5] == "bad" else 0)
+sys.stdout.buffer.write(h[:-4] + struct.pack(">I", c))
+PY
+}
+
+# lacks FILE PATTERN: no line of FILE matches PATTERN (BRE); if one does,
+# show it (a bare `! grep` would not fail a bats test)
+lacks() {
+	if grep -n -- "$2" "$1"; then
+		echo "$1 has $2"
+		return 1
+	fi
 }

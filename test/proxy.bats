@@ -81,14 +81,14 @@ refused() {
 }
 
 @test "with -p v2 headers name the client, IPv4 with TLVs and IPv6 alike" {
-	# ALPN "h2" and authority "example.com", read and dropped
+	# ALPN "h2" (skipped) and authority "example.com" (the SNI, recorded)
 	{ proxy_v2 0x21 0x11 203.0.113.5 198.51.100.1 51000 9100 \
 		010002683202000b6578616d706c652e636f6d
 		printf 'hi\n'; } >"$T/in"
 	talk "$T/in" -- -p -l "$T/F"
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
-	records_are "$T/F" '203.0.113.5:51000 connect' \
+	records_are "$T/F" '203.0.113.5:51000 connect sni=example.com' \
 		'203.0.113.5:51000 #1 receive message: hi' \
 		'203.0.113.5:51000 disconnect: 1 message, 2 bytes, eof'
 

@@ -266,7 +266,7 @@ one_client_records() {
 	launcher_usage_error "-M: bad mode '0800' (octal, from 0 to 0777)" -U -M 0800 "$S" true
 	launcher_usage_error "PATH PROGRAM missing" -U
 	launcher_usage_error "PROGRAM missing" -U "$S"
-	launcher_usage_error "-p: a relay is an address, not a uid: or gid:" -p uid:0 127.0.0.1 0 true
+	launcher_usage_error "-p: a relay is an address, not a uid:, gid: or cn:" -p uid:0 127.0.0.1 0 true
 	printf 'uid:1 allow\nuid:x deny\n' >"$T/rules"
 	launcher_file_error "$T/rules:2: bad uid 'x' (a number from 0 to 4294967295)" -U -x "$T/rules" "$S" true
 	printf 'gid:4294967296 deny\n' >"$T/rules"

@@ -4,7 +4,9 @@
  * from every prefix once it is known, and the same as a reference parser
  * written from proxy-protocol.txt.  proxy_read() over a socketpair with the
  * bytes written in pieces: it takes exactly the header, and what follows
- * is still in the socket.
+ * is still in the socket.  A whole v2 header's TLVs: proxy_tlvs() says
+ * what a second reader of the spec says (verdict, CRC32C, every field),
+ * and proxy_read() takes exactly the headers whose TLVs are good.
  * Input: byte 0 sets the size of the pieces written (1 to 64), the rest is
  * what the relay sends. */
 #include <arpa/inet.h>
@@ -299,6 +301,177 @@ check_parse(const uint8_t *p, size_t n, struct said *whole)
 	}
 }
 
+/* ---- the TLVs: the spec's words, checked another way ---- */
+
+/* CRC32c bit by bit, as RFC 4960 appendix B describes it */
+static uint32_t
+ref_crc(const uint8_t *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+	size_t i;
+	int k;
+
+	for (i = 0; i < n; i++)
+		for (c ^= p[i], k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0x82f63b78u & (0u - (c & 1)));
+	return ~c;
+}
+
+/* a text (or, binary, any bytes) of at most max: 0, or -1 */
+static int
+ref_text(struct proxy_text *f, const uint8_t *v, size_t n, size_t max,
+    int binary)
+{
+	size_t i;
+
+	if (n > max)
+		return -1;
+	for (i = 0; i < n && !binary; i++)
+		if (v[i] == 0)
+			return -1;
+	f->p = v;
+	f->n = n;
+	return 0;
+}
+
+/* the TLVs of v (n bytes) at depth 0 (the header's) or 1 (PP2_TYPE_SSL's):
+ * -1 when one runs past them, is known and seen twice, or is bad */
+static int
+ref_walk(const uint8_t *v, size_t n, int depth, struct proxy_tls *t,
+    const uint8_t **crc)
+{
+	int seen[256] = { 0 };
+	size_t pos = 0;
+
+	while (pos != n) {
+		size_t l;
+		const uint8_t *x;
+		int ty, r = 0;
+
+		if (pos + 3 > n)
+			return -1;
+		ty = v[pos];
+		l = v[pos + 1] * 256u + v[pos + 2];
+		x = v + pos + 3;
+		if (pos + 3 + l > n)
+			return -1;
+		pos += 3 + l;
+		if (depth == 1 && (ty < 0x21 || ty > 0x25))
+			continue;
+		if (depth == 0 && ty != 0x02 && ty != 0x03 && ty != 0x05 &&
+		    ty != 0x20)
+			continue;
+		if (seen[ty]++)
+			return -1;
+		if (depth == 1) {
+			struct proxy_text *f[] = { &t->version, &t->cn,
+			    &t->cipher, &t->sig_alg, &t->key_alg };
+
+			r = ref_text(f[ty - 0x21], x, l, 255, 0);
+		} else if (ty == 0x02)
+			r = ref_text(&t->authority, x, l, 255, 0);
+		else if (ty == 0x05)
+			r = ref_text(&t->unique_id, x, l, 128, 1);
+		else if (ty == 0x03) {
+			r = l == 4 ? 0 : -1;
+			*crc = x;
+		} else if (l < 5)
+			r = -1;
+		else {
+			r = ref_walk(x + 5, l - 5, 1, t, crc);
+			t->ssl = x[0] & 1;
+			t->cert = t->ssl && (x[0] & 6);
+			t->verified = t->cert && !x[1] && !x[2] && !x[3] && !x[4];
+		}
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* a whole header h of len bytes (proxy_parse's length): 0 or -1, *t */
+static int
+ref_tlvs(const uint8_t *h, size_t len, struct proxy_tls *t)
+{
+	const uint8_t *crc = NULL;
+	size_t at;
+
+	memset(t, 0, sizeof *t);
+	if (h[0] != '\r' || h[12] != 0x21 || (h[13] != 0x11 && h[13] != 0x21))
+		return 0;
+	at = h[13] == 0x11 ? 28 : 52;
+	if (ref_walk(h + at, len - at, 0, t, &crc) < 0)
+		goto bad;
+	if (!t->ssl)
+		t->version = t->cn = t->cipher = t->sig_alg = t->key_alg =
+		    (struct proxy_text){ NULL, 0 };
+	if (crc) {
+		uint8_t *z = malloc(len);
+		uint32_t want = (uint32_t)crc[0] << 24 | (uint32_t)crc[1] << 16 |
+		    (uint32_t)crc[2] << 8 | crc[3];
+		int ok;
+
+		CHECK(z != NULL, "out of memory");
+		memcpy(z, h, len);
+		memset(z + (crc - h), 0, 4);
+		ok = ref_crc(z, len) == want;
+		free(z);
+		if (!ok)
+			goto bad;
+	}
+	return 0;
+bad:
+	memset(t, 0, sizeof *t);
+	return -1;
+}
+
+/* a field of a (from buffer ba) and of b (from bb) say the same */
+static int
+same_text(const struct proxy_text *a, const uint8_t *ba,
+    const struct proxy_text *b, const uint8_t *bb)
+{
+	if (a->p == NULL || b->p == NULL)
+		return a->p == b->p;
+	return a->n == b->n && a->p - ba == b->p - bb;
+}
+
+static int
+same_tls(const struct proxy_tls *a, const uint8_t *ba,
+    const struct proxy_tls *b, const uint8_t *bb)
+{
+	return a->ssl == b->ssl && a->cert == b->cert &&
+	    a->verified == b->verified &&
+	    same_text(&a->version, ba, &b->version, bb) &&
+	    same_text(&a->cn, ba, &b->cn, bb) &&
+	    same_text(&a->cipher, ba, &b->cipher, bb) &&
+	    same_text(&a->sig_alg, ba, &b->sig_alg, bb) &&
+	    same_text(&a->key_alg, ba, &b->key_alg, bb) &&
+	    same_text(&a->authority, ba, &b->authority, bb) &&
+	    same_text(&a->unique_id, ba, &b->unique_id, bb);
+}
+
+/* the TLVs of a whole header (t bytes of p): proxy_tlvs and the
+ * reference agree; returns the verdict */
+static int
+check_tlvs(const uint8_t *p, size_t t)
+{
+	uint8_t *copy = malloc(t);
+	struct proxy_tls got, ref;
+	int k, r;
+
+	CHECK(copy != NULL, "out of memory");
+	memcpy(copy, p, t);
+	memset(&got, 0xa5, sizeof got);
+	k = proxy_tlvs(copy, t, &got);
+	r = ref_tlvs(p, t, &ref);
+	CHECK(k == r, "proxy_tlvs says %d, the reference %d", k, r);
+	CHECK(same_tls(&got, copy, &ref, p), "proxy_tlvs and the reference "
+	    "read different fields (ssl %d/%d cert %d/%d verified %d/%d)",
+	    got.ssl, ref.ssl, got.cert, ref.cert, got.verified, ref.verified);
+	free(copy);
+	return k;
+}
+
 /* ---- proxy_read ---- */
 
 static void
@@ -314,7 +487,8 @@ put(int fd, const uint8_t *p, size_t n)
 }
 
 static void
-check_read(const uint8_t *p, size_t n, size_t piece, const struct said *whole)
+check_read(const uint8_t *p, size_t n, size_t piece, const struct said *whole,
+    int tlvs_ok)
 {
 	struct proxy_reader r;
 	struct proxy_info pi;
@@ -343,13 +517,23 @@ check_read(const uint8_t *p, size_t n, size_t piece, const struct said *whole)
 		CHECK(k != 0, "proxy_read waits after EOF");
 	}
 	if (k < 0) {
-		CHECK(errno == 0 ? whole->t < 0 : errno == ECONNRESET &&
-		    (whole->t == 0 || (size_t)whole->t > n),
+		CHECK(errno == 0 ? whole->t < 0 || !tlvs_ok :
+		    errno == ECONNRESET && (whole->t == 0 ||
+		    (size_t)whole->t > n),
 		    "proxy_read says -1 (%s), proxy_parse %ld", strerror(errno),
 		    whole->t);
+		proxy_reader_free(&r);
 		close(sv[0]);
 		close(sv[1]);
 		return;
+	}
+	CHECK(tlvs_ok, "proxy_read took a header whose TLVs are bad");
+	{
+		struct proxy_tls ref;
+
+		ref_tlvs(p, (size_t)r.total, &ref);
+		CHECK(same_tls(&pi.tls, r.big ? r.big : r.buf, &ref, p),
+		    "proxy_read's TLS fields are not the reference's");
 	}
 	said_of(&s, r.total, &pi);
 	CHECK(same(&s, whole) && r.have == (size_t)r.total,
@@ -369,6 +553,7 @@ check_read(const uint8_t *p, size_t n, size_t piece, const struct said *whole)
 	CHECK(got == n - r.have && memcmp(rest, p + r.have, got) == 0,
 	    "%zu bytes left after the header, want %zu", got, n - r.have);
 	free(rest);
+	proxy_reader_free(&r);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -379,10 +564,13 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct said whole;
+	int ok = 1;
 
 	if (size < 1)
 		return 0;
 	check_parse(data + 1, size - 1, &whole);
-	check_read(data + 1, size - 1, 1 + data[0] % 64, &whole);
+	if (whole.t > 0 && (size_t)whole.t <= size - 1)
+		ok = check_tlvs(data + 1, (size_t)whole.t) == 0;
+	check_read(data + 1, size - 1, 1 + data[0] % 64, &whole, ok);
 	return 0;
 }

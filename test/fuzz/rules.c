@@ -5,7 +5,8 @@
  *  - match every address exactly as a plain walk through the rules in file
  *    order does (the first rule whose network holds the address; IPv4
  *    clients seen as ::ffff:a.b.c.d match IPv4 rules only; a local
- *    client's uid and gid match the first uid: or gid: rule with either),
+ *    client's uid and gid match the first uid: or gid: rule with either;
+ *    a CN the first cn: rule with its name, bytes for bytes),
  *  - are printed back as a file that parses into the same rules.
  * Input: the rules file. */
 #include <arpa/inet.h>
@@ -17,6 +18,7 @@
 
 #include "fuzz.h"
 #include "../../launcher/rules.h"
+#include "../../launcher/rules_cn.h"
 
 /* ---- the reference: the rules' meaning, one rule after another ---- */
 
@@ -124,6 +126,33 @@ probe_cred(const struct ruleset *rs, const struct rule *r)
 	}
 }
 
+/* a cn: rule's name, and the same a byte shorter and longer, as a
+ * verified CN: the first cn: rule of that name decides */
+static void
+probe_cn(const struct ruleset *rs, const struct rule *r)
+{
+	unsigned char name[300];
+	size_t k, d;
+
+	memcpy(name, r->cn, r->cnlen);
+	name[r->cnlen] = 'x';
+	for (d = 0; d < 3; d++) {
+		size_t n = r->cnlen + d - (d == 2 ? 2 : 0);
+		const struct rule *want = NULL;
+
+		if (d == 2 && r->cnlen == 0)
+			continue;
+		for (k = 0; k < rs->nrule && !want; k++)
+			if (rs->rule[k].cred == RULE_CN &&
+			    rs->rule[k].cnlen == n &&
+			    memcmp(rs->rule[k].cn, name, n) == 0)
+				want = &rs->rule[k];
+		CHECK(rules_match_cn(rs, name, n) == want, "a CN of %zu bytes "
+		    "matches line %u, not %u", n, rules_match_cn(rs, name, n) ?
+		    rules_match_cn(rs, name, n)->line : 0, want ? want->line : 0);
+	}
+}
+
 /* each rule's network, its edges and its neighbours, and some addresses
  * taken from the input */
 static void
@@ -137,6 +166,10 @@ probe_all(const struct ruleset *rs, const uint8_t *data, size_t size)
 		const struct rule *r = &rs->rule[i];
 		unsigned max = r->v6 ? 128 : 32, k;
 
+		if (r->cred == RULE_CN) {
+			probe_cn(rs, r);
+			continue;
+		}
 		if (r->cred != RULE_IP) {
 			probe_cred(rs, r);
 			continue;
@@ -181,7 +214,7 @@ print_rules(const struct ruleset *rs, size_t *len)
 	for (i = 0; i < rs->nrule; i++) {
 		const struct rule *r = &rs->rule[i];
 		char ip[INET6_ADDRSTRLEN];
-		size_t need = 64;
+		size_t need = 64 + 4 * r->cnlen;
 
 		for (j = 0; j < r->nenv; j++)
 			need += strlen(r->env[j]) + 1;
@@ -190,7 +223,18 @@ print_rules(const struct ruleset *rs, size_t *len)
 			out = realloc(out, cap);
 			CHECK(out != NULL, "out of memory");
 		}
-		if (r->cred != RULE_IP)
+		if (r->cred == RULE_CN) {
+			n += (size_t)sprintf(out + n, "cn:");
+			for (j = 0; j < r->cnlen; j++) {
+				unsigned char c = (unsigned char)r->cn[j];
+
+				n += (size_t)sprintf(out + n, c > 0x20 &&
+				    c < 0x7f && c != '\\' && c != '#' ? "%c" :
+				    "\\x%02x", c);
+			}
+			n += (size_t)sprintf(out + n, " %s",
+			    r->allow ? "allow" : "deny");
+		} else if (r->cred != RULE_IP)
 			n += (size_t)sprintf(out + n, "%s:%lu %s",
 			    r->cred == RULE_UID ? "uid" : "gid",
 			    (unsigned long)r->addr[0] << 24 |
@@ -226,7 +270,9 @@ same_rules(const struct ruleset *a, const struct ruleset *b)
 		CHECK(x->cred == y->cred && x->v6 == y->v6 &&
 		    x->plen == y->plen &&
 		    x->allow == y->allow && memcmp(x->addr, y->addr, 16) == 0 &&
-		    x->nenv == y->nenv, "line %u printed back differs", x->line);
+		    x->nenv == y->nenv && x->cnlen == y->cnlen &&
+		    (x->cnlen == 0 || memcmp(x->cn, y->cn, x->cnlen) == 0),
+		    "line %u printed back differs", x->line);
 		for (j = 0; j < x->nenv; j++)
 			CHECK(strcmp(x->env[j], y->env[j]) == 0,
 			    "line %u: variable %s printed back as %s", x->line,
