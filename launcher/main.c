@@ -30,7 +30,7 @@
 #include "unix.h"
 
 #define SYNOPSIS "msgd-launcher [-46hvq1f] [-c MAX] [-C PERSOURCE] " \
-	"[-R RATE] [-x RULES] [-p CIDR] [-b BACKLOG] [-u USER] [-g GROUP] " \
+	"[-R RATE] [-N FAMILY:LEN] [-x RULES] [-p CIDR] [-b BACKLOG] [-u USER] [-g GROUP] " \
 	"[-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]\n" \
 	"       msgd-launcher -U [-hvqf] [-M MODE] [-c MAX] [-C PERSOURCE] " \
 	"[-R RATE] [-x RULES] [-b BACKLOG] [-u USER] [-g GROUP] " \
@@ -51,6 +51,8 @@
 	"  -k GRACE      seconds running children get on SIGTERM " \
 	"(default 10)\n" \
 	"  -M MODE       with -U: the socket file's mode (default 0666)\n" \
+	"  -N F:LEN      -C and -R count IPv6 by /LEN with 6:LEN (default " \
+	"6:64), IPv4 with 4:LEN (default 4:32)\n" \
 	"  -p CIDR       trusted relay that sends a PROXY header " \
 	"(repeatable)\n" \
 	"  -q            log errors only\n" \
@@ -63,6 +65,7 @@
 	"see msgd-launcher(8)\n"
 
 struct opts o;
+static int prefix_given;	/* -N */
 
 /* -p CIDR: kept as a line of a rules file, parsed with them at start */
 static void
@@ -82,6 +85,40 @@ proxy_opt(const char *cidr)
 	memcpy(p + o.proxies_len + n, " allow\n", 7);
 	o.proxies = p;
 	o.proxies_len += n + 7;
+}
+
+/* -N FAMILY:LEN[,FAMILY:LEN]: the prefix length that makes one source
+ * for -C and -R, per family; repeatable, the last of a family wins */
+static void
+prefix_opt(const char *arg)
+{
+	const char *s = arg;
+
+	do {
+		char *end;
+		long n = -1;
+		int v6 = s[0] == '6';
+
+		if ((s[0] == '4' || v6) && s[1] == ':' && s[2] >= '0' &&
+		    s[2] <= '9') {
+			errno = 0;
+			n = strtol(s + 2, &end, 10);
+			if (errno || (*end != '\0' && *end != ',') || n < 1 ||
+			    n > (v6 ? 128 : 32))
+				n = -1;
+		}
+		if (n < 0) {
+			warn("-N: bad prefix '%s' (6:LEN with LEN from 1 to "
+			    "128, 4:LEN from 1 to 32, e.g. -N 6:56,4:24)", arg);
+			usage_exit(SYNOPSIS);
+		}
+		prefix_given = 1;
+		if (v6)
+			o.prefix6 = (unsigned)n;
+		else
+			o.prefix4 = (unsigned)n;
+		s = *end == ',' ? end + 1 : end;
+	} while (*s != '\0');
 }
 
 /* -M MODE: octal, as chmod and systemd's SocketMode= take it */
@@ -107,7 +144,8 @@ unix_opts(int argc, char **argv)
 	const char *bad = !o.ipc ? "-M without -U" :
 	    o.family != AF_UNSPEC ? "-4 and -6 are for TCP, not -U" :
 	    o.proxies ? "-p is for TCP, not -U" :
-	    o.print_port ? "-1 is for TCP, not -U" : NULL;
+	    o.print_port ? "-1 is for TCP, not -U" :
+	    prefix_given ? "-N is for TCP, not -U" : NULL;
 
 	if (bad == NULL && argc < 2)
 		bad = argc == 0 ? "PATH PROGRAM missing" : "PROGRAM missing";
@@ -135,8 +173,10 @@ parse_opts(int argc, char **argv)
 	o.backlog = 64;
 	o.grace = 10;
 	o.mode = -1;
+	o.prefix4 = 32;
+	o.prefix6 = 64;
 	opt_help(argc, argv, SYNOPSIS, OPTIONS);
-	while ((ch = getopt(argc, argv, "+:46hvq1fUc:C:R:x:p:b:u:g:k:i:M:")) !=
+	while ((ch = getopt(argc, argv, "+:46hvq1fUc:C:R:N:x:p:b:u:g:k:i:M:")) !=
 	    -1) {
 		switch (ch) {
 		case 'h': usage_help(SYNOPSIS, OPTIONS);
@@ -155,6 +195,7 @@ parse_opts(int argc, char **argv)
 		case 'R':
 			o.rate = opt_num(ch, optarg, 0, 1000000, SYNOPSIS);
 			break;
+		case 'N': prefix_opt(optarg); break;
 		case 'x': o.rules = optarg; break;
 		case 'p': proxy_opt(optarg); break;
 		case 'b':
@@ -281,7 +322,7 @@ main(int argc, char **argv)
 		usage_exit(SYNOPSIS);
 	paths_absolute();
 	fds_init();
-	if (slots_init(o.maxconn) < 0 || (o.rate && rate_init(o.rate) < 0))
+	if (slots_init(o.maxconn) < 0 || (o.rate && rate_init() < 0))
 		die(1, "out of memory");
 
 	lfd = activated();

@@ -24,6 +24,8 @@ struct rule {
 	unsigned char allow;
 	unsigned char addr[16];	/* network address (IPv4 in the first 4);
 				 * a uid or gid in the first 4, big-endian */
+	long persource, rate;	/* its -CN and -RN words (allow rules
+				 * only), or -1: the command line's */
 	size_t nenv;		/* its NAME=VALUE words, allow rules only */
 	char **env;
 };
