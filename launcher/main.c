@@ -94,8 +94,8 @@ prefix_opt(const char *arg)
 {
 	const char *s = arg;
 
-	do {
-		char *end;
+	for (;;) {
+		char *end = NULL;
 		long n = -1;
 		int v6 = s[0] == '6';
 
@@ -117,8 +117,10 @@ prefix_opt(const char *arg)
 			o.prefix6 = (unsigned)n;
 		else
 			o.prefix4 = (unsigned)n;
-		s = *end == ',' ? end + 1 : end;
-	} while (*s != '\0');
+		if (*end == '\0')
+			return;
+		s = end + 1;	/* past the comma: another must follow */
+	}
 }
 
 /* -M MODE: octal, as chmod and systemd's SocketMode= take it */
