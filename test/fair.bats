@@ -35,6 +35,14 @@ setup() {
 	in_ns ip -6 route add local 2001:db8::/32 dev lo
 }
 
+# launch_unix ARG...: "msgd-launcher ARG..." with its log in $T/l.err, up
+# and listening; no -1 (a usage error with -U), so no PORT
+launch_unix() {
+	start_server "$T/l" "$L" "$@"
+	PID=${SERVER_PIDS[-1]}
+	wait_grep "$T/l.err" '^msgd-launcher: listening on '
+}
+
 teardown() {
 	servers_stop
 	[ -z "${D:-}" ] || rm -rf "$D"
@@ -225,9 +233,7 @@ hup() {
 	D=$(mktemp -d /tmp/msgd-fair.XXXXXX)
 	chmod 755 "$D"
 	printf 'uid:0 allow -C3\n' >"$T/rules"
-	start_server "$T/l" "$L" -C 1 -x "$T/rules" -U "$D/s" "${HOLD[@]}"
-	PID=${SERVER_PIDS[-1]}
-	wait_grep "$T/l.err" '^msgd-launcher: listening on '
+	launch_unix -C 1 -x "$T/rules" -U "$D/s" "${HOLD[@]}"
 	# shellcheck disable=SC2016 # python code
 	local burst='import socket, sys
 conns = []
