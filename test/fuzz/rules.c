@@ -6,6 +6,7 @@
  *    order does (the first rule whose network holds the address; IPv4
  *    clients seen as ::ffff:a.b.c.d match IPv4 rules only; a local
  *    client's uid and gid match the first uid: or gid: rule with either),
+ *  - carry limits (-CN, -RN) only on allow rules, in range,
  *  - are printed back as a file that parses into the same rules.
  * Input: the rules file. */
 #include <arpa/inet.h>
@@ -181,7 +182,7 @@ print_rules(const struct ruleset *rs, size_t *len)
 	for (i = 0; i < rs->nrule; i++) {
 		const struct rule *r = &rs->rule[i];
 		char ip[INET6_ADDRSTRLEN];
-		size_t need = 64;
+		size_t need = 96;	/* address, prefix, verb, limits */
 
 		for (j = 0; j < r->nenv; j++)
 			need += strlen(r->env[j]) + 1;
@@ -203,8 +204,16 @@ print_rules(const struct ruleset *rs, size_t *len)
 			n += (size_t)sprintf(out + n, "%s/%u %s", ip, r->plen,
 			    r->allow ? "allow" : "deny");
 		}
+		/* limits first or last, as the line number says: anywhere
+		 * among the variables reads the same */
+		if (r->line % 2 && r->persource >= 0)
+			n += (size_t)sprintf(out + n, " -C%ld", r->persource);
 		for (j = 0; j < r->nenv; j++)
 			n += (size_t)sprintf(out + n, " %s", r->env[j]);
+		if (!(r->line % 2) && r->persource >= 0)
+			n += (size_t)sprintf(out + n, " -C%ld", r->persource);
+		if (r->rate >= 0)
+			n += (size_t)sprintf(out + n, " -R%ld", r->rate);
 		out[n++] = '\n';
 	}
 	*len = n;
@@ -226,7 +235,8 @@ same_rules(const struct ruleset *a, const struct ruleset *b)
 		CHECK(x->cred == y->cred && x->v6 == y->v6 &&
 		    x->plen == y->plen &&
 		    x->allow == y->allow && memcmp(x->addr, y->addr, 16) == 0 &&
-		    x->nenv == y->nenv, "line %u printed back differs", x->line);
+		    x->nenv == y->nenv && x->persource == y->persource &&
+		    x->rate == y->rate, "line %u printed back differs", x->line);
 		for (j = 0; j < x->nenv; j++)
 			CHECK(strcmp(x->env[j], y->env[j]) == 0,
 			    "line %u: variable %s printed back as %s", x->line,
@@ -249,6 +259,11 @@ check_rules(const struct ruleset *rs, size_t lines)
 		CHECK(i == 0 || r->line > r[-1].line, "rules out of order");
 		CHECK(r->plen <= (r->v6 ? 128 : 32), "prefix /%u", r->plen);
 		CHECK(r->allow || r->nenv == 0, "deny with variables");
+		CHECK(r->allow || (r->persource < 0 && r->rate < 0),
+		    "deny with limits");
+		CHECK(r->persource >= -1 && r->persource <= 65536 &&
+		    r->rate >= -1 && r->rate <= 1000000, "limits -C%ld -R%ld",
+		    r->persource, r->rate);
 		for (j = 0; j < r->nenv; j++) {
 			const char *eq = strchr(r->env[j], '=');
 
