@@ -40,7 +40,7 @@
 	"  -1            print the bound port on stdout\n" \
 	"  -4, -6        IPv4 / IPv6 only\n" \
 	"  -b BACKLOG    listen backlog (default 64)\n" \
-	"  -C PERSOURCE  at most this many at once from one address " \
+	"  -C PERSOURCE  at most this many at once from one source " \
 	"(default 0, no limit)\n" \
 	"  -c MAX        at most MAX children; more wait in the backlog " \
 	"(default 40)\n" \
@@ -51,12 +51,12 @@
 	"  -k GRACE      seconds running children get on SIGTERM " \
 	"(default 10)\n" \
 	"  -M MODE       with -U: the socket file's mode (default 0666)\n" \
-	"  -N F:LEN      -C and -R count IPv6 by /LEN with 6:LEN (default " \
-	"6:64), IPv4 with 4:LEN (default 4:32)\n" \
+	"  -N FAMILY:LEN the prefix of one source for -C and -R " \
+	"(default 6:64,4:32)\n" \
 	"  -p CIDR       trusted relay that sends a PROXY header " \
 	"(repeatable)\n" \
 	"  -q            log errors only\n" \
-	"  -R RATE       new connections a second from one address " \
+	"  -R RATE       new connections a second from one source " \
 	"(default 0, no limit)\n" \
 	"  -U            listen on the UNIX-domain socket PATH\n" \
 	"  -u USER       run as USER after binding\n" \
