@@ -20,12 +20,14 @@ fair.py rotate [-d ADDR] PORT N SOURCE [FIRST]
     i = FIRST (default 1) on; each is closed as soon as it is connected.
     Print how many connected.
 
-fair.py steady [-d ADDR] PORT SOURCE SECS EVERY
-    For SECS seconds, every EVERY seconds, connect from SOURCE (i = 1) and
+fair.py steady [-d ADDR] PORT SOURCE SECS EVERY [STOPFILE]
+    For SECS seconds (or until STOPFILE exists), every EVERY seconds,
+    connect from SOURCE (i = 1) and
     read one line; print "served S of N, p50 A ms, p99 B ms, max C ms" (the
     time from connect to the line), then any line that was not "hello".
 """
 import errno
+import os
 import selectors
 import socket
 import sys
@@ -108,10 +110,10 @@ def rotate(dst, port, n, pattern, first):
     print(ok)
 
 
-def steady(dst, port, pattern, secs, every):
+def steady(dst, port, pattern, secs, every, stop):
     times, odd, n = [], [], 0
     end = time.monotonic() + secs
-    while time.monotonic() < end:
+    while time.monotonic() < end and not (stop and os.path.exists(stop)):
         t0 = time.monotonic()
         n += 1
         try:
@@ -156,8 +158,9 @@ def main(argv):
     elif cmd == "rotate":
         rotate(dst, port, int(argv[3]), pattern,
                int(argv[5]) if len(argv) > 5 else 1)
-    elif cmd == "steady" and len(argv) == 6:
-        steady(dst, port, pattern, float(argv[4]), float(argv[5]))
+    elif cmd == "steady" and len(argv) in (6, 7):
+        steady(dst, port, pattern, float(argv[4]), float(argv[5]),
+               argv[6] if len(argv) == 7 else None)
     else:
         sys.exit(__doc__)
 
