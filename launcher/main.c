@@ -30,8 +30,9 @@
 #include "unix.h"
 
 #define SYNOPSIS "msgd-launcher [-46hvq1f] [-c MAX] [-C PERSOURCE] " \
-	"[-R RATE] [-N FAMILY:LEN] [-x RULES] [-p CIDR] [-b BACKLOG] [-u USER] [-g GROUP] " \
-	"[-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]\n" \
+	"[-R RATE] [-N FAMILY:LEN] [-x RULES] [-p CIDR] [-b BACKLOG] " \
+	"[-u USER] [-g GROUP] [-k GRACE] [-i PIDFILE] HOST PORT PROGRAM " \
+	"[ARG...]\n" \
 	"       msgd-launcher -U [-hvqf] [-M MODE] [-c MAX] [-C PERSOURCE] " \
 	"[-R RATE] [-x RULES] [-b BACKLOG] [-u USER] [-g GROUP] " \
 	"[-k GRACE] [-i PIDFILE] PATH PROGRAM [ARG...]"
