@@ -32,6 +32,17 @@ deny(int fd, const char *ip, const char *why)
 		note("deny %s %s", ip, why);
 }
 
+/* the source as the log names it: an IP client's prefix, a local
+ * client's credentials */
+static const char *
+source(const struct slot *s, char *buf)
+{
+	if (o.path)
+		return s->ip;
+	source_text(s->key, buf, SOURCE_TEXTLEN);
+	return buf;
+}
+
 int
 admit(int cfd, int ln, const struct sockaddr *client,
     const struct ruleset *rules, const struct proxy_tls *tls,
@@ -39,7 +50,9 @@ admit(int cfd, int ln, const struct sockaddr *client,
 {
 	const struct rule *r = NULL;
 	struct slot *s = slot_next();
-	int say;
+	char src[SOURCE_TEXTLEN];
+	long persource = o.persource, rate = o.rate;
+	int say, took;
 
 	s->ln = ln;
 	if (socket_at(ln)->ipc) {
@@ -48,6 +61,7 @@ admit(int cfd, int ln, const struct sockaddr *client,
 			close(cfd);
 			return 0;
 		}
+		s->key[16] = SOURCE_UID;
 		cred_text(s->ip, &s->cred);
 		s->port = 0;
 		r = rules ? rules_match_cred(rules, &s->cred) : NULL;
@@ -62,7 +76,7 @@ admit(int cfd, int ln, const struct sockaddr *client,
 		}
 		if (addr_ip_port(client, s->ip, &s->port) < 0)
 			s->ip[0] = '\0';
-		source_key(client, s->key);
+		source_key(client, r ? r->plen : 0, s->key);
 	}
 	if (r && !r->allow) {
 		close(cfd);
@@ -71,12 +85,19 @@ admit(int cfd, int ln, const struct sockaddr *client,
 			note("deny %s rule %u", s->ip, r->line);
 		return 0;
 	}
-	if (o.rate && !rate_take(s->key, now_ms(), &say)) {
-		deny(cfd, say ? s->ip : NULL, "rate limit");
+	/* its rule's limits, else the command line's */
+	if (r && r->persource >= 0)
+		persource = r->persource;
+	if (r && r->rate >= 0)
+		rate = r->rate;
+	if (rate && (took = rate_take(s->key, rate, now_ms(), &say)) !=
+	    RATE_OK) {
+		deny(cfd, say ? source(s, src) : NULL, took == RATE_FULL ?
+		    "rate table full" : "rate limit");
 		return 0;
 	}
-	if (o.persource && slots_from_source(s->key) >= o.persource) {
-		deny(cfd, s->ip, "per-source limit");
+	if (persource && slots_from_source(s->key) >= persource) {
+		deny(cfd, source(s, src), "per-source limit");
 		return 0;
 	}
 	*rule = r;

@@ -1,20 +1,41 @@
 /* SPDX-License-Identifier: ISC */
-/* Per-source limits: a client's source as a key, and -R's token buckets
- * (limits.c). */
+/* Per-source limits: what one source is (an IPv6 /64, an IPv4 address,
+ * -N's lengths, a local uid) as a key, and -R's token buckets (limits.c). */
 #ifndef LIMITS_H
 #define LIMITS_H
 
+#include <stddef.h>
 #include <sys/socket.h>
 
-/* a client's address as 16 bytes, IPv4 as mapped IPv6, for comparing */
-void source_key(const struct sockaddr *sa, unsigned char *key);
+/* a source's key: 16 bytes of network (IPv4 in the first 4) and a kind */
+#define SOURCE_KEYLEN 17
+/* the kind, key[16]: an IPv6 prefix length is itself (0 to 128), an IPv4
+ * one is SOURCE_V4 + length; SOURCE_UID is a local client's uid */
+#define SOURCE_V4 160
+#define SOURCE_UID 255
+/* room for source_text(): an address, "/" and a length */
+#define SOURCE_TEXTLEN 52
 
-/* -R: a token bucket of rate tokens a second, burst rate, per source, in
- * a table of fixed size.  0, or -1 out of memory */
-int rate_init(long rate);
-/* take a token for the source key at now_ms (a monotonic clock): 1 when
- * it had one, 0 when it is over the rate; then *say is 1 when this
- * denial is the source's first in a second, to be logged */
-int rate_take(const unsigned char *key, long long now_ms, int *say);
+/* the source of a client at sa: its address cut to the family's prefix
+ * length (-N; IPv4-mapped is IPv4), or to rule_plen bits when its rule's
+ * network is narrower than that (a source never spans two rules) */
+void source_key(const struct sockaddr *sa, unsigned rule_plen,
+    unsigned char *key);
+/* an IP source as the log names it: "2001:db8:1::/64", "192.0.2.0/24", or
+ * the bare address when the prefix is all of it */
+void source_text(const unsigned char *key, char *out, size_t outlen);
+
+enum { RATE_FULL = -1, RATE_OVER, RATE_OK };
+/* -R: the table of buckets, taken whole (at start, or at first use): 0,
+ * or -1 out of memory */
+int rate_init(void);
+/* take a token for the source key at now_ms (a monotonic clock), whose
+ * limit is rate a second with a burst of rate: RATE_OK when it had one,
+ * RATE_OVER when it is over its rate, RATE_FULL when it is new and no
+ * place in the table may be taken from another (see limits.c).  *say is
+ * then 1 when this denial is to be logged: a source's first in a second,
+ * or for RATE_FULL the table's first in a second */
+int rate_take(const unsigned char *key, long rate, long long now_ms,
+    int *say);
 
 #endif

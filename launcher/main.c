@@ -32,8 +32,9 @@
 #include "unix.h"
 
 #define SYNOPSIS "msgd-launcher [-46hVvq1f] [-c MAX] [-C PERSOURCE] " \
-	"[-R RATE] [-x RULES] [-p CIDR] [-b BACKLOG] [-u USER] [-g GROUP] " \
-	"[-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]\n" \
+	"[-R RATE] [-N FAMILY:LEN] [-x RULES] [-p CIDR] [-b BACKLOG] " \
+	"[-u USER] [-g GROUP] [-k GRACE] [-i PIDFILE] HOST PORT PROGRAM " \
+	"[ARG...]\n" \
 	"       msgd-launcher -U [-hVvqf] [-M MODE] [-c MAX] [-C PERSOURCE] " \
 	"[-R RATE] [-x RULES] [-b BACKLOG] [-u USER] [-g GROUP] " \
 	"[-k GRACE] [-i PIDFILE] PATH [HOST PORT] PROGRAM [ARG...]"
@@ -42,7 +43,7 @@
 	"  -1            print the bound port on stdout\n" \
 	"  -4, -6        IPv4 / IPv6 only\n" \
 	"  -b BACKLOG    listen backlog (default 64)\n" \
-	"  -C PERSOURCE  at most this many at once from one address " \
+	"  -C PERSOURCE  at most this many at once from one source " \
 	"(default 0, no limit)\n" \
 	"  -c MAX        at most MAX children; more wait in the backlog " \
 	"(default 40)\n" \
@@ -53,10 +54,12 @@
 	"  -k GRACE      seconds running children get on SIGTERM " \
 	"(default 10)\n" \
 	"  -M MODE       with -U: the socket file's mode (default 0666)\n" \
+	"  -N FAMILY:LEN the prefix of one source for -C and -R " \
+	"(default 6:64,4:32)\n" \
 	"  -p CIDR       trusted relay that sends a PROXY header " \
 	"(repeatable)\n" \
 	"  -q            log errors only\n" \
-	"  -R RATE       new connections a second from one address " \
+	"  -R RATE       new connections a second from one source " \
 	"(default 0, no limit)\n" \
 	"  -U            listen on the UNIX-domain socket PATH\n" \
 	"  -u USER       run as USER after binding\n" \
@@ -66,6 +69,7 @@
 	"see msgd-launcher(8)\n"
 
 struct opts o;
+static int prefix_given;	/* -N */
 
 /* -p CIDR: kept as a line of a rules file, parsed with them at start */
 static void
@@ -85,6 +89,42 @@ proxy_opt(const char *cidr)
 	memcpy(p + o.proxies_len + n, " allow\n", 7);
 	o.proxies = p;
 	o.proxies_len += n + 7;
+}
+
+/* -N FAMILY:LEN[,FAMILY:LEN]: the prefix length that makes one source
+ * for -C and -R, per family; repeatable, the last of a family wins */
+static void
+prefix_opt(const char *arg)
+{
+	const char *s = arg;
+
+	for (;;) {
+		char *end = NULL;
+		long n = -1;
+		int v6 = s[0] == '6';
+
+		if ((s[0] == '4' || v6) && s[1] == ':' && s[2] >= '0' &&
+		    s[2] <= '9') {
+			errno = 0;
+			n = strtol(s + 2, &end, 10);
+			if (errno || (*end != '\0' && *end != ',') || n < 1 ||
+			    n > (v6 ? 128 : 32))
+				n = -1;
+		}
+		if (n < 0) {
+			warn("-N: bad prefix '%s' (6:LEN with LEN from 1 to "
+			    "128, 4:LEN from 1 to 32, e.g. -N 6:56,4:24)", arg);
+			usage_exit(SYNOPSIS);
+		}
+		prefix_given = 1;
+		if (v6)
+			o.prefix6 = (unsigned)n;
+		else
+			o.prefix4 = (unsigned)n;
+		if (*end == '\0')
+			return;
+		s = end + 1;	/* past the comma: another must follow */
+	}
 }
 
 /* -M MODE: octal, as chmod and systemd's SocketMode= take it */
@@ -122,7 +162,8 @@ unix_opts(int argc, char **argv)
 	const char *bad = !o.ipc ? "-M without -U" : tcp ? NULL :
 	    o.family != AF_UNSPEC ? "-4 and -6 are for TCP, not -U" :
 	    o.proxies ? "-p is for TCP, not -U" :
-	    o.print_port ? "-1 is for TCP, not -U" : NULL;
+	    o.print_port ? "-1 is for TCP, not -U" :
+	    prefix_given ? "-N is for TCP, not -U" : NULL;
 
 	if (bad == NULL && argc < 2)
 		bad = argc == 0 ? "PATH PROGRAM missing" : "PROGRAM missing";
@@ -156,8 +197,10 @@ parse_opts(int argc, char **argv)
 	o.backlog = 64;
 	o.grace = 10;
 	o.mode = -1;
+	o.prefix4 = 32;
+	o.prefix6 = 64;
 	opt_help(argc, argv, SYNOPSIS, OPTIONS);
-	while ((ch = getopt(argc, argv, "+:46hVvq1fUc:C:R:x:p:b:u:g:k:i:M:")) !=
+	while ((ch = getopt(argc, argv, "+:46hVvq1fUc:C:R:N:x:p:b:u:g:k:i:M:")) !=
 	    -1) {
 		switch (ch) {
 		case 'h': usage_help(SYNOPSIS, OPTIONS);
@@ -177,6 +220,7 @@ parse_opts(int argc, char **argv)
 		case 'R':
 			o.rate = opt_num(ch, optarg, 0, 1000000, SYNOPSIS);
 			break;
+		case 'N': prefix_opt(optarg); break;
 		case 'x': o.rules = optarg; break;
 		case 'p': proxy_opt(optarg); break;
 		case 'b':
@@ -330,7 +374,7 @@ main(int argc, char **argv)
 	}
 	paths_absolute();
 	fds_init();
-	if (slots_init(o.maxconn) < 0 || (o.rate && rate_init(o.rate) < 0))
+	if (slots_init(o.maxconn) < 0 || (o.rate && rate_init() < 0))
 		die(1, "out of memory");
 
 	if (listeners(proxies != NULL, &ready) < 0) {

@@ -15,6 +15,7 @@ struct opts {
 	int print_port;
 	int daemon;
 	long maxconn, persource, rate, backlog, grace;
+	unsigned prefix4, prefix6;	/* -N: the bits that make a source */
 	const char *user, *group, *pidfile, *rules;
 	char *proxies;		/* -p CIDR, one "CIDR allow" line each */
 	size_t proxies_len;

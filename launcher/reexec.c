@@ -101,13 +101,13 @@ reexec_adopted(void)
 	return adopted;
 }
 
-/* "KEY" as 32 hex digits and back */
+/* a source's key (SOURCE_KEYLEN bytes) as hex digits and back */
 static void
 hex(char *out, const unsigned char *key)
 {
 	int i;
 
-	for (i = 0; i < 16; i++)
+	for (i = 0; i < SOURCE_KEYLEN; i++)
 		snprintf(out + 2 * i, 3, "%02x", key[i]);
 }
 
@@ -116,9 +116,9 @@ unhex(unsigned char *key, const char *in)
 {
 	int i;
 
-	if (strlen(in) != 32)
+	if (strlen(in) != 2 * SOURCE_KEYLEN)
 		return -1;
-	for (i = 0; i < 16; i++) {
+	for (i = 0; i < SOURCE_KEYLEN; i++) {
 		unsigned v;
 
 		if (sscanf(in + 2 * i, "%2x", &v) != 1)
@@ -133,7 +133,7 @@ static int
 adopt_child(const char *line)
 {
 	struct slot *s;
-	char key[40], ip[ADDR_IPLEN];
+	char key[2 * SOURCE_KEYLEN + 6], ip[ADDR_IPLEN];
 	long pid, ln;
 
 	if (slots_used() >= o.maxconn)
@@ -216,7 +216,7 @@ static int
 state_write(void)
 {
 	int fd = memfd_create("msgd-launcher-state", 0), pfd;
-	char key[33];
+	char key[2 * SOURCE_KEYLEN + 1];
 	dev_t dev;
 	ino_t ino;
 	long i;

@@ -210,7 +210,36 @@ struct build {
 	size_t acap;
 };
 
-/* the NAME=VALUE words after allow: 0, -1 said, or -2 out of memory */
+/* a limit word after allow, -CN or -RN as the options (never a variable:
+ * a name does not start with -): 0, or -1 said */
+static int
+parse_limit(struct parse *p, struct rule *r, const char *w)
+{
+	long *v = w[1] == 'C' ? &r->persource : w[1] == 'R' ? &r->rate : NULL;
+	long max = w[1] == 'C' ? 65536 : 1000000, n = 0;
+	size_t i;
+
+	if (v == NULL) {
+		bad(p, "unknown limit '%.64s' (-CN or -RN)", w);
+		return -1;
+	}
+	for (i = 2; w[i] >= '0' && w[i] <= '9' && n <= max; i++)
+		n = n * 10 + (w[i] - '0');
+	if (i == 2 || w[i] != '\0' || n > max) {
+		bad(p, "bad limit '%.64s' (-%c and a number from 0 to %ld, "
+		    "no space)", w, w[1], max);
+		return -1;
+	}
+	if (*v >= 0) {
+		bad(p, "-%c set twice", w[1]);
+		return -1;
+	}
+	*v = n;
+	return 0;
+}
+
+/* the NAME=VALUE and limit words after allow: 0, -1 said, or -2 out of
+ * memory */
 static int
 parse_vars(struct parse *p, struct ruleset *rs, struct build *b,
     struct rule *r, char *s)
@@ -224,6 +253,11 @@ parse_vars(struct parse *p, struct ruleset *rs, struct build *b,
 		if (!r->allow) {
 			bad(p, "deny takes no variables, but has '%.64s'", w);
 			return -1;
+		}
+		if (w[0] == '-') {
+			if (parse_limit(p, r, w) < 0)
+				return -1;
+			continue;
 		}
 		if (eq == NULL) {
 			bad(p, "'%.64s' is not NAME=VALUE", w);
@@ -266,6 +300,7 @@ parse_line(struct parse *p, struct ruleset *rs, struct build *b, char *s)
 	r = &rs->rule[rs->nrule];
 	memset(r, 0, sizeof *r);
 	r->line = p->line;
+	r->persource = r->rate = -1;
 	if (parse_address(p, w, r) < 0)
 		return -1;
 	if ((verb = word(&s)) == NULL) {

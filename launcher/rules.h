@@ -27,6 +27,8 @@ struct rule {
 				 * a uid or gid in the first 4, big-endian */
 	char *cn;		/* RULE_CN: the name, decoded, in text */
 	size_t cnlen;
+	long persource, rate;	/* its -CN and -RN words (allow rules
+				 * only), or -1: the command line's */
 	size_t nenv;		/* its NAME=VALUE words, allow rules only */
 	char **env;
 };

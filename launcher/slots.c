@@ -75,6 +75,6 @@ slots_from_source(const unsigned char *addr)
 	long i, n = 0;
 
 	for (i = 0; i < nchildren; i++)
-		n += memcmp(live[i]->key, addr, 16) == 0;
+		n += memcmp(live[i]->key, addr, SOURCE_KEYLEN) == 0;
 	return n;
 }

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "cred.h"
+#include "limits.h"
 #include "msgd.h"
 
 enum slot_state { SLOT_FREE, SLOT_RUNNING, SLOT_FAILED };
@@ -20,7 +21,7 @@ struct slot {
 	int retry;		/* its spawn failed for want of resources */
 	int ln;			/* the listener it came in on (sockets.h) */
 	long live;		/* its index in the list of slots in use */
-	unsigned char key[16];	/* the source, for -C */
+	unsigned char key[SOURCE_KEYLEN];	/* the source, for -C */
 	struct peer_cred cred;	/* -U: the client's */
 	char **env;		/* its own environment, one allocation */
 	size_t env_size;	/* in bytes */

@@ -816,7 +816,7 @@ $gid" ]
 }
 
 @test "-h and --help print the usage, a line for each option and the man page on stdout and exit 0, even with other arguments" {
-	local a usage='usage: msgd-launcher [-46hVvq1f] [-c MAX] [-C PERSOURCE] [-R RATE] [-x RULES] [-p CIDR] [-b BACKLOG] [-u USER] [-g GROUP] [-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]
+	local a usage='usage: msgd-launcher [-46hVvq1f] [-c MAX] [-C PERSOURCE] [-R RATE] [-N FAMILY:LEN] [-x RULES] [-p CIDR] [-b BACKLOG] [-u USER] [-g GROUP] [-k GRACE] [-i PIDFILE] HOST PORT PROGRAM [ARG...]
        msgd-launcher -U [-hVvqf] [-M MODE] [-c MAX] [-C PERSOURCE] [-R RATE] [-x RULES] [-b BACKLOG] [-u USER] [-g GROUP] [-k GRACE] [-i PIDFILE] PATH [HOST PORT] PROGRAM [ARG...]'
 	for a in "-h" "--help" "-v -h 127.0.0.1 0 true" "--help -x"; do
 		# shellcheck disable=SC2086 # the words of $a are the arguments

@@ -7,6 +7,7 @@
  *    clients seen as ::ffff:a.b.c.d match IPv4 rules only; a local
  *    client's uid and gid match the first uid: or gid: rule with either;
  *    a CN the first cn: rule with its name, bytes for bytes),
+ *  - carry limits (-CN, -RN) only on allow rules, in range,
  *  - are printed back as a file that parses into the same rules.
  * Input: the rules file. */
 #include <arpa/inet.h>
@@ -214,7 +215,8 @@ print_rules(const struct ruleset *rs, size_t *len)
 	for (i = 0; i < rs->nrule; i++) {
 		const struct rule *r = &rs->rule[i];
 		char ip[INET6_ADDRSTRLEN];
-		size_t need = 64 + 4 * r->cnlen;
+		size_t need = 96 + 4 * r->cnlen;	/* address, prefix, verb,
+						 * limits, the CN escaped */
 
 		for (j = 0; j < r->nenv; j++)
 			need += strlen(r->env[j]) + 1;
@@ -247,8 +249,16 @@ print_rules(const struct ruleset *rs, size_t *len)
 			n += (size_t)sprintf(out + n, "%s/%u %s", ip, r->plen,
 			    r->allow ? "allow" : "deny");
 		}
+		/* limits first or last, as the line number says: anywhere
+		 * among the variables reads the same */
+		if (r->line % 2 && r->persource >= 0)
+			n += (size_t)sprintf(out + n, " -C%ld", r->persource);
 		for (j = 0; j < r->nenv; j++)
 			n += (size_t)sprintf(out + n, " %s", r->env[j]);
+		if (!(r->line % 2) && r->persource >= 0)
+			n += (size_t)sprintf(out + n, " -C%ld", r->persource);
+		if (r->rate >= 0)
+			n += (size_t)sprintf(out + n, " -R%ld", r->rate);
 		out[n++] = '\n';
 	}
 	*len = n;
@@ -271,7 +281,8 @@ same_rules(const struct ruleset *a, const struct ruleset *b)
 		    x->plen == y->plen &&
 		    x->allow == y->allow && memcmp(x->addr, y->addr, 16) == 0 &&
 		    x->nenv == y->nenv && x->cnlen == y->cnlen &&
-		    (x->cnlen == 0 || memcmp(x->cn, y->cn, x->cnlen) == 0),
+		    (x->cnlen == 0 || memcmp(x->cn, y->cn, x->cnlen) == 0) &&
+		    x->persource == y->persource && x->rate == y->rate,
 		    "line %u printed back differs", x->line);
 		for (j = 0; j < x->nenv; j++)
 			CHECK(strcmp(x->env[j], y->env[j]) == 0,
@@ -295,6 +306,11 @@ check_rules(const struct ruleset *rs, size_t lines)
 		CHECK(i == 0 || r->line > r[-1].line, "rules out of order");
 		CHECK(r->plen <= (r->v6 ? 128 : 32), "prefix /%u", r->plen);
 		CHECK(r->allow || r->nenv == 0, "deny with variables");
+		CHECK(r->allow || (r->persource < 0 && r->rate < 0),
+		    "deny with limits");
+		CHECK(r->persource >= -1 && r->persource <= 65536 &&
+		    r->rate >= -1 && r->rate <= 1000000, "limits -C%ld -R%ld",
+		    r->persource, r->rate);
 		for (j = 0; j < r->nenv; j++) {
 			const char *eq = strchr(r->env[j], '=');
 
