@@ -252,7 +252,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.in.maxline = maxline;
 	CHECK(dup2(outfd, 1) == 1, "dup2: %s", strerror(errno));
 	output_init(&c.out, 0);
-	CHECK(conn_sink_init(&c, &o, 1, "fuzz") == 0, "conn_sink_init");
+	CHECK(conn_sink_init(&c, &o, 1, "fuzz", "") == 0, "conn_sink_init");
 	c.in.cap = c.in.maxline + 1 + READSZ;
 	c.in.p = malloc(c.in.cap);
 	CHECK(c.in.p != NULL, "out of memory");
