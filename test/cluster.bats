@@ -834,13 +834,13 @@ STUNNEL_PRE=()
 	[ "$(grep -c 'bad proxy header' "$T/launcher.port.err")" -eq 0 ]
 }
 
-@test "the README's TLS recipe: its test certificate, and socat and ncat as clients, get hello, ok, bye through stunnel" {
+@test "doc/cluster.md's TLS recipe: its test certificate, and socat and ncat as clients, get hello, ok, bye through stunnel" {
 	need_stunnel
 	need socat ncat
-	# the README's block with the certificate command, paths and port changed
+	# doc/cluster.md's block with the certificate command, paths and port changed
 	awk '/^```sh$/ { inside = 1; block = ""; next }
 		/^```$/ { if (inside && block ~ /openssl req/) { printf "%s", block; exit } inside = 0; next }
-		inside { block = block $0 "\n" }' "$EXAMPLES/../README.md" >"$T/recipe"
+		inside { block = block $0 "\n" }' "$EXAMPLES/../doc/cluster.md" >"$T/recipe"
 	grep -q '^openssl req -x509 ' "$T/recipe"
 	sed -i -e "s|/etc/stunnel/msgd.key|$T/key.pem|g" -e "s|/etc/stunnel/msgd.pem|$T/cert.pem|g" "$T/recipe"
 	grep -v '^printf ' "$T/recipe" >"$T/make-cert"
