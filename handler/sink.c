@@ -57,7 +57,7 @@ sink_open(struct sink *s, const struct sink_opts *o)
 	s->sync = o->sync;
 	if (o->use_syslog || (o->logpath == NULL && o->conn_on_stderr)) {
 		s->kind = SINK_SYSLOG;
-		s->name = "syslog";
+		s->name = "syslog at /dev/log";
 	} else if (o->logpath == NULL || strcmp(o->logpath, "-") == 0) {
 		s->kind = SINK_STDERR;
 		s->name = "stderr";

@@ -59,15 +59,13 @@ open_stdin() {
 
 # socat_echo: socat echoing every connection through cat; sets PORT
 socat_echo() {
-	local i
 	start_server "$T/socat" socat -d -d -t 10 \
 		TCP-LISTEN:0,bind=127.0.0.1 EXEC:cat
-	for ((i = 0; i < 200; i++)); do
-		PORT=$(sed -nE 's/.*listening on .*:([0-9]+)$/\1/p' "$T/socat.err")
-		[ -z "$PORT" ] || return 0
-		sleep 0.05
-	done
-	return 1
+	# the event: socat has written its listening line (the file may not
+	# even exist before)
+	wait_grep "$T/socat.err" 'listening on .*:[0-9]+$' || return 1
+	PORT=$(sed -nE 's/.*listening on .*:([0-9]+)$/\1/p' "$T/socat.err")
+	[ -n "$PORT" ]
 }
 
 # wait_size FILE SIZE: wait (at most 60 s) until FILE holds SIZE bytes
