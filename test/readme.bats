@@ -88,6 +88,12 @@ clean_copy() {
 		i=\$((i + 1)); [ \$i -lt 100 ] || break
 		sleep 0.1
 	done
+	# the handler has ended (and is not a zombie left to reap) before Ctrl-C
+	i=0
+	while ps -o comm= -g \$! | grep -qx msgd-handler; do
+		i=\$((i + 1)); [ \$i -lt 100 ] || break
+		sleep 0.1
+	done
 	kill -INT -- -\$!
 	wait \$!
 	echo "make \$?" >"$T/make.status"
