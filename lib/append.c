@@ -37,9 +37,10 @@ append_handed(void)
 	int fd, fl;
 
 	for (fd = 1; fd <= 2; fd++) {
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
 		fl = fcntl(fd, F_GETFL);
-		if (fl >= 0 && !(fl & O_APPEND) && fstat(fd, &st) == 0 &&
-		    S_ISREG(st.st_mode))
+		if (fl >= 0 && !(fl & O_APPEND))
 			fcntl(fd, F_SETFL, fl | O_APPEND);
 	}
 }
@@ -74,6 +75,26 @@ append_open(struct append *a, int fd, int mine)
 		fcntl(a->fd, F_SETFL, fl | O_APPEND);
 		a->readable = (fl & O_ACCMODE) != O_WRONLY;
 	}
+	a->left = -1;
+	a->dev = st.st_dev;
+	a->ino = st.st_ino;
+	return 0;
+}
+
+int
+append_adopt(struct append *a, int fd, int readable)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	a->fd = fd;
+	a->own = 1;
+	a->readable = readable;
 	a->left = -1;
 	a->dev = st.st_dev;
 	a->ino = st.st_ino;

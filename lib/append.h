@@ -37,6 +37,9 @@ void append_handed(void);
  * regular file).
  */
 int append_open(struct append *a, int fd, int mine);
+/* the same for a regular file we opened ourselves, O_APPEND, readable
+ * when opened O_RDWR: fd itself is used (and closed by append_close) */
+int append_adopt(struct append *a, int fd, int readable);
 void append_close(struct append *a);
 
 /*
