@@ -33,7 +33,7 @@ struct record {
 /* the head for records to sink s of the client peer */
 void rec_head(struct record *r, const struct sink *s, const char *peer);
 /* the longest line whose record sink s takes whole, or 0 for any */
-size_t rec_fits(const struct sink *s);
+size_t rec_fits(const struct record *r, const struct sink *s);
 /* the time, to the millisecond, into the record head */
 void rec_stamp(struct record *r);
 /* "#SEQ receive message: TEXT", TEXT the n bytes of line escaped */

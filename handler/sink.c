@@ -93,6 +93,27 @@ sink_open(struct sink *s, const struct sink_opts *o)
 	return 0;
 }
 
+size_t
+sink_whole(const struct sink *s, int *one)
+{
+	*one = s->kind == SINK_SYSLOG;
+	if (*one)
+		return SYSLOG_MAX;
+	return s->reg ? 0 : PIPE_ATOMIC;
+}
+
+int
+sink_stamps(const struct sink *s)
+{
+	return s->kind == SINK_SYSLOG;
+}
+
+const char *
+sink_what(const struct sink *s)
+{
+	return s->kind == SINK_SYSLOG ? "syslog" : "a pipe";
+}
+
 /*
  * Into a regular file records go the one writers' way (append_write): one
  * append under the lock every writer takes, after a torn record is cut,
