@@ -134,6 +134,11 @@ $(BUILD)/loadgen: bench/loadgen.c $(BUILD)/libmsgd.a
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) -Ilib $(LDFLAGS) -o $@ bench/loadgen.c $(BUILD)/libmsgd.a
 
+# the protocol's floor: what bench/floor.sh measures msgd-handler against
+$(BUILD)/floor: bench/floor.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/floor.c
+
 # bare reference spawners: the ceiling bench/launcher.sh measures against
 $(BUILD)/refspawn: bench/refspawn.c
 	@mkdir -p $(BUILD)

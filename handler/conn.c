@@ -57,12 +57,13 @@ conn_sink_init(struct conn *c, const struct sink_opts *o, int maxline_set,
 	/* a record must reach a pipe, a terminal or syslog in one piece */
 	fits = rec_fits(&c->rec, &c->sink);
 	if (fits && c->in.maxline > fits) {
+		int one;
+
 		if (maxline_set)
-			warn("-m %zu: records to %s must fit in %d bytes, so "
+			warn("-m %zu: records to %s must fit in %zu bytes, so "
 			    "lines over %zu bytes are refused", c->in.maxline,
-			    c->sink.kind == SINK_SYSLOG ? "syslog" : "a pipe",
-			    c->sink.kind == SINK_SYSLOG ? SYSLOG_MAX :
-			    PIPE_ATOMIC, fits);
+			    sink_what(&c->sink), sink_whole(&c->sink, &one),
+			    fits);
 		c->in.maxline = fits;
 	}
 	return 0;

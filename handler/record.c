@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /* The record format: the head (time, ident, peer), the body of a message
  * or of a rejected line, and the pending records cut into the pieces the
- * sink takes whole.  Apart from the sink, which knows no format. */
+ * sink takes whole (which the sink says).  Apart from the sink, which
+ * knows no format. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -35,7 +36,7 @@ rec_head(struct record *r, const struct sink *s, const char *peer,
 {
 	int n = 0;
 
-	r->timed = s->kind != SINK_SYSLOG;
+	r->timed = !sink_stamps(s);
 	if (r->timed)
 		n = snprintf(r->head, sizeof r->head,
 		    "YYYY-MM-DDTHH:MM:SS.mmmZ msgd-handler[%ld]: ",
@@ -51,9 +52,13 @@ rec_head(struct record *r, const struct sink *s, const char *peer,
 size_t
 rec_fits(const struct record *r, const struct sink *s)
 {
-	if (s->kind == SINK_SYSLOG)
-		return FITS(SYSLOG_MAX, SYSLOG_HEAD_MAX + r->wholen);
-	return s->reg ? 0 : FITS(PIPE_ATOMIC, HEAD_BASE_MAX + r->wholen);
+	int one;
+	size_t whole = sink_whole(s, &one);
+
+	if (whole == 0)
+		return 0;
+	return r->timed ? FITS(whole, HEAD_BASE_MAX + r->wholen) :
+	    FITS(whole, SYSLOG_HEAD_MAX + r->wholen);
 }
 
 void
@@ -118,15 +123,17 @@ rec_rejected(struct record *r, unsigned long long n)
 
 /* the end of the pending records' piece that starts at p and that the
  * sink takes whole: one record for syslog, for a pipe or terminal the
- * last record end within PIPE_ATOMIC (or one record), else all */
+ * last record end within what it takes (or one record), else all */
 static const char *
 piece_end(const struct sink *s, const char *p, const char *e)
 {
-	const char *q, *lim = p + PIPE_ATOMIC;
+	int one;
+	size_t whole = sink_whole(s, &one);
+	const char *q, *lim = p + whole;
 
-	if (s->kind == SINK_SYSLOG)
+	if (one)
 		return (const char *)memchr(p, '\n', (size_t)(e - p)) + 1;
-	if (s->reg || e - p <= PIPE_ATOMIC)
+	if (whole == 0 || (size_t)(e - p) <= whole)
 		return e;
 	q = (const char *)memchr(p, '\n', (size_t)(e - p)) + 1;
 	while (q < e && q < lim) {

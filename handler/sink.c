@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,19 +17,31 @@
 /* how often an open retries a FIFO with no reader yet */
 #define FIFO_NAP_NS 10000000
 
-/* -l FILE.  O_NONBLOCK: a FIFO with no reader fails the open at once
- * (ENXIO) instead of blocking in it; it gets SINK_WAIT_MS to find one */
+/* -l FILE, *readable set when it may be read.  A regular file (or none
+ * yet) is opened for reading too, to see a torn last record, so it needs
+ * no second description; anything else (a FIFO) write-only, O_NONBLOCK:
+ * with no reader the open fails at once (ENXIO) instead of blocking in
+ * it, and gets SINK_WAIT_MS to find one.  No O_CLOEXEC: the handler runs
+ * nothing. */
 static int
-open_file(const char *path)
+open_file(const char *path, int *readable)
 {
 	long long end = deadline_in(SINK_WAIT_MS);
 	struct timespec nap = { 0, FIFO_NAP_NS };
-	int fd;
+	struct stat st;
+	int fd, flags = O_APPEND | O_CREAT | O_NOCTTY | O_NONBLOCK;
 
-	while ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-	    O_NOCTTY | O_NONBLOCK, 0640)) < 0 && errno == ENXIO &&
-	    !deadline_expired(end))
+	*readable = stat(path, &st) == 0 ? S_ISREG(st.st_mode) : errno == ENOENT;
+	if (*readable) {
+		fd = open(path, flags | O_RDWR, 0640);
+		if (fd >= 0 || errno != EACCES)
+			goto opened;
+		*readable = 0;	/* may append, may not read (0622) */
+	}
+	while ((fd = open(path, flags | O_WRONLY, 0640)) < 0 &&
+	    errno == ENXIO && !deadline_expired(end))
 		nanosleep(&nap, NULL);
+opened:
 	if (fd < 0 && errno == ENXIO)
 		warn("cannot open record file %s: no reader for %d s", path,
 		    SINK_WAIT_MS / 1000);
@@ -54,10 +67,12 @@ reopen_stderr(void)
 int
 sink_open(struct sink *s, const struct sink_opts *o)
 {
+	int readable;
+
 	s->sync = o->sync;
 	if (o->use_syslog || (o->logpath == NULL && o->conn_on_stderr)) {
 		s->kind = SINK_SYSLOG;
-		s->name = "syslog";
+		s->name = "syslog at /dev/log";
 	} else if (o->logpath == NULL || strcmp(o->logpath, "-") == 0) {
 		s->kind = SINK_STDERR;
 		s->name = "stderr";
@@ -66,20 +81,37 @@ sink_open(struct sink *s, const struct sink_opts *o)
 	} else {
 		s->kind = SINK_FILE;
 		s->name = o->logpath;
-		s->fd = open_file(o->logpath);
+		s->fd = open_file(o->logpath, &readable);
 		if (s->fd < 0)
 			return -1;
-		s->reg = append_open(&s->app, s->fd, 1) == 0;
-		if (s->reg) {
-			close(s->fd);
-			s->fd = s->app.fd;
-		}
+		s->reg = append_adopt(&s->app, s->fd, readable) == 0;
 	}
 	if (s->kind != SINK_SYSLOG && !s->reg) {
 		s->how = (fcntl(s->fd, F_GETFL) & O_NONBLOCK) ? HOW_WRITE :
 		    HOW_POLLFIRST;
 	}
 	return 0;
+}
+
+size_t
+sink_whole(const struct sink *s, int *one)
+{
+	*one = s->kind == SINK_SYSLOG;
+	if (*one)
+		return SYSLOG_MAX;
+	return s->reg ? 0 : PIPE_ATOMIC;
+}
+
+int
+sink_stamps(const struct sink *s)
+{
+	return s->kind == SINK_SYSLOG;
+}
+
+const char *
+sink_what(const struct sink *s)
+{
+	return s->kind == SINK_SYSLOG ? "syslog" : "a pipe";
 }
 
 /*

@@ -35,6 +35,14 @@ struct sink {
 	const char *name;
 };
 
+/* what the sink takes whole in one write: 0 for any length (a regular
+ * file), else at most that many bytes, and *one set when a write carries
+ * one record only (a syslog datagram) */
+size_t sink_whole(const struct sink *s, int *one);
+/* whether the sink's reader stamps the time and ident itself (syslog) */
+int sink_stamps(const struct sink *s);
+/* the kind of sink with a limit, for a message: "syslog", "a pipe" */
+const char *sink_what(const struct sink *s);
 /* open the sink; -1 (and a diagnostic) if it cannot be opened */
 int sink_open(struct sink *s, const struct sink_opts *o);
 /* write whole records p..p+len: the bytes written, short with errno set */

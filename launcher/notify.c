@@ -7,10 +7,15 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "msgd.h"
 #include "notify.h"
+
+/* how long a state change waits for room in the manager's queue */
+#define NOTIFY_WAIT_MS 5000
 
 static int fd = -1;
 static struct sockaddr_un addr;
@@ -52,16 +57,40 @@ notify_on(void)
 	return fd >= 0;
 }
 
+/*
+ * A state change (READY=1, STOPPING=1) the manager waits for: a full
+ * queue (EAGAIN) is tried again, never blocking in the call, for at most
+ * NOTIFY_WAIT_MS, and a loss is said.  A STATUS= line is only news: sent
+ * if there is room, and the next one follows within a second.
+ */
 void
 notify(const char *msg)
 {
 	static int said;
+	long long end = deadline_in(NOTIFY_WAIT_MS);
+	struct timespec nap = { 0, 1000000 };
+	int state = strncmp(msg, "STATUS=", 7) != 0;
 
 	if (fd < 0)
 		return;
-	/* never block the loop on a manager that reads slowly; said once */
-	if (sendto(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL,
-	    (struct sockaddr *)&addr, addr_len) < 0 && errno != EAGAIN &&
-	    !said++)
-		warn("cannot notify the service manager:");
+	while (sendto(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL,
+	    (struct sockaddr *)&addr, addr_len) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN && !state)
+			return;
+		if (errno == EAGAIN && !deadline_expired(end)) {
+			nanosleep(&nap, NULL);
+			if (nap.tv_nsec < 64000000)
+				nap.tv_nsec *= 2;
+			continue;
+		}
+		if (errno == EAGAIN)
+			warn("cannot notify the service manager of %.*s: its "
+			    "queue stayed full for %d s", (int)strcspn(msg,
+			    "\n"), msg, NOTIFY_WAIT_MS / 1000);
+		else if (!said++)
+			warn("cannot notify the service manager:");
+		return;
+	}
 }

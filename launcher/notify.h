@@ -9,7 +9,9 @@
  * there is one to tell, 0 when not (unset, or said why it is unusable) */
 int notify_init(void);
 /* send "NAME=VALUE\n..." (READY=1, STATUS=..., STOPPING=1); nothing without
- * NOTIFY_SOCKET.  A manager that is not listening is not our failure */
+ * NOTIFY_SOCKET.  A manager that is not listening is not our failure; one
+ * whose queue is full gets a state change again for a few seconds, and
+ * its loss is logged */
 void notify(const char *msg);
 /* whether notify() sends anything */
 int notify_on(void);

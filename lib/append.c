@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /* Appending whole lines to a regular file that records may share: an
- * O_APPEND description of our own, a lock only writers can take, a torn
- * record of ours cut before the append, one write per batch of lines. */
+ * O_APPEND description of our own, a lock on the file itself that only
+ * writers can take, a torn record cut only when its writer is gone. */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -16,47 +17,32 @@
 #include "deadline.h"
 #include "msgd.h"
 
-/*
- * The lock is on FILE.lock, made with the record file's owner, group and
- * write permissions only: flock(2) and fcntl(2) read locks need no more
- * than read access, so a lock on the record file itself could be held by
- * anyone who may read the records, stalling every writer.  Where the lock
- * file cannot be had (the directory is not writable, no /proc to name the
- * file) the record file itself is locked, as every msgd writer then does.
- */
-static int
-lock_open(int fd, const struct stat *st)
+#ifndef F_OFD_SETLK
+#define F_OFD_SETLK 37
+#endif
+
+/* /proc/PID/stat's flags: a kernel thread, which writes no records */
+#define PF_KTHREAD 0x00200000UL
+/* a process that started this long after a record's time did not write it
+ * (the clocks' rounding, and a record's time is taken before its write) */
+#define START_SLACK_MS 2000
+
+/* how the lock is held */
+enum held { HELD_NONE = -1, HELD_SHARED, HELD_WHOLE, HELD_FLOCK };
+
+void
+append_handed(void)
 {
-	char link[32], path[PATH_MAX + 8];
-	ssize_t n;
-	int lfd;
+	struct stat st;
+	int fd, fl;
 
-	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-	n = readlink(link, path, PATH_MAX);
-	if (n <= 0 || n >= PATH_MAX || path[0] != '/')
-		return -1;
-	path[n] = '\0';
-	if (n > 10 && strcmp(path + n - 10, " (deleted)") == 0)
-		return -1;
-	strcpy(path + n, ".lock");
-	lfd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC |
-	    O_NOCTTY, 0600);
-	if (lfd >= 0) {
-		mode_t w = st->st_mode & 0222;
-
-		/* whoever may write the records, and no one else */
-		(void)!fchown(lfd, st->st_uid, st->st_gid);
-		(void)!fchmod(lfd, w | w << 1);
-	} else if (errno == EEXIST)
-		lfd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	if (lfd >= 0) {
-		struct stat ls;
-
-		if (fstat(lfd, &ls) == 0 && S_ISREG(ls.st_mode))
-			return lfd;
-		close(lfd);
+	for (fd = 1; fd <= 2; fd++) {
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		fl = fcntl(fd, F_GETFL);
+		if (fl >= 0 && !(fl & O_APPEND))
+			fcntl(fd, F_SETFL, fl | O_APPEND);
 	}
-	return -1;
 }
 
 int
@@ -64,6 +50,7 @@ append_open(struct append *a, int fd, int mine)
 {
 	char path[32];
 	struct stat st;
+	int fl;
 
 	if (fstat(fd, &st) < 0)
 		return -1;
@@ -71,9 +58,10 @@ append_open(struct append *a, int fd, int mine)
 		errno = EINVAL;
 		return -1;
 	}
-	/* read access too, to find a torn last record; write-only will do */
+	/* read access too, to see a torn last record; write-only will do */
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	a->fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOCTTY);
+	a->readable = a->fd >= 0;
 	if (a->fd < 0)
 		a->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
 	a->own = a->fd >= 0 || mine;
@@ -83,11 +71,31 @@ append_open(struct append *a, int fd, int mine)
 		a->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 		if (a->fd < 0)
 			return -1;
-		fcntl(a->fd, F_SETFL, fcntl(a->fd, F_GETFL) | O_APPEND);
+		fl = fcntl(a->fd, F_GETFL);
+		fcntl(a->fd, F_SETFL, fl | O_APPEND);
+		a->readable = (fl & O_ACCMODE) != O_WRONLY;
 	}
-	a->lockfd = lock_open(a->fd, &st);
-	if (a->lockfd < 0)
-		a->lockfd = a->fd;
+	a->left = -1;
+	a->dev = st.st_dev;
+	a->ino = st.st_ino;
+	return 0;
+}
+
+int
+append_adopt(struct append *a, int fd, int readable)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	a->fd = fd;
+	a->own = 1;
+	a->readable = readable;
+	a->left = -1;
 	a->dev = st.st_dev;
 	a->ino = st.st_ino;
 	return 0;
@@ -96,77 +104,224 @@ append_open(struct append *a, int fd, int mine)
 void
 append_close(struct append *a)
 {
-	if (a->lockfd != a->fd)
-		close(a->lockfd);
 	close(a->fd);
-	a->fd = a->lockfd = -1;
+	a->fd = -1;
 }
 
-/* the exclusive lock, waited for at most ms */
+/* an open file description lock on the whole file: it belongs to the
+ * inode, whatever name each writer opened it by */
 static int
-lock_within(int fd, int ms)
+ofd_lock(int fd, short type)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	return fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+/*
+ * The writers' lock, waited for at most ms.  A write lock needs a
+ * description open for writing: only writers can take it.  A read lock
+ * anyone who may read the records can take; when only read locks stand in
+ * the way, we share them instead, and then cut nothing: so a reader can
+ * neither stall nor stop recording, and a writer that holds the write lock
+ * knows that no other writer is appending.  A kernel without these locks
+ * (or a file system) gets flock(2) on the file, as every writer then does.
+ */
+static enum held
+lock_within(struct append *a, int ms)
 {
 	long long end = deadline_in(ms);
 	struct timespec nap = { 0, 1000000 };
+	int flock_only = 0;
 
-	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	for (;;) {
+		if (!flock_only && ofd_lock(a->fd, F_WRLCK) == 0)
+			return HELD_WHOLE;
+		if (!flock_only && (errno == EINVAL || errno == ENOLCK))
+			flock_only = 1;
+		if (flock_only && flock(a->fd, LOCK_EX | LOCK_NB) == 0)
+			return HELD_FLOCK;
 		if (errno == EINTR)
 			continue;
-		if (errno != EWOULDBLOCK || deadline_expired(end))
-			return -1;
+		if (errno != EAGAIN && errno != EACCES)
+			return HELD_NONE;
+		if (!flock_only && a->readable && ofd_lock(a->fd, F_RDLCK) == 0)
+			return HELD_SHARED;
+		if (deadline_expired(end)) {
+			errno = EWOULDBLOCK;
+			return HELD_NONE;
+		}
 		nanosleep(&nap, NULL);
 		if (nap.tv_nsec < 64000000)
 			nap.tv_nsec *= 2;
 	}
-	return 0;
 }
 
-/* does our whole record head start at off: "YYYY-MM-DDTHH:MM:SS.mmmZ
- * msgd-handler[PID]: "?  A date alone could start anyone's line. */
+static void
+unlock(int fd, enum held held)
+{
+	if (held == HELD_FLOCK)
+		flock(fd, LOCK_UN);
+	else
+		ofd_lock(fd, F_UNLCK);
+}
+
+/* is our whole record head at off, "YYYY-MM-DDTHH:MM:SS.mmmZ
+ * msgd-handler[PID]: "?  If so, its time (ms since the epoch) and PID.
+ * A date alone could start anyone's line. */
 static int
-ours_at(int fd, off_t off)
+head_at(int fd, off_t off, long long *ms, long *pid)
 {
 	static const char shape[] = "9999-99-99T99:99:99.999Z msgd-handler[";
 	char h[sizeof shape + 16];
 	ssize_t n = pread(fd, h, sizeof h, off), i, k;
+	struct tm tm;
+	time_t t;
 
 	if (n < (ssize_t)sizeof shape + 2)
 		return 0;
 	for (i = 0; shape[i]; i++)
 		if (shape[i] == '9' ? h[i] < '0' || h[i] > '9' : h[i] != shape[i])
 			return 0;
-	for (k = i; k < n && k - i < 11 && h[k] >= '0' && h[k] <= '9'; k++)
-		;
-	return k > i && k + 2 < n && h[k] == ']' && h[k + 1] == ':' &&
-	    h[k + 2] == ' ';
+	*pid = 0;
+	for (k = i; k < n && k - i < 9 && h[k] >= '0' && h[k] <= '9'; k++)
+		*pid = *pid * 10 + (h[k] - '0');
+	if (k == i || k + 2 >= n || h[k] != ']' || h[k + 1] != ':' ||
+	    h[k + 2] != ' ')
+		return 0;
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = atoi(h) - 1900;
+	tm.tm_mon = atoi(h + 5) - 1;
+	tm.tm_mday = atoi(h + 8);
+	tm.tm_hour = atoi(h + 11);
+	tm.tm_min = atoi(h + 14);
+	tm.tm_sec = atoi(h + 17);
+	t = timegm(&tm);
+	*ms = (long long)t * 1000 + atoi(h + 20);
+	return 1;
+}
+
+/* milliseconds since the epoch that process pid started: from its start
+ * in clock ticks after boot; -1 if that cannot be read.  *gone: it is a
+ * zombie or a kernel thread. */
+static long long
+started_ms(long pid, int *gone)
+{
+	char path[32], buf[1024], *p;
+	unsigned long long start = 0, flags = 0;
+	struct timespec real, boot;
+	ssize_t n;
+	int fd, field;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (p == NULL || p[1] != ' ')
+		return -1;
+	*gone = p[2] == 'Z' || p[2] == 'X';
+	/* field 3 is the state; 9 the flags, 22 the start time */
+	for (field = 3, p += 2; *p && field <= 22; field++) {
+		if (field == 9)
+			flags = strtoull(p, NULL, 10);
+		if (field == 22)
+			start = strtoull(p, NULL, 10);
+		p = strchr(p, ' ');
+		if (p == NULL)
+			break;
+		p++;
+	}
+	if (field <= 22)
+		return -1;
+	if (flags & PF_KTHREAD)
+		*gone = 1;
+	if (clock_gettime(CLOCK_REALTIME, &real) < 0 ||
+	    clock_gettime(CLOCK_BOOTTIME, &boot) < 0)
+		return -1;
+	return (long long)real.tv_sec * 1000 + real.tv_nsec / 1000000 -
+	    ((long long)boot.tv_sec * 1000 + boot.tv_nsec / 1000000) +
+	    (long long)(start * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+/*
+ * Is the writer of a record that started at ms, by pid, gone?  Under the
+ * write lock no writer that takes it is appending, so a torn record is
+ * one whose writer died or failed mid-write; this is the proof against
+ * one that does not take it (an older msgd, a shared description): no
+ * such process, or one that cannot be it (a zombie, a kernel thread, one
+ * started after the record).  Where it cannot be known: not gone.
+ */
+static int
+writer_gone(long pid, long long ms)
+{
+	long long start;
+	int gone = 0;
+
+	if (pid == (long)getpid())
+		return 1;	/* ours, left when a write failed: not going on */
+	if (pid < 1)
+		return 0;
+	if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+		return 1;
+	start = started_ms(pid, &gone);
+	return gone || (start >= 0 && start > ms + START_SLACK_MS);
+}
+
+/* an unfinished line is ended: O_APPEND puts the LF after any writer */
+static void
+end_line(int fd)
+{
+	(void)!write(fd, "\n", 1);
 }
 
 /*
  * A file that does not end in LF holds the start of a line whose writer
- * was killed mid-write.  A record of ours was never acknowledged: cut back
- * to the last LF (under the lock) before appending, or the next line would
- * be glued onto it.  Only a tail that carries our whole record head and is
- * no longer than a record is cut, and only when our description is our
- * own (not one shared with writers the lock cannot exclude); anything else
- * is ended with an LF, never deleted.
+ * failed or was killed mid-write, or is writing it now without our lock.
+ * It is cut back to the last LF only when it is proven a torn record of
+ * ours that nobody may have acknowledged: our whole record head, no longer
+ * than a record, seen under the write lock on a description of our own,
+ * and its writer gone.  Anything else is ended with an LF, never deleted,
+ * and so is what cannot be cut (an append-only file): a record always
+ * starts a line.  A file we may not read gets an LF unless we know its end
+ * is ours.
  */
 static void
-repair_tail(int fd, int own)
+repair_tail(struct append *a, int may_cut)
 {
 	char b[4096];
 	struct stat st;
 	off_t end, at, stop;
+	long long ms;
+	long pid;
 
-	if (fstat(fd, &st) < 0 || st.st_size == 0)
+	if (fstat(a->fd, &st) < 0 || st.st_size == 0)
 		return;
+	if (!a->readable) {
+		if (st.st_size != a->left)
+			end_line(a->fd);
+		return;
+	}
+	if (pread(a->fd, b, 1, st.st_size - 1) == 1 && b[0] == '\n')
+		return;	/* whole */
 	stop = st.st_size > APPEND_TAIL_MAX ? st.st_size - APPEND_TAIL_MAX : 0;
 	for (end = st.st_size; end > stop; end = at) {
 		ssize_t n, i;
 
 		at = end - stop > (off_t)sizeof b ? end - (off_t)sizeof b : stop;
-		n = pread(fd, b, (size_t)(end - at), at);
-		if (n != end - at)
-			return;	/* cannot read it (a write-only file) */
+		n = pread(a->fd, b, (size_t)(end - at), at);
+		if (n != end - at) {
+			end_line(a->fd);	/* cannot read it */
+			return;
+		}
 		for (i = n; i > 0 && b[i - 1] != '\n'; i--)
 			;
 		if (i == n && end == st.st_size)
@@ -177,22 +332,24 @@ repair_tail(int fd, int own)
 		}
 	}
 	if (end == stop && stop > 0)
-		own = 0;	/* longer than any record: not ours */
-	if (own && ours_at(fd, end))
-		(void)!ftruncate(fd, end);
-	else
-		(void)!write(fd, "\n", 1);	/* O_APPEND: after any writer */
+		may_cut = 0;	/* longer than any record: not ours */
+	if (may_cut && head_at(a->fd, end, &ms, &pid) &&
+	    writer_gone(pid, ms) && ftruncate(a->fd, end) == 0)
+		return;
+	end_line(a->fd);
 }
 
 size_t
 append_write(struct append *a, const char *p, size_t len, int ms)
 {
+	enum held held = lock_within(a, ms);
 	size_t done = 0;
-	int saved;
+	int saved, whole;
 
-	if (lock_within(a->lockfd, ms) < 0)
+	if (held == HELD_NONE)
 		return 0;
-	repair_tail(a->fd, a->own);
+	whole = held != HELD_SHARED && a->own;
+	repair_tail(a, whole);
 	while (done < len) {
 		ssize_t n = write(a->fd, p + done, len - done);
 
@@ -207,9 +364,11 @@ append_write(struct append *a, const char *p, size_t len, int ms)
 		}
 	}
 	saved = errno;
+	if (done == len && !a->readable)
+		a->left = lseek(a->fd, 0, SEEK_CUR);
 	/* failed part-way (disk full, a file size limit): the partial line
 	 * comes back out before anyone appends after it */
-	if (done < len && done > 0 && a->own) {
+	if (done < len && done > 0 && whole) {
 		const char *last = p + done;
 		off_t end = lseek(a->fd, 0, SEEK_CUR);
 		struct stat st;
@@ -220,7 +379,7 @@ append_write(struct append *a, const char *p, size_t len, int ms)
 		    fstat(a->fd, &st) == 0 && st.st_size == end)
 			(void)!ftruncate(a->fd, end - (p + done - last));
 	}
-	flock(a->lockfd, LOCK_UN);
+	unlock(a->fd, held);
 	errno = saved;
 	return done;
 }

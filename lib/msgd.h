@@ -18,8 +18,10 @@ void die(int status, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 void diag_syslog(int on);
 /* a stderr that is a regular file may hold records: then each line goes
- * through append_write (append.h), as records do.  For msgd-handler and
- * msgd-launcher; anyone else's stderr gets a plain write. */
+ * through append_write (append.h), as records do; and a regular file
+ * handed on fd 1 or 2 is made O_APPEND for all who share it (see
+ * append_handed).  For msgd-handler and msgd-launcher, before anything is
+ * written; anyone else's stderr gets a plain write. */
 void diag_shared(void);
 /* "usage: SYNOPSIS" the same way, then exit usage_status (default 2) */
 extern int usage_status;

@@ -43,6 +43,7 @@ void
 diag_shared(void)
 {
 	shared = 1;
+	append_handed();
 }
 
 /* a line on a stderr that is a regular file: appended as records are, for

@@ -74,16 +74,13 @@ socat_echo() {
 # socat_serve ADDRESS: socat serving every connection with its ADDRESS
 # (EXEC:..., SYSTEM:...); sets PORT
 socat_serve() {
-	local i
 	start_server "$T/socat" socat -d -d -t 10 \
 		TCP-LISTEN:0,bind=127.0.0.1 "$1"
-	for ((i = 0; i < 200; i++)); do
-		# socat.err may not be made yet
-		PORT=$(sed -nE 's/.*listening on .*:([0-9]+)$/\1/p' "$T/socat.err" 2>/dev/null) || true
-		[ -z "$PORT" ] || return 0
-		sleep 0.05
-	done
-	return 1
+	# the event: socat has written its listening line (the file may not
+	# even exist before)
+	wait_grep "$T/socat.err" 'listening on .*:[0-9]+$' || return 1
+	PORT=$(sed -nE 's/.*listening on .*:([0-9]+)$/\1/p' "$T/socat.err")
+	[ -n "$PORT" ]
 }
 
 # wait_size FILE SIZE: wait (at most 60 s) until FILE holds SIZE bytes

@@ -1156,7 +1156,19 @@ time.sleep(60)' "$T/dev/log"
 		>"$T/out" 2>"$T/err" || status=$?
 	[ "$status" -eq 1 ]
 	file_is "$T/out" 'error cannot record message\n'
-	file_is "$T/err" 'msgd-handler: cannot write record to syslog: No such file or directory\n'
+	file_is "$T/err" 'msgd-handler: cannot write record to syslog at /dev/log: No such file or directory\n'
+}
+
+@test "with -s and no /dev/log under msgd-launcher, the launcher's log names /dev/log and the child's exit 1" {
+	need_mount_ns
+	local port
+	mkdir "$T/dev"
+	start_server "$T/port" with_dev "$T/dev" "$MSGD_BIN/msgd-launcher" -v -1 \
+		127.0.0.1 0 "${HANDLER_CMD[@]}" -s
+	port=$(wait_line "$T/port")
+	[ "$(printf 'hi\n' | timeout -k 5 10 "$MSGD_BIN/msgd-client" 127.0.0.1 "$port")" = 'error cannot record message' ]
+	wait_grep "$T/port.err" '^msgd-launcher: end [0-9]+ status 1$'
+	grep -qx 'msgd-handler: cannot write record to syslog at /dev/log: No such file or directory' "$T/port.err"
 }
 
 @test "with the connection on fds 0, 1 and 2 and no /dev/log the client gets only error cannot record message" {

@@ -502,3 +502,28 @@ lacks() {
 		return 1
 	fi
 }
+
+# hold_lock FILE CMD...: take the lock every msgd writer of FILE takes (an
+# open file description write lock on the whole file, waited for), then
+# exec CMD, which holds it until it ends
+hold_lock() {
+	need python3
+	python3 -c 'import fcntl, os, struct, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, struct.pack("hh4xqqi4x", fcntl.F_WRLCK, 0, 0, 0, 0))
+os.set_inheritable(fd, True)
+os.execvp(sys.argv[2], sys.argv[2:])' "$@"
+}
+
+# wait_locked FILE: wait (at most 10 s) until someone holds the writers'
+# lock on FILE (as /proc/locks lists it: an OFDLCK on its inode)
+wait_locked() {
+	local i ino
+	ino=$(stat -c %i "$1") || return 1
+	for ((i = 0; i < 500; i++)); do
+		grep -qE "OFDLCK +ADVISORY +WRITE .*:$ino 0 EOF\$" /proc/locks && return 0
+		sleep 0.02
+	done
+	echo "nobody holds the lock on $1 after 10 s" >&2
+	return 1
+}

@@ -1092,6 +1092,54 @@ while True:
 	notified "$T/n" '^READY=1$'
 }
 
+# full_manager SOCK: a service manager on SOCK whose queue is full (filled
+# by a sender of its own) until the file $T/go appears; then it reads and
+# prints what it gets, the filler as "filler"
+full_manager() {
+	# shellcheck disable=SC2016 # python, not shell
+	start_server "$T/n" python3 -c 'import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+f = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+f.setblocking(False)
+try:
+    while True:
+        f.sendto(b"filler", sys.argv[1])
+except BlockingIOError:
+    pass
+print("full", flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.05)
+while True:
+    print(s.recv(4096).decode(), flush=True)' "$1" "$T/go"
+	wait_line "$T/n" >/dev/null
+}
+
+@test "READY=1 to a manager whose queue is full (EAGAIN) is sent again until there is room" {
+	full_manager "$T/notify"
+	# shellcheck disable=SC2034 # read by launch (helpers.bash)
+	PRE=(env NOTIFY_SOCKET="$T/notify")
+	launch l -v 127.0.0.1 0 true
+	sleep 1
+	touch "$T/go"
+	notified "$T/n" '^READY=1$'
+	[ "$(printf 'hi\n' | timeout -k 5 10 "$MSGD_BIN/msgd-client" 127.0.0.1 "$PORT")" = '' ]
+	wait_grep "$T/l.err" '^msgd-launcher: end [0-9]+ status 0$'
+	run grep -c 'cannot notify' "$T/l.err"
+	[ "$output" -eq 0 ]
+}
+
+@test "READY=1 to a manager whose queue stays full is given up after 5 s, and the loss is logged" {
+	full_manager "$T/notify"
+	# shellcheck disable=SC2034 # read by launch (helpers.bash)
+	PRE=(env NOTIFY_SOCKET="$T/notify")
+	launch l -v 127.0.0.1 0 true
+	wait_grep "$T/l.err" '^msgd-launcher: cannot notify the service manager of READY=1: its queue stayed full for 5 s$' 15
+	# and it serves
+	[ "$(printf 'hi\n' | timeout -k 5 10 "$MSGD_BIN/msgd-client" 127.0.0.1 "$PORT")" = '' ]
+	wait_grep "$T/l.err" '^msgd-launcher: end [0-9]+ status 0$'
+}
+
 @test "SIGUSR1 logs one status line counting running, served, denied, bad proxy headers and failed spawns, even with -q" {
 	printf '192.0.2.66 deny\n' >"$T/rules"
 	cp "$H" "$T/h"

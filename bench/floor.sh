@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
+# What the record costs a connection: the same msgd-launcher spawning
+# msgd-handler -l FILE, msgd-handler -l /dev/null and bench/floor.c (a
+# static program that only speaks the protocol), loaded by bench/loadgen.
+#
+#   bench/floor.sh [-r ROUNDS] [-d SECS]    (or ROUNDS=5 SECS=3 bench/floor.sh)
+#
+# Runs loadgen -c 16 against each in rotating order, ROUNDS times (default 3)
+# for SECS seconds (default 5); prints each round, the median connections per
+# second, the ratios to the floor and the targets as PASS/MISS, with the CPU
+# model and a no-op's cost (bench/machine.sh).  Exits 0 when a target is
+# missed (it is a benchmark), 1 when a step fails, 2 on bad usage.  MSGD_BIN:
+# directory of the msgd programs (default: bin/ of this repo).
+set -uo pipefail
+export LC_ALL=C
+
+readonly CONC=16 MAXCONN=200 BACKLOG=1024 WARMUP=200
+readonly T_FILE=0.85 T_NULL=0.92
+readonly SERVERS="floor file null"
+
+me=${0##*/}
+die() { printf '%s: %s\n' "$me" "$*" >&2; exit 1; }
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) || die "cannot find the script's directory"
+# shellcheck source=bench/rounds.sh
+. "$here/rounds.sh" "$@"
+
+repo=$(dirname "$here")
+cd "$repo" || die "cannot cd to $repo"
+bindir=${MSGD_BIN:-$repo/bin}
+[[ $bindir == /* ]] || bindir=$repo/$bindir
+if [[ -z ${MSGD_BIN:-} ]]; then
+	make -s all build/loadgen build/execcost build/floor || die "make failed"
+else
+	make -s build/loadgen build/execcost build/floor || die "make failed"
+fi
+launcher=$bindir/msgd-launcher handler=$bindir/msgd-handler
+loadgen=$repo/build/loadgen execcost=$repo/build/execcost floor=$repo/build/floor
+for f in "$launcher" "$handler" "$loadgen" "$execcost" "$floor"; do
+	[[ -x $f ]] || die "$f is missing"
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/msgd-bench.XXXXXX") || die "mktemp -d failed"
+declare -A pid=() port=()
+# start NAME COMMAND..., and on exit every server of pid and $tmp
+# shellcheck source=bench/servers.sh
+. "$here/servers.sh"
+# field, median, agg
+# shellcheck source=bench/stats.sh
+. "$here/stats.sh"
+# machine_id, noop_build
+# shellcheck source=bench/machine.sh
+. "$here/machine.sh"
+results=$tmp/results
+
+start floor "$launcher" -q -c "$MAXCONN" -b "$BACKLOG" -1 127.0.0.1 0 "$floor"
+start file "$launcher" -q -c "$MAXCONN" -b "$BACKLOG" -1 127.0.0.1 0 \
+	"$handler" -l "$tmp/rec"
+start null "$launcher" -q -c "$MAXCONN" -b "$BACKLOG" -1 127.0.0.1 0 \
+	"$handler" -l /dev/null
+
+machine_id
+noop_build "$tmp" || die "cannot build a no-op program with musl-gcc or cc"
+: >"$tmp/empty"
+noop_cost=$("$execcost" 500 "$tmp/empty" "$noop") || die "the no-op program failed"
+printf 'machine: %s, %s CPUs; a no-op (%s) costs %s from exec to exit (build/execcost, medians of 500 runs)\n' \
+	"$machine" "$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')" "$noop_how" "$noop_cost"
+printf 'one msgd-launcher -q each for: floor (bench/floor.c), file (msgd-handler -l FILE), null (msgd-handler -l /dev/null)\n'
+printf 'loadgen: %s rounds of %s s at concurrency %s, in rotating order, warm-up %s connections\n' \
+	"$rounds" "$secs" "$CONC" "$WARMUP"
+read -ra all <<<"$SERVERS"
+for ((r = 1; r <= rounds; r++)); do
+	for ((k = 0; k < ${#all[@]}; k++)); do
+		s=${all[(k + r - 1) % ${#all[@]}]}
+		kill -0 "${pid[$s]}" 2>/dev/null || die "$s died: $(cat "$tmp/$s.err")"
+		line=$("$loadgen" -c "$CONC" -d "$secs" -w "$WARMUP" 127.0.0.1 "${port[$s]}" 2>"$tmp/lg.err")
+		[[ $line == conns=* ]] || die "loadgen failed: $(cat "$tmp/lg.err")"
+		printf 'round %d  %-6s %s\n' "$r" "$s" "$line"
+		printf '%s %s %s\n' "$s" "$CONC" "$line" >>"$results"
+	done
+done
+# every connection to file was recorded, connect and disconnect
+grep -qv -e ' connect$' -e ' receive message: ' -e ' disconnect: ' "$tmp/rec" &&
+	die "$tmp/rec holds lines that are not records"
+
+declare -A rate=()
+printf '\nmedians of %d rounds of %d s at c=%d\n%-6s %10s %9s %9s %7s\n' "$rounds" "$secs" "$CONC" \
+	server conns/s p50_ms p99_ms errors
+for s in $SERVERS; do
+	rate[$s]=$(agg "$s" "$CONC" rate)
+	printf '%-6s %10s %9s %9s %7s\n' "$s" "${rate[$s]}" "$(agg "$s" "$CONC" p50_ms)" \
+		"$(agg "$s" "$CONC" p99_ms)" "$(agg "$s" "$CONC" errors)"
+done
+div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+rfile=$(div "${rate[file]}" "${rate[floor]}") rnull=$(div "${rate[null]}" "${rate[floor]}")
+printf '\nratio file/floor: %s\nratio null/floor: %s\n\ntargets\n' "$rfile" "$rnull"
+verdict() { if awk -v r="$1" -v t="$2" 'BEGIN { exit !(r >= t) }'; then echo PASS; else echo MISS; fi; }
+printf '%s  msgd-handler -l FILE >= %s x the floor (%s)\n' "$(verdict "$rfile" "$T_FILE")" "$T_FILE" "$rfile"
+printf '%s  msgd-handler -l /dev/null >= %s x the floor (%s)\n' "$(verdict "$rnull" "$T_NULL")" "$T_NULL" "$rnull"
