@@ -82,7 +82,7 @@ five_recorded() {
 	five_clients "$port"
 	wait_count "$T/port.err" '^tcpserver: end [0-9]+ status 0$' 5
 	five_recorded "$T/port.err"
-	[ "$(record_count "$T/port.err" ' disconnect: 1 messages, 2 bytes, eof$')" -eq 5 ]
+	[ "$(record_count "$T/port.err" ' disconnect: 1 message, 2 bytes, eof$')" -eq 5 ]
 	[ "$(record_count "$T/port.err" '^tcpserver: ok [0-9]+ ')" -eq 5 ]
 	only_lines "$T/port.err" "^(${TS_RE}127\.0\.0\.1:[0-9]+ |tcpserver: (status: |pid |ok |end ))"
 }

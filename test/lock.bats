@@ -116,7 +116,7 @@ all_recorded() {
 	[ "$SECONDS" -lt 4 ]
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
 	records_are "$T/F" 'local connect' 'local #1 receive message: hi' \
-		'local disconnect: 1 messages, 2 bytes, eof'
+		'local disconnect: 1 message, 2 bytes, eof'
 	[ -p "$T/F.lock" ]
 }
 
@@ -187,7 +187,7 @@ all_recorded() {
 	[ "$(sed -n 1,2p "$T/F")" = "whole"$'\n'"$torn" ]
 	sed 1,2d "$T/F" >"$T/F2"
 	records_are "$T/F2" 'local connect' 'local #1 receive message: hi' \
-		'local disconnect: 1 messages, 2 bytes, eof'
+		'local disconnect: 1 message, 2 bytes, eof'
 }
 
 @test "a record file the writer may append to but not read (0622): an unfinished line is ended with an LF" {
@@ -199,7 +199,7 @@ all_recorded() {
 	[ "$(sed -n 1,2p "$D/F")" = $'notes\nno newline at the end' ]
 	sed 1,2d "$D/F" >"$T/F2"
 	records_are "$T/F2" 'local connect' 'local #1 receive message: hi' \
-		'local disconnect: 1 messages, 2 bytes, eof'
+		'local disconnect: 1 message, 2 bytes, eof'
 }
 
 # ---- 7: the lock belongs to the inode; only a gone writer's tail is cut ----
@@ -226,7 +226,7 @@ all_recorded() {
 	[ "$(sed -n 1,2p "$T/F")" = "whole"$'\n'"$torn" ]
 	sed 1,2d "$T/F" >"$T/F2"
 	records_are "$T/F2" 'local connect' 'local #1 receive message: hi' \
-		'local disconnect: 1 messages, 2 bytes, eof'
+		'local disconnect: 1 message, 2 bytes, eof'
 }
 
 @test "a torn record whose writer is gone is cut, and one whose pid now belongs to a later process too" {
@@ -241,7 +241,7 @@ all_recorded() {
 	[ "$(head -n 1 "$T/F")" = whole ]
 	sed 1d "$T/F" >"$T/F2"
 	records_are "$T/F2" 'local connect' 'local #1 receive message: hi' \
-		'local disconnect: 1 messages, 2 bytes, eof'
+		'local disconnect: 1 message, 2 bytes, eof'
 	# a live process that started after the torn record's time did not write it
 	sleep 30 3>&- &
 	late=$!
@@ -252,7 +252,7 @@ all_recorded() {
 	[ "$(head -n 1 "$T/F")" = whole ]
 	sed 1d "$T/F" >"$T/F2"
 	records_are "$T/F2" 'local connect' 'local #1 receive message: hi' \
-		'local disconnect: 1 messages, 2 bytes, eof'
+		'local disconnect: 1 message, 2 bytes, eof'
 }
 
 @test "a reader's fcntl read lock on the record file neither delays nor stops recording" {
@@ -274,5 +274,5 @@ time.sleep(30)' "$T/F" >"$T/holder" 3>&- &
 	[ "$SECONDS" -lt 3 ]
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
 	records_are "$T/F" 'local connect' 'local #1 receive message: hi' \
-		'local disconnect: 1 messages, 2 bytes, eof'
+		'local disconnect: 1 message, 2 bytes, eof'
 }
