@@ -112,6 +112,12 @@ Architecture: $arch" ]
 		'-rw-r--r-- root/root ./usr/share/doc/msgd/copyright'; do
 		grep -qxF -- "$f" "$T/list" || { echo "missing: $f"; return 1; }
 	done
+	# doc/, which the README links to, beside it (dh_compress gzips the
+	# larger files)
+	for f in protocol architecture cluster; do
+		grep -qxE -- "-rw-r--r-- root/root \./usr/share/doc/msgd/doc/$f\.md(\.gz)?" "$T/list" ||
+			{ echo "missing: doc/$f.md"; return 1; }
+	done
 	# the paths filled in, the xinetd service off, msgd.service's socket and
 	# the inetd-mode one on 127.0.0.1:9100
 	dpkg-deb -x "$DEB" "$T/x"

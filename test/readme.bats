@@ -51,6 +51,16 @@ clean_copy() {
 	[ -z "${ASAN_OPTIONS:-}" ] || skip "the clean copy is built and tried by make test already"
 }
 
+@test "the README is for the user: at most 400 lines, the internals in doc/, and every doc/ file it links to is there" {
+	[ "$(wc -l <"$ROOT/README.md")" -le 400 ]
+	local f n=0
+	for f in $(grep -oE '\]\(doc/[a-z]+\.md\)' "$ROOT/README.md" | sed -E 's/^\]\((.*)\)$/\1/' | sort -u); do
+		[ -f "$ROOT/$f" ] || { echo "README links to $f, which is not there"; return 1; }
+		n=$((n + 1))
+	done
+	[ "$n" -eq 3 ]
+}
+
 @test "the README's first screen shows exactly the two commands, make run and make test" {
 	[ "$(readme_commands)" = $'make run\nmake test' ]
 	# and within the first screen (24 lines)
