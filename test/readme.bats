@@ -54,10 +54,10 @@ clean_copy() {
 @test "the README is for the user: at most 400 lines, the internals in doc/, and every doc/ file it links to is there" {
 	[ "$(wc -l <"$ROOT/README.md")" -le 400 ]
 	local f n=0
-	for f in $(grep -oE '\]\(doc/[a-z]+\.md\)' "$ROOT/README.md" | sed -E 's/^\]\((.*)\)$/\1/' | sort -u); do
+	while read -r f; do
 		[ -f "$ROOT/$f" ] || { echo "README links to $f, which is not there"; return 1; }
 		n=$((n + 1))
-	done
+	done < <(grep -oE '\]\(doc/[a-z]+\.md\)' "$ROOT/README.md" | sed -E 's/^\]\((.*)\)$/\1/' | sort -u)
 	[ "$n" -eq 3 ]
 }
 
