@@ -294,7 +294,7 @@ for s in conns:
 	# handler would take minutes to start 100,000 times, a child that greets
 	local prog=("$H" -l /dev/null)
 	[ -z "${ASAN_OPTIONS:-}" ] || prog=(echo hello)
-	launch l -q -c 200 -b 1024 -R 1 -x "$T/rules" :: 0 "${prog[@]}"
+	launch l -q -c 64 -b 1024 -R 1 -x "$T/rules" :: 0 "${prog[@]}"
 	# the first connections may take a page or two that are then kept
 	run fair rotate "$PORT" 1000 '2001:db8:{hi:x}:{lo:x}::1' 1
 	[ "$output" -eq 1000 ]
@@ -310,7 +310,12 @@ for s in conns:
 	wait_exit "$steady" 60
 	echo "VmRSS $before kB, after 100,000 /64s $mid kB, after 20,000 addresses of one /64 $after kB" >&2
 	cat "$T/steady" >&2
-	[ "$mid" -lt $((before + 256)) ]
+	# bounded by -c, not by the number of sources: besides a few pages,
+	# each of the 64 slots may come to hold its child's environment and
+	# stack (under 8 kB) only once that many children ran at once, which
+	# a loaded machine reaches later than the warm-up; 100,000 sources
+	# kept one by one would take megabytes
+	[ "$mid" -lt $((before + 256 + 64 * 8)) ]
 	[ "$after" -lt $((mid + 64)) ]
 	# the partner: every one of its connections served, none slower than 5 s
 	read -r _ s _ n _ _ _ _ _ _ _ max _ < "$T/steady"
