@@ -53,7 +53,7 @@ LAUNCHEROBJ = $(BUILD)/launcher/main.o $(BUILD)/launcher/loop.o \
 	$(BUILD)/launcher/privs.o $(BUILD)/launcher/listen.o \
 	$(BUILD)/launcher/program.o $(BUILD)/launcher/signals.o \
 	$(BUILD)/launcher/rules.o $(BUILD)/launcher/rules_cn.o \
-	$(BUILD)/launcher/limits.o $(BUILD)/launcher/proxied.o \
+	$(BUILD)/launcher/sources.o $(BUILD)/launcher/proxied.o \
 	$(BUILD)/launcher/spawner.o $(BUILD)/launcher/notify.o \
 	$(BUILD)/launcher/status.o $(BUILD)/launcher/interrupt.o \
 	$(BUILD)/launcher/unix.o $(BUILD)/launcher/sockets.o \

@@ -8,12 +8,12 @@
 #include "deadline.h"
 #include "msgd.h"
 #include "admit.h"
-#include "limits.h"
 #include "opts.h"
 #include "rules.h"
 #include "rules_cn.h"
 #include "slots.h"
 #include "sockets.h"
+#include "sources.h"
 #include "status.h"
 #include "unix.h"
 

@@ -17,7 +17,6 @@
 #include "env.h"
 #include "fds.h"
 #include "interrupt.h"
-#include "limits.h"
 #include "loop.h"
 #include "notify.h"
 #include "opts.h"
@@ -28,6 +27,7 @@
 #include "signals.h"
 #include "slots.h"
 #include "sockets.h"
+#include "sources.h"
 #include "spawner.h"
 #include "unix.h"
 

@@ -8,8 +8,8 @@
 #include <sys/types.h>
 
 #include "cred.h"
-#include "limits.h"
 #include "msgd.h"
+#include "sources.h"
 
 enum slot_state { SLOT_FREE, SLOT_RUNNING, SLOT_FAILED };
 
