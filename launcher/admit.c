@@ -6,7 +6,8 @@
 #include <unistd.h>
 
 #include "deadline.h"
-#include "msgd.h"
+#include "addr.h"
+#include "util.h"
 #include "admit.h"
 #include "opts.h"
 #include "rules.h"

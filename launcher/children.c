@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "msgd.h"
+#include "util.h"
 #include "deadline.h"
 #include "children.h"
 #include "env.h"

@@ -8,7 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "msgd.h"
+#include "addr.h"
+#include "util.h"
 #include "deadline.h"
 #include "admit.h"
 #include "children.h"

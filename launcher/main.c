@@ -12,7 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "msgd.h"
+#include "slog.h"
+#include "util.h"
 #include "daemon.h"
 #include "env.h"
 #include "fds.h"

@@ -9,7 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "msgd.h"
+#include "util.h"
 #include "notify.h"
 
 static int fd = -1;

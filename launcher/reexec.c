@@ -16,7 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "msgd.h"
+#include "addr.h"
+#include "util.h"
 #include "deadline.h"
 #include "daemon.h"
 #include "notify.h"

@@ -8,7 +8,7 @@
 #include <sys/types.h>
 
 #include "cred.h"
-#include "msgd.h"
+#include "addr.h"
 #include "sources.h"
 
 enum slot_state { SLOT_FREE, SLOT_RUNNING, SLOT_FAILED };

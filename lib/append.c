@@ -14,7 +14,6 @@
 
 #include "append.h"
 #include "deadline.h"
-#include "msgd.h"
 
 /*
  * The lock is on FILE.lock, made with the record file's owner, group and
