@@ -185,11 +185,11 @@ try_spawn(struct slot *s)
 }
 
 void
-child_start(int cfd, const struct sockaddr *local, const struct sockaddr *proxy,
-    const struct proxy_tls *tls, const struct rule *rule)
+child_start(struct slot *s, int cfd, const struct sockaddr *local,
+    const struct sockaddr *proxy, const struct proxy_tls *tls,
+    const struct rule *rule)
 {
-	struct slot *s = slot_take();
-
+	slot_use(s);
 	if (make_env(s, cfd, local, proxy, tls, rule) < 0) {
 		close(cfd);
 		slot_free(s);

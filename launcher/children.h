@@ -8,12 +8,14 @@
 
 #include "proxy.h"
 #include "rules.h"
+#include "slots.h"
 
-/* an admitted client's child (admit() wrote the client into slot_next()):
- * made now, or, when the system is out of processes or memory, after a
- * back-off.  The client is closed and it is said when no child can be
- * made for it (exec failed, or no room for its environment) */
-void child_start(int cfd, const struct sockaddr *local,
+/* the child of the client admit() wrote into s, the slot taken for it,
+ * which is in use from now on: made now, or, when the system is out of
+ * processes or memory, after a back-off.  The client is closed, its slot
+ * freed, and it is said when no child can be made for it (exec failed, or
+ * no room for its environment) */
+void child_start(struct slot *s, int cfd, const struct sockaddr *local,
     const struct sockaddr *proxy, const struct proxy_tls *tls,
     const struct rule *rule);
 /* every child that ended, logged; a failed exec said by PROGRAM's name */

@@ -51,6 +51,24 @@ log_counters(void)
 }
 
 /*
+ * A free slot for the next client, the caller's, with room made in it for
+ * the child's environment before the client is taken: without memory the
+ * client stays in the backlog (NULL, and we back off), never dropped
+ * after it was taken.
+ */
+static struct slot *
+slot_for_client(void)
+{
+	struct slot *s = slot_take();
+
+	if (env_reserve(s) == 0)
+		return s;
+	slot_return(s);
+	back_off("accept");	/* not a busy loop */
+	return NULL;
+}
+
+/*
  * Accept what is waiting, up to the limit; when the system is out of
  * descriptors or memory, back off.
  */
@@ -65,14 +83,14 @@ accept_some(int ln)
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
 		const struct rule *rule;
+		struct slot *s = slot_for_client();
 		int cfd;
 
-		if (env_reserve(slot_next()) < 0) {
-			back_off("accept");
+		if (s == NULL)
 			return;
-		}
 		cfd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
 		if (cfd < 0) {
+			slot_return(s);
 			if (out_of_resources(errno))
 				back_off("accept");
 			else if (errno != EAGAIN && errno != EWOULDBLOCK &&
@@ -85,11 +103,13 @@ accept_some(int ln)
 			fed();
 		if (proxies && !socket_at(ln)->ipc &&
 		    rules_match(proxies, (struct sockaddr *)&ss)) {
+			slot_return(s);	/* taken again with its header */
 			waiting_add(cfd, &ss, now_ms());
 			continue;
 		}
-		if (admit(cfd, ln, (struct sockaddr *)&ss, rules, NULL, &rule))
-			child_start(cfd, NULL, NULL, NULL, rule);
+		if (admit(s, cfd, ln, (struct sockaddr *)&ss, rules, NULL,
+		    &rule))
+			child_start(s, cfd, NULL, NULL, NULL, rule);
 	}
 }
 
@@ -157,6 +177,7 @@ on_header(int fd, const struct proxy_info *pi,
 {
 	const struct sockaddr_storage *client = proxy, *local = NULL;
 	const struct rule *rule;
+	struct slot *s;
 	char ip[ADDR_IPLEN];
 	unsigned port;
 
@@ -170,18 +191,16 @@ on_header(int fd, const struct proxy_info *pi,
 	}
 	if (stalled() || slots_used() >= o.maxconn)
 		return -1;
-	if (env_reserve(slot_next()) < 0) {
-		back_off("accept");	/* not a busy loop */
+	if ((s = slot_for_client()) == NULL)
 		return -1;
-	}
 	if (!pi->local) {
 		client = &pi->src;
 		local = &pi->dst;
 	}
-	slot_next()->check = pi->check;
-	if (admit(fd, relay_ln, (const struct sockaddr *)client, rules, &pi->tls,
-	    &rule))
-		child_start(fd, (const struct sockaddr *)local,
+	s->check = pi->check;
+	if (admit(s, fd, relay_ln, (const struct sockaddr *)client, rules,
+	    &pi->tls, &rule))
+		child_start(s, fd, (const struct sockaddr *)local,
 		    (const struct sockaddr *)proxy, &pi->tls, rule);
 	return 0;
 }
