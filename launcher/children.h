@@ -29,14 +29,15 @@ int out_of_resources(int err);
  * already stays) */
 void back_off(const char *what);
 /* when the back-off is over, or -1 when none runs */
-long long back_off_due(void);
+long long back_off_until(void);
 /* a back-off runs, or failed spawns wait for their retry: take no client */
-int stalled(void);
-/* a client was taken again: said once, when an episode of want ends */
-void fed(void);
-/* the back-off is over at now: the failed spawns are tried again, but a
- * client that has gone is closed without a child */
-void retry_when_due(long long now);
+int backing_off(void);
+/* a client was taken again, or the failed spawns were made: the episode
+ * is over (said once), and the next back-off starts short */
+void back_off_over(void);
+/* when the back-off is over at now, the failed spawns are tried again,
+ * but a client that has gone is closed without a child */
+void back_off_retry(long long now);
 
 /* SIGTERM to every child; one still being made gets it when it is */
 void term_children(void);

@@ -79,7 +79,7 @@ accept_some(int ln)
 	int i;
 
 	for (i = 0; i < ACCEPT_BATCH && slots_used() < o.maxconn &&
-	    !stalled() && !(proxies && waiting_full()); i++) {
+	    !backing_off() && !(proxies && waiting_full()); i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
 		const struct rule *rule;
@@ -99,8 +99,8 @@ accept_some(int ln)
 				warn("cannot accept:");
 			return;
 		}
-		if (!stalled())
-			fed();
+		if (!backing_off())
+			back_off_over();
 		if (proxies && !socket_at(ln)->ipc &&
 		    rules_match(proxies, (struct sockaddr *)&ss)) {
 			slot_return(s);	/* taken again with its header */
@@ -189,7 +189,7 @@ on_header(int fd, const struct proxy_info *pi,
 			note("bad proxy header from %s: %s", ip, why);
 		return 0;
 	}
-	if (stalled() || slots_used() >= o.maxconn)
+	if (backing_off() || slots_used() >= o.maxconn)
 		return -1;
 	if ((s = slot_for_client()) == NULL)
 		return -1;
@@ -219,11 +219,11 @@ read_new_headers(struct pollfd *pfd, int old)
 }
 
 /*
- * Starved, the next try is a deadline, not a poll timeout: a child's end
- * or any other signal may wake us before it, and a client whose child
+ * Backing off, the next try is a deadline, not a poll timeout: a child's
+ * end or any other signal may wake us before it, and a client whose child
  * could not be made must still be served when it is due.  Connections
  * from a relay wait for their header in the same poll, each with its own
- * deadline.  Nothing new is taken while starved or while failed spawns
+ * deadline.  Nothing new is taken while backing off or while failed spawns
  * are tried again; a whole header kept meanwhile is handed over in the
  * first round after, since no event of its own will come.
  */
@@ -246,7 +246,7 @@ loop(struct ruleset *rs, struct ruleset *relays)
 	}
 	reap();	/* children adopted from a re-exec may have ended since */
 	while (!got_term) {
-		int taking = !stalled();
+		int taking = !backing_off();
 		int nw = proxies && taking ? waiting_fds(pfd + waiting_at) : 0;
 		/* a whole header that waited is handed over now that a child
 		 * may be made: nothing else may come to wake us */
@@ -255,7 +255,7 @@ loop(struct ruleset *rs, struct ruleset *relays)
 		/* STATUS= for the service manager, when due */
 		long long told = status_notify(slots_used(), o.maxconn,
 		    now_ms());
-		/* at the limit, starved, or a re-exec waits for relays'
+		/* at the limit, backing off, or a re-exec waits for relays'
 		 * headers: leave them in the backlog */
 		int accepting = taking && slots_used() < o.maxconn &&
 		    !(proxies && (waiting_full() || got_usr2));
@@ -271,7 +271,7 @@ loop(struct ruleset *rs, struct ruleset *relays)
 			pfd[PFD_LISTEN + i].revents = 0;
 		}
 		r = poll(pfd, (nfds_t)(waiting_at + nw), handover ? 0 :
-		    deadline_poll_ms(deadline_min(back_off_due(),
+		    deadline_poll_ms(deadline_min(back_off_until(),
 		    deadline_min(nw ? waiting_due() : DEADLINE_NONE, told))));
 		if (r < 0 && errno != EINTR) {
 			warn("poll:");
@@ -290,8 +290,8 @@ loop(struct ruleset *rs, struct ruleset *relays)
 		}
 		if (nw)
 			waiting_run(pfd + waiting_at, nw, now_ms(), on_header);
-		if (back_off_due() >= 0)
-			retry_when_due(now_ms());
+		if (back_off_until() >= 0)
+			back_off_retry(now_ms());
 		else if (r > 0) {
 			for (i = 0; i < nl; i++) {
 				int old;
@@ -308,7 +308,7 @@ loop(struct ruleset *rs, struct ruleset *relays)
 		}
 		/* SIGUSR2: once no client is half taken (a relay's header,
 		 * a spawn to retry), the new image gets them all */
-		if (got_usr2 && !got_term && !stalled() &&
+		if (got_usr2 && !got_term && !backing_off() &&
 		    !(proxies && waiting_due() >= 0)) {
 			got_usr2 = 0;
 			reexec();
