@@ -40,9 +40,10 @@ LIBOBJ = $(BUILD)/lib/util.o $(BUILD)/lib/addr.o $(BUILD)/lib/slog.o \
 	$(BUILD)/lib/proxy.o $(BUILD)/lib/cred.o \
 	$(BUILD)/lib/append.o $(BUILD)/lib/deadline.o
 HANDLEROBJ = $(BUILD)/handler/main.o $(BUILD)/handler/peer.o \
-	$(BUILD)/handler/tlsid.o $(BUILD)/handler/frame.o $(BUILD)/handler/input.o $(FRAMEROBJ)
-# what the message loop needs but its input (the framer harness's seam)
-FRAMEROBJ = $(BUILD)/handler/conn.o $(BUILD)/handler/record.o \
+	$(BUILD)/handler/tlsid.o $(BUILD)/handler/frame.o $(BUILD)/handler/input.o $(CONNOBJ)
+# the message loop (conn.o) and what it records and replies through: the
+# framer harness links it with frame.o and its own input
+CONNOBJ = $(BUILD)/handler/conn.o $(BUILD)/handler/record.o \
 	$(BUILD)/handler/sink.o $(BUILD)/handler/wait.o \
 	$(BUILD)/handler/escape.o $(BUILD)/handler/buf.o
 LAUNCHEROBJ = $(BUILD)/launcher/main.o $(BUILD)/launcher/loop.o \
@@ -52,7 +53,7 @@ LAUNCHEROBJ = $(BUILD)/launcher/main.o $(BUILD)/launcher/loop.o \
 	$(BUILD)/launcher/privs.o $(BUILD)/launcher/listen.o \
 	$(BUILD)/launcher/program.o $(BUILD)/launcher/signals.o \
 	$(BUILD)/launcher/rules.o $(BUILD)/launcher/rules_cn.o \
-	$(BUILD)/launcher/limits.o $(BUILD)/launcher/proxied.o \
+	$(BUILD)/launcher/sources.o $(BUILD)/launcher/proxied.o \
 	$(BUILD)/launcher/spawner.o $(BUILD)/launcher/notify.o \
 	$(BUILD)/launcher/status.o $(BUILD)/launcher/interrupt.o \
 	$(BUILD)/launcher/unix.o $(BUILD)/launcher/sockets.o \
@@ -79,54 +80,15 @@ $(BUILD)/libmsgd.a: $(LIBOBJ)
 	rm -f $@
 	ar rcs $@ $(LIBOBJ)
 
-# -MMD writes each object's header dependencies next to it
+# every object from the source of its name: a file is added to one list
+# above and nothing else.  -MMD writes what each object was made of (its
+# source and headers) next to it, so a change to any of them remakes it
 .SUFFIXES:
 $(OBJS):
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilib -MMD -MP -c -o $@ $(@:$(BUILD)/%.o=%.c)
-$(BUILD)/lib/util.o: lib/util.c debian/changelog
-$(BUILD)/lib/addr.o: lib/addr.c
-$(BUILD)/lib/slog.o: lib/slog.c
-$(BUILD)/lib/proxy.o: lib/proxy.c
-$(BUILD)/lib/cred.o: lib/cred.c
-$(BUILD)/lib/append.o: lib/append.c
-$(BUILD)/lib/deadline.o: lib/deadline.c
-$(BUILD)/handler/main.o: handler/main.c
-$(BUILD)/handler/peer.o: handler/peer.c
-$(BUILD)/handler/tlsid.o: handler/tlsid.c
-$(BUILD)/handler/frame.o: handler/frame.c
-$(BUILD)/handler/input.o: handler/input.c
-$(BUILD)/handler/conn.o: handler/conn.c
-$(BUILD)/handler/record.o: handler/record.c
-$(BUILD)/handler/sink.o: handler/sink.c
-$(BUILD)/handler/wait.o: handler/wait.c
-$(BUILD)/handler/escape.o: handler/escape.c
-$(BUILD)/handler/buf.o: handler/buf.c
-$(BUILD)/launcher/main.o: launcher/main.c
-$(BUILD)/launcher/loop.o: launcher/loop.c
-$(BUILD)/launcher/admit.o: launcher/admit.c
-$(BUILD)/launcher/children.o: launcher/children.c
-$(BUILD)/launcher/slots.o: launcher/slots.c
-$(BUILD)/launcher/env.o: launcher/env.c
-$(BUILD)/launcher/fds.o: launcher/fds.c
-$(BUILD)/launcher/daemon.o: launcher/daemon.c
-$(BUILD)/launcher/privs.o: launcher/privs.c
-$(BUILD)/launcher/listen.o: launcher/listen.c
-$(BUILD)/launcher/program.o: launcher/program.c
-$(BUILD)/launcher/signals.o: launcher/signals.c
-$(BUILD)/launcher/rules.o: launcher/rules.c
-$(BUILD)/launcher/rules_cn.o: launcher/rules_cn.c
-$(BUILD)/launcher/limits.o: launcher/limits.c
-$(BUILD)/launcher/proxied.o: launcher/proxied.c
-$(BUILD)/launcher/spawner.o: launcher/spawner.c
-$(BUILD)/launcher/notify.o: launcher/notify.c
-$(BUILD)/launcher/status.o: launcher/status.c
-$(BUILD)/launcher/interrupt.o: launcher/interrupt.c
-$(BUILD)/launcher/unix.o: launcher/unix.c
-$(BUILD)/launcher/sockets.o: launcher/sockets.c
-$(BUILD)/launcher/reexec.o: launcher/reexec.c
-$(BUILD)/client/client.o: client/client.c
-$(BUILD)/client/ack.o: client/ack.c
+# the version is util.c's (-V)
+$(BUILD)/lib/util.o: debian/changelog
 -include $(OBJS:.o=.d)
 
 # the load generator of bench/launcher.sh
@@ -209,7 +171,7 @@ fuzz:
 # only through make fuzz, which sets CC and the flags; FUZZOBJ_NAME are
 # the program objects harness NAME links (the framer brings its own input)
 FUZZOBJ_escape = $(BUILD)/handler/escape.o
-FUZZOBJ_framer = $(BUILD)/handler/frame.o $(FRAMEROBJ)
+FUZZOBJ_framer = $(BUILD)/handler/frame.o $(CONNOBJ)
 fuzzers: $(FUZZERS)
 # the objects a harness tests, linked beside it
 FUZZOBJ_rules = $(BUILD)/launcher/rules.o $(BUILD)/launcher/rules_cn.o

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "msgd.h"
+#include "util.h"
 
 #define SYNOPSIS "loadgen [-P] [-c CONC] [-n TOTAL | -d SECS] " \
 	"[-w WARMUP_CONNS] [-t SECS] HOST PORT\n" \

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "ack.h"
-#include "msgd.h"
+#include "util.h"
 
 /* "bye 18446744073709551615" and a CR fit; a longer line is no bye */
 #define LINE_MAX_KEEP 32

@@ -13,13 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ack.h"
+#include "addr.h"
 #include "deadline.h"
-#include "msgd.h"
+#include "util.h"
 
 #define SYNOPSIS "msgd-client [-46ahVNnvz] [-w SECS] [-q SECS] [-C] HOST PORT\n" \
 	"       msgd-client -U [-ahVNnvz] [-w SECS] [-q SECS] [-C] PATH"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "buf.h"
-#include "msgd.h"
+#include "util.h"
 
 void
 buf_need(struct buf *b, size_t more)

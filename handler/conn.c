@@ -15,7 +15,7 @@
 
 #include "conn.h"
 #include "deadline.h"
-#include "msgd.h"
+#include "util.h"
 
 /* with -t 0 a client that stops reading still gets this long */
 #define SEND_WAIT_DEFAULT 300

@@ -9,7 +9,7 @@
 #include "deadline.h"
 #include "frame.h"
 #include "input.h"
-#include "msgd.h"
+#include "util.h"
 
 /* records are written once this many are pending, even mid-batch */
 #define RECBUF (256 * 1024)

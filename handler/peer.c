@@ -12,7 +12,8 @@
 
 #include "cred.h"
 #include "deadline.h"
-#include "msgd.h"
+#include "addr.h"
+#include "util.h"
 #include "peer.h"
 #include "proxy.h"
 

@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "buf.h"
-#include "msgd.h"
+#include "addr.h"
 #include "sink.h"
 #include "tlsid.h"
 

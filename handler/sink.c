@@ -11,7 +11,8 @@
 
 #include "append.h"
 #include "deadline.h"
-#include "msgd.h"
+#include "slog.h"
+#include "util.h"
 #include "sink.h"
 
 /* how often an open retries a FIFO with no reader yet */

@@ -9,7 +9,7 @@
 
 #include "buf.h"
 #include "escape.h"
-#include "msgd.h"
+#include "util.h"
 #include "tlsid.h"
 
 void

@@ -6,14 +6,15 @@
 #include <unistd.h>
 
 #include "deadline.h"
-#include "msgd.h"
+#include "addr.h"
+#include "util.h"
 #include "admit.h"
-#include "limits.h"
 #include "opts.h"
 #include "rules.h"
 #include "rules_cn.h"
 #include "slots.h"
 #include "sockets.h"
+#include "sources.h"
 #include "status.h"
 #include "unix.h"
 
@@ -43,13 +44,20 @@ source(const struct slot *s, char *buf)
 	return buf;
 }
 
+/* the client is refused: s is free again */
+static int
+refused(struct slot *s)
+{
+	slot_return(s);
+	return 0;
+}
+
 int
-admit(int cfd, int ln, const struct sockaddr *client,
+admit(struct slot *s, int cfd, int ln, const struct sockaddr *client,
     const struct ruleset *rules, const struct proxy_tls *tls,
     const struct rule **rule)
 {
 	const struct rule *r = NULL;
-	struct slot *s = slot_next();
 	char src[SOURCE_TEXTLEN];
 	long persource = o.persource, rate = o.rate;
 	int say, took;
@@ -59,7 +67,7 @@ admit(int cfd, int ln, const struct sockaddr *client,
 		/* UNIX-domain: the kernel's word on who it is, in place of an address */
 		if (unix_client(cfd, &s->cred, s->key) < 0) {
 			close(cfd);
-			return 0;
+			return refused(s);
 		}
 		s->key[16] = SOURCE_UID;
 		cred_text(s->ip, &s->cred);
@@ -83,7 +91,7 @@ admit(int cfd, int ln, const struct sockaddr *client,
 		counts.denied++;
 		if (o.verbosity != QUIET)
 			note("deny %s rule %u", s->ip, r->line);
-		return 0;
+		return refused(s);
 	}
 	/* its rule's limits, else the command line's */
 	if (r && r->persource >= 0)
@@ -94,11 +102,11 @@ admit(int cfd, int ln, const struct sockaddr *client,
 	    RATE_OK) {
 		deny(cfd, say ? source(s, src) : NULL, took == RATE_FULL ?
 		    "rate table full" : "rate limit");
-		return 0;
+		return refused(s);
 	}
 	if (persource && slots_from_source(s->key) >= persource) {
 		deny(cfd, source(s, src), "per-source limit");
-		return 0;
+		return refused(s);
 	}
 	*rule = r;
 	return 1;

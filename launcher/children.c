@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "msgd.h"
+#include "util.h"
 #include "deadline.h"
 #include "children.h"
 #include "env.h"
@@ -24,10 +24,14 @@
 #define BACKOFF_MAX_MS 1000
 
 /* slots whose spawn failed for want of a process or memory: retried after
- * the back-off (due), and no client is taken meanwhile */
+ * the back-off, and no client is taken meanwhile */
 static long nretry;
-static long long due = -1;
-static int starved;	/* the back-off in ms, 0 when not starved */
+/* the back-off: until when it runs (-1: none does), and how long the last
+ * one was (0: none since the system last gave what was asked) */
+static struct {
+	long long until;
+	int ms;
+} backoff = { -1, 0 };
 
 static void
 log_status(void)
@@ -83,41 +87,41 @@ reap(void)
 
 /* said once per episode, then a calm retry with a back-off doubling */
 static int
-starve(const char *what)
+back_off_longer(const char *what)
 {
-	if (!starved)
+	if (!backoff.ms)
 		warn("cannot %s (will retry):", what);
-	starved = starved ? starved * 2 : BACKOFF_MIN_MS;
-	if (starved > BACKOFF_MAX_MS)
-		starved = BACKOFF_MAX_MS;
-	return starved;
+	backoff.ms = backoff.ms ? backoff.ms * 2 : BACKOFF_MIN_MS;
+	if (backoff.ms > BACKOFF_MAX_MS)
+		backoff.ms = BACKOFF_MAX_MS;
+	return backoff.ms;
 }
 
 void
 back_off(const char *what)
 {
-	if (due < 0)
-		due = deadline_in(starve(what));
+	if (backoff.until < 0)
+		backoff.until = deadline_in(back_off_longer(what));
 }
 
 long long
-back_off_due(void)
+back_off_until(void)
 {
-	return due;
+	return backoff.until;
 }
 
 int
-stalled(void)
+backing_off(void)
 {
-	return due >= 0 || nretry != 0;
+	return backoff.until >= 0 || nretry != 0;
 }
 
 void
-fed(void)
+back_off_over(void)
 {
-	if (starved && o.verbosity != QUIET)
+	if (backoff.ms && o.verbosity != QUIET)
 		note("accepting again");
-	starved = 0;
+	backoff.ms = 0;
 }
 
 int
@@ -155,7 +159,7 @@ try_spawn(struct slot *s)
 		if (s->retry) {
 			s->retry = 0;
 			if (--nretry == 0)
-				fed();
+				back_off_over();
 		}
 		if (o.verbosity == VERBOSE) {
 			if (socket_at(s->ln)->ipc)	/* ip: credentials */
@@ -185,11 +189,11 @@ try_spawn(struct slot *s)
 }
 
 void
-child_start(int cfd, const struct sockaddr *local, const struct sockaddr *proxy,
-    const struct proxy_tls *tls, const struct rule *rule)
+child_start(struct slot *s, int cfd, const struct sockaddr *local,
+    const struct sockaddr *proxy, const struct proxy_tls *tls,
+    const struct rule *rule)
 {
-	struct slot *s = slot_take();
-
+	slot_use(s);
 	if (make_env(s, cfd, local, proxy, tls, rule) < 0) {
 		close(cfd);
 		slot_free(s);
@@ -233,7 +237,7 @@ retry_failed(void)
 		if (gone(s->fd)) {
 			close_pending(s);
 			if (nretry == 0)
-				fed();
+				back_off_over();
 			log_status();
 		} else
 			try_spawn(s);
@@ -241,10 +245,10 @@ retry_failed(void)
 }
 
 void
-retry_when_due(long long now)
+back_off_retry(long long now)
 {
-	if (due >= 0 && now >= due) {
-		due = -1;
+	if (backoff.until >= 0 && now >= backoff.until) {
+		backoff.until = -1;
 		retry_failed();
 	}
 }

@@ -8,7 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "msgd.h"
+#include "slog.h"
+#include "util.h"
 #include "daemon.h"
 #include "fds.h"
 

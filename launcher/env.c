@@ -7,7 +7,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "msgd.h"
+#include "addr.h"
+#include "util.h"
 #include "env.h"
 #include "rules.h"
 #include "slots.h"

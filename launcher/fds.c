@@ -8,7 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "msgd.h"
+#include "util.h"
 #include "fds.h"
 #include "proxied.h"
 

@@ -7,7 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "msgd.h"
 #include "deadline.h"
 #include "interrupt.h"
 

@@ -8,7 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "msgd.h"
+#include "addr.h"
+#include "util.h"
 #include "deadline.h"
 #include "admit.h"
 #include "children.h"
@@ -50,6 +51,24 @@ log_counters(void)
 }
 
 /*
+ * A free slot for the next client, the caller's, with room made in it for
+ * the child's environment before the client is taken: without memory the
+ * client stays in the backlog (NULL, and we back off), never dropped
+ * after it was taken.
+ */
+static struct slot *
+slot_for_client(void)
+{
+	struct slot *s = slot_take();
+
+	if (env_reserve(s) == 0)
+		return s;
+	slot_return(s);
+	back_off("accept");	/* not a busy loop */
+	return NULL;
+}
+
+/*
  * Accept what is waiting, up to the limit; when the system is out of
  * descriptors or memory, back off.
  */
@@ -60,18 +79,18 @@ accept_some(int ln)
 	int i;
 
 	for (i = 0; i < ACCEPT_BATCH && slots_used() < o.maxconn &&
-	    !stalled() && !(proxies && waiting_full()); i++) {
+	    !backing_off() && !(proxies && waiting_full()); i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
 		const struct rule *rule;
+		struct slot *s = slot_for_client();
 		int cfd;
 
-		if (env_reserve(slot_next()) < 0) {
-			back_off("accept");
+		if (s == NULL)
 			return;
-		}
 		cfd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
 		if (cfd < 0) {
+			slot_return(s);
 			if (out_of_resources(errno))
 				back_off("accept");
 			else if (errno != EAGAIN && errno != EWOULDBLOCK &&
@@ -80,15 +99,17 @@ accept_some(int ln)
 				warn("cannot accept:");
 			return;
 		}
-		if (!stalled())
-			fed();
+		if (!backing_off())
+			back_off_over();
 		if (proxies && !socket_at(ln)->ipc &&
 		    rules_match(proxies, (struct sockaddr *)&ss)) {
+			slot_return(s);	/* taken again with its header */
 			waiting_add(cfd, &ss, now_ms());
 			continue;
 		}
-		if (admit(cfd, ln, (struct sockaddr *)&ss, rules, NULL, &rule))
-			child_start(cfd, NULL, NULL, NULL, rule);
+		if (admit(s, cfd, ln, (struct sockaddr *)&ss, rules, NULL,
+		    &rule))
+			child_start(s, cfd, NULL, NULL, NULL, rule);
 	}
 }
 
@@ -156,6 +177,7 @@ on_header(int fd, const struct proxy_info *pi,
 {
 	const struct sockaddr_storage *client = proxy, *local = NULL;
 	const struct rule *rule;
+	struct slot *s;
 	char ip[ADDR_IPLEN];
 	unsigned port;
 
@@ -167,20 +189,18 @@ on_header(int fd, const struct proxy_info *pi,
 			note("bad proxy header from %s: %s", ip, why);
 		return 0;
 	}
-	if (stalled() || slots_used() >= o.maxconn)
+	if (backing_off() || slots_used() >= o.maxconn)
 		return -1;
-	if (env_reserve(slot_next()) < 0) {
-		back_off("accept");	/* not a busy loop */
+	if ((s = slot_for_client()) == NULL)
 		return -1;
-	}
 	if (!pi->local) {
 		client = &pi->src;
 		local = &pi->dst;
 	}
-	slot_next()->check = pi->check;
-	if (admit(fd, relay_ln, (const struct sockaddr *)client, rules, &pi->tls,
-	    &rule))
-		child_start(fd, (const struct sockaddr *)local,
+	s->check = pi->check;
+	if (admit(s, fd, relay_ln, (const struct sockaddr *)client, rules,
+	    &pi->tls, &rule))
+		child_start(s, fd, (const struct sockaddr *)local,
 		    (const struct sockaddr *)proxy, &pi->tls, rule);
 	return 0;
 }
@@ -199,11 +219,11 @@ read_new_headers(struct pollfd *pfd, int old)
 }
 
 /*
- * Starved, the next try is a deadline, not a poll timeout: a child's end
- * or any other signal may wake us before it, and a client whose child
+ * Backing off, the next try is a deadline, not a poll timeout: a child's
+ * end or any other signal may wake us before it, and a client whose child
  * could not be made must still be served when it is due.  Connections
  * from a relay wait for their header in the same poll, each with its own
- * deadline.  Nothing new is taken while starved or while failed spawns
+ * deadline.  Nothing new is taken while backing off or while failed spawns
  * are tried again; a whole header kept meanwhile is handed over in the
  * first round after, since no event of its own will come.
  */
@@ -226,7 +246,7 @@ loop(struct ruleset *rs, struct ruleset *relays)
 	}
 	reap();	/* children adopted from a re-exec may have ended since */
 	while (!got_term) {
-		int taking = !stalled();
+		int taking = !backing_off();
 		int nw = proxies && taking ? waiting_fds(pfd + waiting_at) : 0;
 		/* a whole header that waited is handed over now that a child
 		 * may be made: nothing else may come to wake us */
@@ -235,7 +255,7 @@ loop(struct ruleset *rs, struct ruleset *relays)
 		/* STATUS= for the service manager, when due */
 		long long told = status_notify(slots_used(), o.maxconn,
 		    now_ms());
-		/* at the limit, starved, or a re-exec waits for relays'
+		/* at the limit, backing off, or a re-exec waits for relays'
 		 * headers: leave them in the backlog */
 		int accepting = taking && slots_used() < o.maxconn &&
 		    !(proxies && (waiting_full() || got_usr2));
@@ -251,7 +271,7 @@ loop(struct ruleset *rs, struct ruleset *relays)
 			pfd[PFD_LISTEN + i].revents = 0;
 		}
 		r = poll(pfd, (nfds_t)(waiting_at + nw), handover ? 0 :
-		    deadline_poll_ms(deadline_min(back_off_due(),
+		    deadline_poll_ms(deadline_min(back_off_until(),
 		    deadline_min(nw ? waiting_due() : DEADLINE_NONE, told))));
 		if (r < 0 && errno != EINTR) {
 			warn("poll:");
@@ -270,8 +290,8 @@ loop(struct ruleset *rs, struct ruleset *relays)
 		}
 		if (nw)
 			waiting_run(pfd + waiting_at, nw, now_ms(), on_header);
-		if (back_off_due() >= 0)
-			retry_when_due(now_ms());
+		if (back_off_until() >= 0)
+			back_off_retry(now_ms());
 		else if (r > 0) {
 			for (i = 0; i < nl; i++) {
 				int old;
@@ -288,7 +308,7 @@ loop(struct ruleset *rs, struct ruleset *relays)
 		}
 		/* SIGUSR2: once no client is half taken (a relay's header,
 		 * a spawn to retry), the new image gets them all */
-		if (got_usr2 && !got_term && !stalled() &&
+		if (got_usr2 && !got_term && !backing_off() &&
 		    !(proxies && waiting_due() >= 0)) {
 			got_usr2 = 0;
 			reexec();

@@ -12,12 +12,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "msgd.h"
+#include "slog.h"
+#include "util.h"
 #include "daemon.h"
 #include "env.h"
 #include "fds.h"
 #include "interrupt.h"
-#include "limits.h"
 #include "loop.h"
 #include "notify.h"
 #include "opts.h"
@@ -28,6 +28,7 @@
 #include "signals.h"
 #include "slots.h"
 #include "sockets.h"
+#include "sources.h"
 #include "spawner.h"
 #include "unix.h"
 

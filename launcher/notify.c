@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "deadline.h"
-#include "msgd.h"
+#include "util.h"
 #include "notify.h"
 
 /* how long a state change waits for room in the manager's queue */

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "msgd.h"
+#include "util.h"
 #include "privs.h"
 
 int

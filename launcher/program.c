@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "msgd.h"
+#include "util.h"
 #include "program.h"
 
 /* an executable regular file, for the user we now are: 0, or -1 with

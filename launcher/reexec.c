@@ -16,7 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "msgd.h"
+#include "addr.h"
+#include "util.h"
 #include "deadline.h"
 #include "daemon.h"
 #include "notify.h"
@@ -138,12 +139,14 @@ adopt_child(const char *line)
 
 	if (slots_used() >= o.maxconn)
 		return -1;
-	s = slot_next();
+	s = slot_take();
 	if (sscanf(line, "child %ld %ld %u %lu %lu %ld %39s %45s", &pid, &ln,
 	    &s->port, &s->cred.uid, &s->cred.gid, &s->cred.pid, key, ip) != 8 ||
 	    pid < 1 || ln < 0 || ln >= sockets_count() ||
-	    unhex(s->key, key) < 0)
+	    unhex(s->key, key) < 0) {
+		slot_return(s);
 		return -1;
+	}
 	s->pid = (pid_t)pid;
 	s->ln = (int)ln;
 	if (strcmp(ip, "-") == 0)
@@ -151,7 +154,7 @@ adopt_child(const char *line)
 	memcpy(s->ip, ip, sizeof ip);
 	s->fd = -1;
 	s->retry = 0;
-	slot_take();
+	slot_use(s);
 	s->state = SLOT_RUNNING;
 	adopted++;
 	return 0;

@@ -33,19 +33,24 @@ slots_table(void)
 }
 
 struct slot *
-slot_next(void)
-{
-	return free_slots[nfree - 1];
-}
-
-struct slot *
 slot_take(void)
 {
-	struct slot *s = free_slots[--nfree];
+	return free_slots[--nfree];
+}
 
+void
+slot_use(struct slot *s)
+{
 	s->live = nchildren;
 	live[nchildren++] = s;
-	return s;
+}
+
+/* on top of the stack again: the next slot_take() gives it, with the room
+ * for an environment already made in it */
+void
+slot_return(struct slot *s)
+{
+	free_slots[nfree++] = s;
 }
 
 void

@@ -8,8 +8,8 @@
 #include <sys/types.h>
 
 #include "cred.h"
-#include "limits.h"
-#include "msgd.h"
+#include "addr.h"
+#include "sources.h"
 
 enum slot_state { SLOT_FREE, SLOT_RUNNING, SLOT_FAILED };
 
@@ -39,10 +39,14 @@ struct slot {
 int slots_init(long max);
 /* all max of them, in one array (for spawner_init) */
 struct slot *slots_table(void);
-/* the free slot slot_take() gives next: the next client is written into it
- * before it is taken.  There must be one (slots_used() < max) */
-struct slot *slot_next(void);
+/* a free slot, the caller's from now on: it writes a client into it, then
+ * puts it in use (slot_use) or gives it back unused (slot_return).  There
+ * must be one: slots_used() < max, and no other slot taken and not yet
+ * used or given back */
 struct slot *slot_take(void);
+void slot_use(struct slot *s);
+void slot_return(struct slot *s);
+/* a slot in use is free again (its child reaped, or never made) */
 void slot_free(struct slot *s);
 /* how many are in use (running, or waiting to be spawned again), and the
  * i-th of them: i from 0 to slots_used() - 1; slot_free() moves them */

@@ -11,7 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "msgd.h"
+#include "addr.h"
+#include "util.h"
 #include "listen.h"
 #include "opts.h"
 #include "sockets.h"

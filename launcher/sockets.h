@@ -4,7 +4,7 @@
 #ifndef SOCKETS_H
 #define SOCKETS_H
 
-#include "msgd.h"
+#include "addr.h"
 
 /* one a LISTEN_FDS socket, -U PATH and HOST PORT together at most */
 #define SOCKETS_MAX 64

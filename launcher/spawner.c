@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "msgd.h"
 #include "spawner.h"
 
 #if !defined(MSGD_POSIX_SPAWN) && !defined(__SANITIZE_ADDRESS__) && \

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "msgd.h"
+#include "util.h"
 #include "unix.h"
 
 static const char *bound;	/* the path we bound, until it is removed */

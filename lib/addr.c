@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "msgd.h"
+#include "addr.h"
 
 int
 addr_ip_port(const struct sockaddr *sa, char *ip, unsigned *port)

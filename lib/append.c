@@ -15,7 +15,6 @@
 
 #include "append.h"
 #include "deadline.h"
-#include "msgd.h"
 
 #ifndef F_OFD_SETLK
 #define F_OFD_SETLK 37

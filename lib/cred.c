@@ -5,7 +5,7 @@
 #include <sys/socket.h>
 
 #include "cred.h"
-#include "msgd.h"
+#include "addr.h"
 
 /* a peer's text must fit the buffers made for an IP address and a peer */
 typedef char cred_fits_ip[CRED_TEXTLEN <= ADDR_IPLEN ? 1 : -1];

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "msgd.h"
+#include "slog.h"
 
 #define FACILITY_DAEMON (3 << 3)
 

@@ -13,7 +13,8 @@
 #include <unistd.h>
 
 #include "append.h"
-#include "msgd.h"
+#include "slog.h"
+#include "util.h"
 
 /* the Makefile passes it, read from debian/changelog: one source */
 #ifndef MSGD_VERSION

@@ -760,39 +760,12 @@ sys.stdout.write(out.decode().replace("\r\n", "\n"))
 		REMOTE_ADDR=198.51.100.9 REMOTE_PORT=80
 }
 
-# serve_and_talk [-6] IN [SERVE-ONCE OPTIONS...] -- HANDLER ARGS...: serve
-# one TCP connection with the handler, send the file IN from a client and
-# leave what it got in $T/out, its port in $cport, the handler's status in
-# $status and its stderr in $T/port.err
-serve_and_talk() {
-	local host=127.0.0.1 six=() in opts=() port
-	need python3
-	if [ "$1" = -6 ]; then
-		host=::1 six=(-6)
-		shift
-	fi
-	in=$1
-	shift
-	while [ "$1" != -- ]; do
-		opts+=("$1")
-		shift
-	done
-	shift
-	start_server "$T/port" python3 "$TCP_PY" serve-once "${six[@]}" \
-		"${opts[@]}" "${HANDLER_CMD[@]}" "$@"
-	port=$(wait_line "$T/port")
-	timeout -k 5 20 python3 "$TCP_PY" client "$host" "$port" \
-		--port-file "$T/cport" <"$in" >"$T/out"
-	cport=$(cat "$T/cport")
-	status=0
-	wait "${SERVER_PIDS[-1]}" || status=$?
-}
-
 @test "over TCP the client gets the whole exchange and the records name its address and port" {
 	printf 'hi\nthere\n' >"$T/in"
 	# TCPREMOTEIP without PROTO=TCP is no launcher's word: the socket's peer
-	serve_and_talk "$T/in" --env TCPREMOTEIP=192.0.2.7 \
-		--env TCPREMOTEPORT=4321 -- -l "$T/F"
+	# shellcheck disable=SC2034 # read by talk (helpers.bash)
+	serve_opts=(--env TCPREMOTEIP=192.0.2.7 --env TCPREMOTEPORT=4321)
+	talk "$T/in" -- -l "$T/F"
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
 	file_is "$T/port.err" ''
@@ -804,8 +777,9 @@ serve_and_talk() {
 
 @test "over TCP behind a relay the environment's client wins over the socket's peer" {
 	printf 'hi\n' >"$T/in"
-	serve_and_talk "$T/in" --env REMOTE_HOST=203.0.113.5 \
-		--env REMOTE_PORT=5555 -- -l "$T/F"
+	# shellcheck disable=SC2034 # read by talk (helpers.bash)
+	serve_opts=(--env REMOTE_HOST=203.0.113.5 --env REMOTE_PORT=5555)
+	talk "$T/in" -- -l "$T/F"
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
 	records_are "$T/F" "203.0.113.5:5555 connect" \
@@ -818,8 +792,9 @@ serve_and_talk() {
 	python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' \
 		2>/dev/null || skip "no IPv6 loopback"
 	printf 'hi\n' >"$T/in"
-	serve_and_talk -6 "$T/in" --env TCPREMOTEIP=192.0.2.7 \
-		--env TCPREMOTEPORT=4321 -- -l "$T/F"
+	# shellcheck disable=SC2034 # read by talk (helpers.bash)
+	serve_opts=(--env TCPREMOTEIP=192.0.2.7 --env TCPREMOTEPORT=4321)
+	talk -6 "$T/in" -- -l "$T/F"
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
 	records_are "$T/F" "[::1]:$cport connect" \
@@ -828,69 +803,44 @@ serve_and_talk() {
 }
 
 @test "a message trickled a byte at a time over TCP is one message" {
-	need python3
-	local port
 	printf 'one slow message\n' >"$T/in"
-	start_server "$T/port" python3 "$TCP_PY" serve-once \
-		"${HANDLER_CMD[@]}" -l "$T/F"
-	port=$(wait_line "$T/port")
-	timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 "$port" --trickle \
-		--port-file "$T/cport" <"$T/in" >"$T/out"
-	status=0
-	wait "${SERVER_PIDS[0]}" || status=$?
+	talk "$T/in" --trickle -- -l "$T/F"
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
-	records_are "$T/F" "127.0.0.1:$(cat "$T/cport") connect" \
-		"127.0.0.1:$(cat "$T/cport") #1 receive message: one slow message" \
-		"127.0.0.1:$(cat "$T/cport") disconnect: 1 message, 16 bytes, eof"
+	records_are "$T/F" "127.0.0.1:$cport connect" \
+		"127.0.0.1:$cport #1 receive message: one slow message" \
+		"127.0.0.1:$cport disconnect: 1 message, 16 bytes, eof"
 }
 
 # ---- clients that go away ----
 
 @test "a client that resets after its answers ends the handler quietly with a reset record" {
-	need python3
-	local port
 	printf 'one\ntwo\n' >"$T/in"
-	start_server "$T/port" python3 "$TCP_PY" serve-once \
-		"${HANDLER_CMD[@]}" -l "$T/F"
-	port=$(wait_line "$T/port")
 	# no FIN: the handler can only see the RST
-	timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
-		--reset-after-send --wait-lines 3 --port-file "$T/cport" \
-		<"$T/in" >"$T/out"
-	status=0
-	wait "${SERVER_PIDS[0]}" || status=$?
+	talk "$T/in" --reset-after-send --wait-lines 3 -- -l "$T/F"
 	[ "$status" -eq 1 ]
 	file_is "$T/out" 'hello\nok 1\nok 2\n'
 	file_is "$T/port.err" ''
-	records_are "$T/F" "127.0.0.1:$(cat "$T/cport") connect" \
-		"127.0.0.1:$(cat "$T/cport") #1 receive message: one" \
-		"127.0.0.1:$(cat "$T/cport") #2 receive message: two" \
-		"127.0.0.1:$(cat "$T/cport") disconnect: 2 messages, 6 bytes, reset"
+	records_are "$T/F" "127.0.0.1:$cport connect" \
+		"127.0.0.1:$cport #1 receive message: one" \
+		"127.0.0.1:$cport #2 receive message: two" \
+		"127.0.0.1:$cport disconnect: 2 messages, 6 bytes, reset"
 }
 
 @test "a client that resets without reading ends the handler with status 1 and a reset record" {
-	need python3
-	local port k want=()
+	local k want=()
 	seq -f 'line %g' 1 2000 >"$T/in"
-	start_server "$T/port" python3 "$TCP_PY" serve-once \
-		"${HANDLER_CMD[@]}" -l "$T/F"
-	port=$(wait_line "$T/port")
 	# all 2000 lines, then only the greeting read (so the handler is up
 	# and knows its peer), then an RST with the acks unread
-	timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
-		--reset-after-send --wait-lines 1 --port-file "$T/cport" \
-		<"$T/in" >"$T/out"
-	status=0
-	wait "${SERVER_PIDS[0]}" || status=$?
+	talk "$T/in" --reset-after-send --wait-lines 1 -- -l "$T/F"
 	# 1, not 141: SIGPIPE (restored to its default by tcp.py) did not kill it
 	[ "$status" -eq 1 ]
 	file_is "$T/port.err" ''
 	[ "$(head -n 1 "$T/out")" = hello ]
 	# however far it got, the records are whole and say reset
 	k=$(($(wc -l <"$T/F") - 2))
-	mapfile -t want < <(echo "127.0.0.1:$(cat "$T/cport") connect"
-		head -n "$k" "$T/in" | awk -v p="127.0.0.1:$(cat "$T/cport")" \
+	mapfile -t want < <(echo "127.0.0.1:$cport connect"
+		head -n "$k" "$T/in" | awk -v p="127.0.0.1:$cport" \
 			'{ print p " #" NR " receive message: " $0 }')
 	sed '$d' "$T/F" >"$T/F2"
 	records_are "$T/F2" "${want[@]}"
@@ -1254,20 +1204,14 @@ all_in_order() {
 }
 
 @test "handlers sharing one pipe for their records never interleave them" {
-	local n=8 count=3000 i pids=() failed=0 reader
+	local n=8 count=3000 i pids=() failed=0
 	if [ -n "$MSGD_WRAP" ]; then
 		n=3 count=1000
 	fi
 	for ((i = 1; i <= n; i++)); do
 		seq -f "handler $i line %g" 1 "$count" >"$T/in$i"
 	done
-	mkfifo "$T/pipe"
-	timeout -k 5 20 cat <"$T/pipe" >"$T/shared" 3>&- &
-	reader=$!
-	# the test holds a writer end until every handler has its own: else
-	# a handler done early could give the reader its EOF while another
-	# still waits, for ever, to open the FIFO
-	exec 5>"$T/pipe"
+	shared_fifo "$T/pipe" "$T/shared"
 	# one writer end for all: the reader sees EOF when the last one ends
 	for ((i = 1; i <= n; i++)); do
 		timeout -k 5 20 "${HANDLER_CMD[@]}" -l - <"$T/in$i" >"$T/out$i" \
@@ -1279,7 +1223,7 @@ all_in_order() {
 		wait "${pids[i - 1]}" || failed=$((failed + 1))
 		[ "$(tail -n 1 "$T/out$i")" = "bye $count" ]
 	done
-	wait "$reader"
+	wait "$READER"
 	[ "$failed" -eq 0 ]
 	all_in_order "$T/shared" "$n" "$count"
 }

@@ -217,15 +217,21 @@ converse() {
 		status=$?
 }
 
-# talk IN [CLIENT_OPT...] -- HANDLER_ARG...: serve one connection with the
-# handler (serve-once options from the array serve_opts), send the file IN
-# with tcp.py client; what the client got is in $T/out, its port in
-# $cport, the handler's status in $status and its stderr in $T/port.err
+# talk [-6] IN [CLIENT_OPT...] -- HANDLER_ARG...: serve one TCP connection
+# with the handler (serve-once options from the array serve_opts) on
+# 127.0.0.1, or ::1 with -6, send the file IN with tcp.py client; what the
+# client got is in $T/out, its port in $cport, the handler's status in
+# $status and its stderr in $T/port.err
 serve_opts=()
 # shellcheck disable=SC2034 # cport and status are for the caller
 talk() {
-	local in=$1 copts=() port
+	local host=127.0.0.1 six=() in copts=() port
 	need python3
+	if [ "$1" = -6 ]; then
+		host=::1 six=(-6)
+		shift
+	fi
+	in=$1
 	shift
 	while [ "$1" != -- ]; do
 		copts+=("$1")
@@ -234,14 +240,33 @@ talk() {
 	shift
 	# a port file of an earlier talk must not be read before it is redone
 	rm -f "$T/cport" "$T/port"
-	start_server "$T/port" python3 "$TCP_PY" serve-once "${serve_opts[@]}" \
-		"${HANDLER_CMD[@]}" "$@"
+	start_server "$T/port" python3 "$TCP_PY" serve-once "${six[@]}" \
+		"${serve_opts[@]}" "${HANDLER_CMD[@]}" "$@"
 	port=$(wait_line "$T/port")
-	timeout -k 5 30 python3 "$TCP_PY" client 127.0.0.1 "$port" "${copts[@]}" \
+	timeout -k 5 30 python3 "$TCP_PY" client "$host" "$port" "${copts[@]}" \
 		--port-file "$T/cport" <"$in" >"$T/out"
 	cport=$(cat "$T/cport")
 	status=0
 	wait "${SERVER_PIDS[-1]}" || status=$?
+}
+
+# fifo_reader FIFO OUT [SECS]: a new FIFO and a reader of it (cat, for at
+# most SECS s, default 20) into OUT; its PID in READER, stopped in teardown
+# shellcheck disable=SC2034 # READER is for the caller
+fifo_reader() {
+	mkfifo "$1"
+	timeout -k 5 "${3:-20}" cat <"$1" >"$2" 3>&- &
+	READER=$!
+	SERVER_PIDS+=("$READER")
+}
+
+# shared_fifo FIFO OUT [SECS]: fifo_reader, and a writer end on fd 5 that
+# the test holds until every writer has its own (2>&5), then closes with
+# `exec 5>&-`: else a writer done early could give the reader its EOF
+# while another still waits, for ever, to open the FIFO
+shared_fifo() {
+	fifo_reader "$@"
+	exec 5>"$1"
 }
 
 # file_is FILE TEXT: FILE holds exactly the bytes of TEXT (printf %b

@@ -271,7 +271,7 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout -k 5 20 "${HANDLER_CMD[@]}"
 }
 
 @test "8 handlers sharing one stderr pipe, with lines too long for it, never tear or interleave a record" {
-	local n=8 i pids=() failed=0 reader
+	local n=8 i pids=() failed=0
 	[ -z "$MSGD_WRAP" ] || n=3
 	{
 		for ((i = 0; i < 150; i++)); do
@@ -286,13 +286,7 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout -k 5 20 "${HANDLER_CMD[@]}"
 			echo "ok $i"
 		done
 		echo 'bye 150'; } >"$T/want"
-	mkfifo "$T/pipe"
-	timeout -k 5 60 cat <"$T/pipe" >"$T/shared" 3>&- &
-	reader=$!
-	# the test holds a writer end until every handler has its own: else
-	# a handler done early could give the reader its EOF while another
-	# still waits, for ever, to open the FIFO
-	exec 5>"$T/pipe"
+	shared_fifo "$T/pipe" "$T/shared" 60
 	for ((i = 1; i <= n; i++)); do
 		timeout -k 5 60 "${HANDLER_CMD[@]}" -l - <"$T/in" >"$T/out$i" \
 			2>&5 3>&- &
@@ -303,7 +297,7 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout -k 5 20 "${HANDLER_CMD[@]}"
 		wait "${pids[i - 1]}" || failed=$((failed + 1))
 		cmp "$T/want" "$T/out$i"
 	done
-	wait "$reader"
+	wait "$READER"
 	[ "$failed" -eq 0 ]
 	every_line_whole "$T/shared"
 	[ "$(record_count "$T/shared" ' receive message: ')" -eq $((n * 150)) ]
@@ -394,14 +388,12 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout -k 5 20 "${HANDLER_CMD[@]}"
 }
 
 @test "-l FIFO with a reader gets whole records" {
-	mkfifo "$T/fifo"
-	timeout -k 5 20 cat <"$T/fifo" >"$T/F" 3>&- &
-	SERVER_PIDS+=("$!")
+	fifo_reader "$T/fifo" "$T/F"
 	printf 'hi\n' >"$T/in"
 	converse "$T/in" -l "$T/fifo"
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
-	wait "${SERVER_PIDS[-1]}"
+	wait "$READER"
 	records_are "$T/F" 'local connect' 'local #1 receive message: hi' \
 		'local disconnect: 1 message, 2 bytes, eof'
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
-/* Per-source limits: what one source is (an IPv6 /64, an IPv4 address,
- * -N's lengths, a local uid) as a key, and -R's token buckets (limits.c). */
-#ifndef LIMITS_H
-#define LIMITS_H
+/* Sources: what one client is for -C and -R (an IPv6 /64, an IPv4 address,
+ * -N's lengths, a local uid) as a key, and -R's token buckets (sources.c). */
+#ifndef SOURCES_H
+#define SOURCES_H
 
 #include <stddef.h>
 #include <sys/socket.h>
@@ -32,7 +32,7 @@ int rate_init(void);
 /* take a token for the source key at now_ms (a monotonic clock), whose
  * limit is rate a second with a burst of rate: RATE_OK when it had one,
  * RATE_OVER when it is over its rate, RATE_FULL when it is new and no
- * place in the table may be taken from another (see limits.c).  *say is
+ * place in the table may be taken from another (see sources.c).  *say is
  * then 1 when this denial is to be logged: a source's first in a second,
  * or for RATE_FULL the table's first in a second */
 int rate_take(const unsigned char *key, long rate, long long now_ms,

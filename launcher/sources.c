@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "sources.h"
 #include "opts.h"
 
 #define RATE_WAYS 16

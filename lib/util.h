@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: ISC */
-/* Helpers shared by the msgd programs: diagnostics, full writes, numbers,
- * addresses and a syslog client that reports failure. */
-#ifndef MSGD_H
-#define MSGD_H
+/* What every msgd program needs (util.c): diagnostics and usage, option
+ * numbers, the standard descriptors, full writes. */
+#ifndef UTIL_H
+#define UTIL_H
 
 #include <stddef.h>
-#include <sys/socket.h>
-#include <sys/types.h>
 
 /* Diagnostics: "prog: message" on stderr, or syslog after diag_syslog().
  * A format ending in ':' gets ": strerror(errno)" appended. */
@@ -61,22 +59,5 @@ int writeall(int fd, const void *buf, size_t len);
 
 /* Parse a decimal number in [min, max]: 0, or -1 when it is not one. */
 int parse_num(const char *s, long min, long max, long *out);
-
-/* Numeric IP and port of a socket address; IPv4-mapped IPv6 shown as IPv4.
- * ip needs ADDR_IPLEN bytes.  0, or -1 for a family that is not IP. */
-#define ADDR_IPLEN 46
-int addr_ip_port(const struct sockaddr *sa, char *ip, unsigned *port);
-/* "IP:PORT", or "[IP]:PORT" for IPv6, into buf of ADDR_PEERLEN bytes. */
-#define ADDR_PEERLEN (ADDR_IPLEN + 9)
-void addr_peer(char *buf, const char *ip, unsigned port);
-
-/* A syslog client on /dev/log (facility daemon) that says when a record
- * could not be delivered, which syslog(3) never does. */
-#define SLOG_ERR 3
-#define SLOG_INFO 6
-void slog_open(const char *ident);
-int slog_send(int severity, const char *msg, size_t len);
-/* whether /dev/log takes records now: 0, or -1 with errno set */
-int slog_check(void);
 
 #endif
