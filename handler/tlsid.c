@@ -127,18 +127,6 @@ from_launcher(struct tlsid *id)
 	    tls ? &version : NULL, &sni, &uid);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /*
  * One value of a DN as OpenSSL's X509_NAME_print_ex writes it with
  * stunnel's flags (XN_FLAG_ONELINE less ESC_MSB and SPC_EQ: "C=PL, O=Org,
@@ -173,7 +161,7 @@ dn_value(const char **s, unsigned char *out, size_t max)
 		    strncmp(p, " + ", 3) == 0))
 			break;
 		if (c == '\\') {
-			if ((hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
+			if ((hi = hex_digit(p[1])) >= 0 && (lo = hex_digit(p[2])) >= 0) {
 				c = hi << 4 | lo;
 				p += 3;
 			} else if (p[1] != '\0') {

@@ -6,18 +6,7 @@
 #include <string.h>
 
 #include "rules_cn.h"
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "util.h"
 
 const char *
 cn_parse(char *w, struct rule *r)
@@ -38,8 +27,8 @@ cn_parse(char *w, struct rule *r)
 			s += 2;
 			continue;
 		}
-		if (s[1] != 'x' || (hi = hexval(s[2])) < 0 ||
-		    (lo = hexval(s[3])) < 0)
+		if (s[1] != 'x' || (hi = hex_digit(s[2])) < 0 ||
+		    (lo = hex_digit(s[3])) < 0)
 			return "bad escape in cn: (\\\\ or \\xNN, as records "
 			    "show it)";
 		if (hi == 0 && lo == 0)

@@ -59,5 +59,7 @@ int writeall(int fd, const void *buf, size_t len);
 
 /* Parse a decimal number in [min, max]: 0, or -1 when it is not one. */
 int parse_num(const char *s, long min, long max, long *out);
+/* the value of the hex digit c (either case), or -1 */
+int hex_digit(int c);
 
 #endif
