@@ -14,6 +14,7 @@
 struct buf {
 	char *p;
 	size_t len, cap;
+	int heap;	/* p was allocated (else it is a room given by buf_room) */
 };
 
 /* offsets into a buffer, in the order they were taken (where records or
@@ -21,11 +22,32 @@ struct buf {
 struct marks {
 	size_t *at;
 	size_t n, cap;
+	int heap;
 };
 
+/* start b (m) in a room of n bytes (entries) that needs no allocation: a
+ * short connection then makes no malloc, no brk and no mmap at all */
+void buf_room(struct buf *b, char *room, size_t n);
+void marks_room(struct marks *m, size_t *room, size_t n);
+/* the slow paths of buf_need and marks_add: a larger room on the heap */
+void buf_grow(struct buf *b, size_t more);
+void marks_grow(struct marks *m);
+
 /* room for `more` bytes after len; out of memory ends the process */
-void buf_need(struct buf *b, size_t more);
-void marks_add(struct marks *m, size_t at);
+static inline void
+buf_need(struct buf *b, size_t more)
+{
+	if (b->len + more > b->cap)
+		buf_grow(b, more);
+}
+
+static inline void
+marks_add(struct marks *m, size_t at)
+{
+	if (m->n == m->cap)
+		marks_grow(m);
+	m->at[m->n++] = at;
+}
 
 /* copy n bytes; records are built of short pieces, where an inline word
  * loop beats a call to a memcpy made for long ones */

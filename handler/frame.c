@@ -33,6 +33,7 @@ rec_commit(struct conn *c)
 	unsigned long long done;
 	int ret = rec_flush(&c->rec, &c->sink, &done);
 
+	c->kept = 0;	/* a kept connect record went with them */
 	c->count.durable += done;
 	if (ret < 0) {
 		sink_failed(&c->sink);
@@ -126,19 +127,34 @@ batch_end(struct conn *c, enum endreason *why)
 	return rep_flush(&c->out, why);
 }
 
+/* the wait for input ends at the idle timeout (from idle_end), or
+ * earlier at the session cap or when a kept connect record is due */
+static long long
+wait_end(const struct conn *c, long long idle_end)
+{
+	long long end = deadline_min(idle_end, c->out.session_end);
+
+	return c->kept ? deadline_min(end, c->kept_until) : end;
+}
+
 enum endreason
 handle_messages(struct conn *c, long timeout)
 {
 	struct input *in = &c->in;
 	enum endreason why = END_EOF;
+	long long idle_end = DEADLINE_NONE;
+	int waited = 0;		/* the wait so far goes on (idle_end stands) */
 
 	for (;;) {
 		size_t from = in->len;
 		ssize_t n;
-		/* the idle timeout, or less when the session cap comes first */
-		int w = input_ready(deadline_min(deadline_in(timeout ?
-		    (long long)timeout * 1000 : -1), c->out.session_end));
+		int w;
 
+		if (!waited)
+			idle_end = deadline_in(timeout ?
+			    (long long)timeout * 1000 : -1);
+		waited = 0;
+		w = input_ready(wait_end(c, idle_end));
 		if (w < 0)
 			return say_end(&c->out, "error server shutting down\n",
 			    END_SHUTDOWN);
@@ -147,6 +163,13 @@ handle_messages(struct conn *c, long timeout)
 		if (deadline_expired(c->out.session_end))
 			return say_end(&c->out, "error session time limit\n",
 			    END_TIMEOUT);
+		if (w == 0 && c->kept && deadline_expired(c->kept_until)) {
+			/* the first line is slow: the connect record goes alone */
+			if (rec_commit(c) < 0)
+				return say_end(&c->out, REPLY_CANNOT, END_ERROR);
+			waited = 1;
+			continue;
+		}
 		if (w == 0)
 			return say_end(&c->out, "error idle timeout\n",
 			    END_TIMEOUT);
@@ -160,11 +183,8 @@ handle_messages(struct conn *c, long timeout)
 			warn("cannot read the connection:");
 			return END_ERROR;
 		}
-		if (n > 0 && conn_announce(c) < 0) {
-			reply(&c->out, REPLY_CANNOT, sizeof REPLY_CANNOT - 1);
-			rep_flush(&c->out, &why);
-			return END_ERROR;
-		}
+		if (n > 0)
+			conn_announce(c);
 		rec_stamp(&c->rec);
 		if (n == 0) {
 			/* a last line without LF is a message too */

@@ -20,6 +20,9 @@
 #ifndef F_OFD_SETLK
 #define F_OFD_SETLK 37
 #endif
+#ifndef F_OFD_GETLK
+#define F_OFD_GETLK 36
+#endif
 
 /* /proc/PID/stat's flags: a kernel thread, which writes no records */
 #define PF_KTHREAD 0x00200000UL
@@ -291,10 +294,12 @@ end_line(int fd)
  * than a record, seen under the write lock on a description of our own,
  * and its writer gone.  Anything else is ended with an LF, never deleted,
  * and so is what cannot be cut (an append-only file): a record always
- * starts a line.  A file we may not read gets an LF unless we know its end
- * is ours.
+ * starts a line.  A file whose size is where our own last append left it
+ * ends with our LF: it needs no read.  A file we may not read gets an LF
+ * unless we know its end is ours.  Returns the file's size after the
+ * repair, or -1 when it is not known.
  */
-static void
+static off_t
 repair_tail(struct append *a, int may_cut)
 {
 	char b[4096];
@@ -303,15 +308,17 @@ repair_tail(struct append *a, int may_cut)
 	long long ms;
 	long pid;
 
-	if (fstat(a->fd, &st) < 0 || st.st_size == 0)
-		return;
+	if (fstat(a->fd, &st) < 0)
+		return -1;
+	/* empty, or where our own last append left it: whole */
+	if (st.st_size == 0 || st.st_size == a->left)
+		return st.st_size;
 	if (!a->readable) {
-		if (st.st_size != a->left)
-			end_line(a->fd);
-		return;
+		end_line(a->fd);
+		return -1;
 	}
 	if (pread(a->fd, b, 1, st.st_size - 1) == 1 && b[0] == '\n')
-		return;	/* whole */
+		return st.st_size;	/* whole */
 	stop = st.st_size > APPEND_TAIL_MAX ? st.st_size - APPEND_TAIL_MAX : 0;
 	for (end = st.st_size; end > stop; end = at) {
 		ssize_t n, i;
@@ -320,12 +327,12 @@ repair_tail(struct append *a, int may_cut)
 		n = pread(a->fd, b, (size_t)(end - at), at);
 		if (n != end - at) {
 			end_line(a->fd);	/* cannot read it */
-			return;
+			return -1;
 		}
 		for (i = n; i > 0 && b[i - 1] != '\n'; i--)
 			;
 		if (i == n && end == st.st_size)
-			return;	/* ends in LF: whole */
+			return st.st_size;	/* ends in LF: whole */
 		if (i > 0) {
 			end = at + i;
 			break;
@@ -335,8 +342,9 @@ repair_tail(struct append *a, int may_cut)
 		may_cut = 0;	/* longer than any record: not ours */
 	if (may_cut && head_at(a->fd, end, &ms, &pid) &&
 	    writer_gone(pid, ms) && ftruncate(a->fd, end) == 0)
-		return;
+		return end;
 	end_line(a->fd);
+	return -1;
 }
 
 size_t
@@ -345,11 +353,12 @@ append_write(struct append *a, const char *p, size_t len, int ms)
 	enum held held = lock_within(a, ms);
 	size_t done = 0;
 	int saved, whole;
+	off_t size;
 
 	if (held == HELD_NONE)
 		return 0;
 	whole = held != HELD_SHARED && a->own;
-	repair_tail(a, whole);
+	size = repair_tail(a, whole);
 	while (done < len) {
 		ssize_t n = write(a->fd, p + done, len - done);
 
@@ -364,8 +373,9 @@ append_write(struct append *a, const char *p, size_t len, int ms)
 		}
 	}
 	saved = errno;
-	if (done == len && !a->readable)
-		a->left = lseek(a->fd, 0, SEEK_CUR);
+	/* where this append left the file, unless a writer that takes no
+	 * lock came in between: then the next append reads the tail */
+	a->left = done == len && size >= 0 ? size + (off_t)len : -1;
 	/* failed part-way (disk full, a file size limit): the partial line
 	 * comes back out before anyone appends after it */
 	if (done < len && done > 0 && whole) {
@@ -382,4 +392,27 @@ append_write(struct append *a, const char *p, size_t len, int ms)
 	unlock(a->fd, held);
 	errno = saved;
 	return done;
+}
+
+/*
+ * Could a writer take the lock now?  A read lock says no writer holds it
+ * (a write lock excludes read locks), so one question usually answers;
+ * a write lock held is waited for as append_write would, at most ms.
+ */
+int
+append_probe(struct append *a, int ms)
+{
+	struct flock fl;
+	enum held held;
+
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(a->fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_WRLCK)
+		return 0;
+	held = lock_within(a, ms);
+	if (held == HELD_NONE)
+		return -1;
+	unlock(a->fd, held);
+	return 0;
 }
