@@ -80,4 +80,31 @@ put_u64(char *d, unsigned long long v)
 	return d;
 }
 
+/* a count kept in decimal too, so that numbering a message costs no
+ * division: its n digits end d (n 0: the count is 0, as zeroed) */
+struct decimal {
+	char d[U64_DIGITS];
+	size_t n;
+};
+
+static inline void
+dec_next(struct decimal *x)
+{
+	size_t i = U64_DIGITS, top = U64_DIGITS - x->n;
+
+	while (i > top && x->d[i - 1] == '9')
+		x->d[--i] = '0';
+	if (i > top)
+		x->d[i - 1]++;
+	else if (x->n < U64_DIGITS)
+		x->d[U64_DIGITS - ++x->n] = '1';
+}
+
+/* the count's digits at d */
+static inline char *
+put_dec(char *d, const struct decimal *x)
+{
+	return put(d, x->d + U64_DIGITS - x->n, x->n);
+}
+
 #endif

@@ -133,14 +133,14 @@ reply(struct output *out, const char *s, size_t n)
 }
 
 void
-reply_ok(struct output *out, unsigned long long n)
+reply_ok(struct output *out, const struct decimal *n)
 {
 	char *d;
 
 	buf_need(&out->rep, OK_MAX);
 	marks_add(&out->oks, out->rep.len);
 	d = put_lit(out->rep.p + out->rep.len, "ok ");
-	d = put_u64(d, n);
+	d = put_dec(d, n);
 	*d++ = '\n';
 	out->rep.len = (size_t)(d - out->rep.p);
 }

@@ -40,6 +40,7 @@ struct output {
 /* messages numbered, and the last whose record is written */
 struct counts {
 	unsigned long long seq, durable, bytes;
+	struct decimal seqdec;	/* seq in decimal */
 	unsigned long long acked;	/* oks sent before this batch */
 };
 
@@ -80,7 +81,7 @@ void conn_announce(struct conn *c);
 void output_init(struct output *out, long timeout);
 /* replies: queued, then sent by rep_flush */
 void reply(struct output *out, const char *s, size_t n);
-void reply_ok(struct output *out, unsigned long long n);
+void reply_ok(struct output *out, const struct decimal *n);
 /* keep the replies of this batch up to its `upto`-th ok */
 void rep_keep_oks(struct output *out, unsigned long long upto);
 /* send what is queued; -1 with the reason set on failure */

@@ -123,13 +123,13 @@ rec_end(struct record *r, char *d)
 }
 
 void
-rec_message(struct record *r, unsigned long long seq, const char *line,
+rec_message(struct record *r, const struct decimal *seq, const char *line,
     size_t n)
 {
 	char *d = rec_begin(r, BODY_FIXED + ESCAPE_GROWTH * n);
 
 	*d++ = '#';
-	d = put_u64(d, seq);
+	d = put_dec(d, seq);
 	d = put_lit(d, " receive message: ");
 	rec_end(r, escape(d, (const unsigned char *)line, n));
 	marks_add(&r->msgs, r->pend.len);

@@ -45,7 +45,7 @@ size_t rec_fits(const struct record *r, const struct sink *s);
 /* the time, to the millisecond, into the record head */
 void rec_stamp(struct record *r);
 /* "#SEQ receive message: TEXT", TEXT the n bytes of line escaped */
-void rec_message(struct record *r, unsigned long long seq, const char *line,
+void rec_message(struct record *r, const struct decimal *seq, const char *line,
     size_t n);
 /* an over-long line leaves a trace: "#- rejected: line too long (N bytes)" */
 void rec_rejected(struct record *r, unsigned long long n);

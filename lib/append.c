@@ -375,7 +375,11 @@ append_write(struct append *a, const char *p, size_t len, int ms)
 	saved = errno;
 	/* where this append left the file, unless a writer that takes no
 	 * lock came in between: then the next append reads the tail */
-	a->left = done == len && size >= 0 ? size + (off_t)len : -1;
+	if (done < len)
+		a->left = -1;
+	else
+		a->left = size >= 0 ? size + (off_t)len :
+		    lseek(a->fd, 0, SEEK_CUR);
 	/* failed part-way (disk full, a file size limit): the partial line
 	 * comes back out before anyone appends after it */
 	if (done < len && done > 0 && whole) {
