@@ -512,3 +512,42 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout -k 5 20 "${HANDLER_CMD[@]}"
 	[[ $(sed -n 4p "$T/F") == '       msgd-launcher -U '* ]]
 	[ "$(wc -l <"$T/F")" -eq 4 ]
 }
+
+@test "a connect record waits for the first line at most a moment: a client that says nothing yet is in the file already" {
+	local h
+	mkfifo "$T/in"
+	timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
+	h=$!
+	SERVER_PIDS+=("$h")
+	exec 5>"$T/in"
+	wait_grep "$T/out" '^hello$'
+	wait_grep "$T/F" ' local connect$' 5
+	[ "$(wc -l <"$T/F")" -eq 1 ]
+	printf 'hi\n' >&5
+	exec 5>&-
+	wait "$h"
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	records_are "$T/F" 'local connect' 'local #1 receive message: hi' \
+		'local disconnect: 1 message, 2 bytes, eof'
+}
+
+@test "a line another program leaves unfinished between two batches is ended with an LF before the next records" {
+	local h
+	mkfifo "$T/in"
+	timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
+	h=$!
+	SERVER_PIDS+=("$h")
+	exec 5>"$T/in"
+	printf 'a\n' >&5
+	wait_grep "$T/out" '^ok 1$'
+	# the handler's last append ended the file; now it ends elsewhere
+	printf 'a foreign line, no LF' >>"$T/F"
+	printf 'b\n' >&5
+	exec 5>&-
+	wait "$h"
+	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
+	[ "$(sed -n 3p "$T/F")" = 'a foreign line, no LF' ]
+	sed 3d "$T/F" >"$T/F2"
+	records_are "$T/F2" 'local connect' 'local #1 receive message: a' \
+		'local #2 receive message: b' 'local disconnect: 2 messages, 2 bytes, eof'
+}
