@@ -11,17 +11,11 @@
 #include "buf.h"
 #include "escape.h"
 
-/* 1 for bytes copied as they are: printable ASCII but the backslash */
-static unsigned char plain[256];
-
-void
-escape_init(void)
+/* copied as it is: printable ASCII but the backslash */
+static int
+plain(unsigned char c)
 {
-	int c;
-
-	for (c = 0x20; c < 0x7f; c++)
-		plain[c] = 1;
-	plain['\\'] = 0;
+	return c >= 0x20 && c < 0x7f && c != '\\';
 }
 
 /* length of the valid UTF-8 sequence at s (first byte >= 0x80), or 0 */
@@ -143,7 +137,7 @@ escape(char *d, const unsigned char *s, size_t n)
 		}
 		if (i == n)
 			break;
-		if (plain[s[i]]) {
+		if (plain(s[i])) {
 			*d++ = (char)s[i++];
 		} else if (s[i] == '\\') {
 			*d++ = '\\';

@@ -136,9 +136,9 @@ ofd_lock(int fd, short type)
 static enum held
 lock_within(struct append *a, int ms)
 {
-	long long end = deadline_in(ms);
+	long long end = DEADLINE_NONE;	/* read the clock only if we wait */
 	struct timespec nap = { 0, 1000000 };
-	int flock_only = 0;
+	int flock_only = 0, waiting = 0;
 
 	for (;;) {
 		if (!flock_only && ofd_lock(a->fd, F_WRLCK) == 0)
@@ -153,7 +153,10 @@ lock_within(struct append *a, int ms)
 			return HELD_NONE;
 		if (!flock_only && a->readable && ofd_lock(a->fd, F_RDLCK) == 0)
 			return HELD_SHARED;
-		if (deadline_expired(end)) {
+		if (!waiting) {
+			end = deadline_in(ms);
+			waiting = 1;
+		} else if (deadline_expired(end)) {
 			errno = EWOULDBLOCK;
 			return HELD_NONE;
 		}
