@@ -151,8 +151,13 @@ lock_within(struct append *a, int ms)
 			continue;
 		if (errno != EAGAIN && errno != EACCES)
 			return HELD_NONE;
-		if (!flock_only && a->readable && ofd_lock(a->fd, F_RDLCK) == 0)
+		if (!flock_only && a->readable && ofd_lock(a->fd, F_RDLCK) == 0) {
+			/* the write lock's holder may have let go meanwhile:
+			 * then the read lock becomes the write lock */
+			if (ofd_lock(a->fd, F_WRLCK) == 0)
+				return HELD_WHOLE;
 			return HELD_SHARED;
+		}
 		if (!waiting) {
 			end = deadline_in(ms);
 			waiting = 1;
@@ -322,6 +327,15 @@ repair_tail(struct append *a, int may_cut)
 	}
 	if (pread(a->fd, b, 1, st.st_size - 1) == 1 && b[0] == '\n')
 		return st.st_size;	/* whole */
+	/* sharing read locks, another writer may be appending this moment
+	 * (a file grows a page at a time): a tail that still grows is its
+	 * record, which it ends with its own LF */
+	if (!may_cut) {
+		struct stat again;
+
+		if (fstat(a->fd, &again) == 0 && again.st_size != st.st_size)
+			return -1;
+	}
 	stop = st.st_size > APPEND_TAIL_MAX ? st.st_size - APPEND_TAIL_MAX : 0;
 	for (end = st.st_size; end > stop; end = at) {
 		ssize_t n, i;
