@@ -7,24 +7,6 @@
 #include "buf.h"
 #include "msgd.h"
 
-void
-buf_room(struct buf *b, char *room, size_t n)
-{
-	b->p = room;
-	b->len = 0;
-	b->cap = n;
-	b->heap = 0;
-}
-
-void
-marks_room(struct marks *m, size_t *room, size_t n)
-{
-	m->at = room;
-	m->n = 0;
-	m->cap = n;
-	m->heap = 0;
-}
-
 /* p grown to cap bytes, of which len are in use: on the heap, copied out
  * of a room the first time */
 static void *

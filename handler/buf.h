@@ -25,11 +25,9 @@ struct marks {
 	int heap;
 };
 
-/* start b (m) in a room of n bytes (entries) that needs no allocation: a
- * short connection then makes no malloc, no brk and no mmap at all */
-void buf_room(struct buf *b, char *room, size_t n);
-void marks_room(struct marks *m, size_t *room, size_t n);
-/* the slow paths of buf_need and marks_add: a larger room on the heap */
+/* a buffer may start in a room that needs no allocation (heap 0, cap the
+ * room's size): a short connection then makes no malloc, brk or mmap;
+ * the slow paths of buf_need and marks_add: a larger room on the heap */
 void buf_grow(struct buf *b, size_t more);
 void marks_grow(struct marks *m);
 

@@ -171,10 +171,10 @@ serve_connection(int argc, char **argv)
 	diag_syslog(o.sink.conn_on_stderr);
 	parse_opts(argc, argv, &o);
 
-	buf_room(&c.rec.pend, pend_room, sizeof pend_room);
-	marks_room(&c.rec.msgs, msgs_room, ROOM_MARKS);
-	buf_room(&c.out.rep, rep_room, sizeof rep_room);
-	marks_room(&c.out.oks, oks_room, ROOM_MARKS);
+	c.rec.pend = (struct buf){ pend_room, 0, sizeof pend_room, 0 };
+	c.rec.msgs = (struct marks){ msgs_room, 0, ROOM_MARKS, 0 };
+	c.out.rep = (struct buf){ rep_room, 0, sizeof rep_room, 0 };
+	c.out.oks = (struct marks){ oks_room, 0, ROOM_MARKS, 0 };
 	from = peer_init(peer);
 	tlsid_env(&id, o.proxy ? PEER_OTHER : from, o.stunnel_verifies);
 	c.in.maxline = (size_t)o.maxline;

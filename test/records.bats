@@ -513,13 +513,19 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout -k 5 20 "${HANDLER_CMD[@]}"
 	[ "$(wc -l <"$T/F")" -eq 4 ]
 }
 
-@test "a connect record waits for the first line at most a moment: a client that says nothing yet is in the file already" {
-	local h
+# on_fifo ARGS...: the handler with ARGS in the background, reading the
+# FIFO $T/in that fd 5 writes (stdout $T/out, stderr $T/err); its PID in h
+on_fifo() {
 	mkfifo "$T/in"
-	timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
+	timeout -k 5 20 "${HANDLER_CMD[@]}" "$@" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
 	h=$!
 	SERVER_PIDS+=("$h")
 	exec 5>"$T/in"
+}
+
+@test "a connect record waits for the first line at most a moment: a client that says nothing yet is in the file already" {
+	local h
+	on_fifo -l "$T/F"
 	wait_grep "$T/out" '^hello$'
 	wait_grep "$T/F" ' local connect$' 5
 	[ "$(wc -l <"$T/F")" -eq 1 ]
@@ -533,11 +539,7 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout -k 5 20 "${HANDLER_CMD[@]}"
 
 @test "a line another program leaves unfinished between two batches is ended with an LF before the next records" {
 	local h
-	mkfifo "$T/in"
-	timeout -k 5 20 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
-	h=$!
-	SERVER_PIDS+=("$h")
-	exec 5>"$T/in"
+	on_fifo -l "$T/F"
 	printf 'a\n' >&5
 	wait_grep "$T/out" '^ok 1$'
 	# the handler's last append ended the file; now it ends elsewhere
