@@ -30,6 +30,11 @@
  * (the clocks' rounding, and a record's time is taken before its write) */
 #define START_SLACK_MS 2000
 
+/* a tail that grew within this long is being written by someone (a
+ * writer that shares read locks with us), looked at this many times */
+#define GROW_NAP_NS 200000
+#define GROW_NAPS 50
+
 /* how the lock is held */
 enum held { HELD_NONE = -1, HELD_SHARED, HELD_WHOLE, HELD_FLOCK };
 
@@ -328,13 +333,21 @@ repair_tail(struct append *a, int may_cut)
 	if (pread(a->fd, b, 1, st.st_size - 1) == 1 && b[0] == '\n')
 		return st.st_size;	/* whole */
 	/* sharing read locks, another writer may be appending this moment
-	 * (a file grows a page at a time): a tail that still grows is its
-	 * record, which it ends with its own LF */
+	 * (a file grows a page at a time): while the tail still grows it is
+	 * that writer's record, which it ends with its own LF */
 	if (!may_cut) {
+		struct timespec nap = { 0, GROW_NAP_NS };
 		struct stat again;
+		int k;
 
-		if (fstat(a->fd, &again) == 0 && again.st_size != st.st_size)
-			return -1;
+		for (k = 0; k < GROW_NAPS; k++) {
+			nanosleep(&nap, NULL);
+			if (fstat(a->fd, &again) < 0 || again.st_size == st.st_size)
+				break;
+			st = again;
+			if (pread(a->fd, b, 1, st.st_size - 1) == 1 && b[0] == '\n')
+				return st.st_size;	/* its LF came */
+		}
 	}
 	stop = st.st_size > APPEND_TAIL_MAX ? st.st_size - APPEND_TAIL_MAX : 0;
 	for (end = st.st_size; end > stop; end = at) {

@@ -553,3 +553,31 @@ on_fifo() {
 	records_are "$T/F2" 'local connect' 'local #1 receive message: a' \
 		'local #2 receive message: b' 'local disconnect: 2 messages, 2 bytes, eof'
 }
+
+@test "8 handlers that share a reader's read lock on one file append whole records, and never an empty line for a record still being written" {
+	need python3
+	local i n=8 pids=() failed=0
+	: >"$T/F"
+	python3 -c 'import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, struct.pack("hh4xqqi4x", fcntl.F_RDLCK, 0, 0, 0, 0))
+print("locked", flush=True)
+time.sleep(60)' "$T/F" >"$T/holder" 3>&- &
+	SERVER_PIDS+=("$!")
+	wait_line "$T/holder"
+	# records of 3000 bytes and more: each write grows the file a page at
+	# a time, and the others look at its tail meanwhile
+	head -c 3000 /dev/zero | tr '\0' 'x' >"$T/line"
+	for ((i = 0; i < 200; i++)); do cat "$T/line"; echo; done >"$T/in"
+	for ((i = 1; i <= n; i++)); do
+		timeout -k 5 60 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" >"$T/out$i" 2>"$T/err$i" 3>&- &
+		pids+=("$!")
+	done
+	for ((i = 1; i <= n; i++)); do
+		wait "${pids[i - 1]}" || failed=$((failed + 1))
+	done
+	[ "$failed" -eq 0 ]
+	every_line_whole "$T/F"
+	[ "$(record_count "$T/F" ' receive message: x{3000}$')" -eq $((n * 200)) ]
+	[ "$(wc -l <"$T/F")" -eq $((n * 202)) ]
+}
