@@ -68,13 +68,34 @@ printf 'machine: %s, %s CPUs; a no-op (%s) costs %s from exec to exit (build/exe
 printf 'one msgd-launcher -q each for: floor (bench/floor.c), file (msgd-handler -l FILE), null (msgd-handler -l /dev/null)\n'
 printf 'loadgen: %s rounds of %s s at concurrency %s, in rotating order, warm-up %s connections\n' \
 	"$rounds" "$secs" "$CONC" "$WARMUP"
+# CPU per connection, which the machine's other work does not move as it
+# moves the rates: ticks PID is the launcher's utime+stime+cutime+cstime
+# (its handlers' CPU once reaped); cpu_per_conn LINE T0 T1 says
+# "srv_us=N lg_us=N cpu_us=N": launcher and handlers per connection served
+# (the warm-up's too), loadgen's own per connection measured, their sum
+clk=$(getconf CLK_TCK 2>/dev/null || echo 100)
+ticks() {
+	local st
+	st=$(cat "/proc/$1/stat") || die "cannot read /proc/$1/stat"
+	st=${st##*) }
+	awk '{ print $12 + $13 + $14 + $15 }' <<<"$st"
+}
+cpu_per_conn() {
+	awk -v c="$(field conns "$1")" -v s="$(field secs "$1")" -v p="$(field cpu_pct "$1")" \
+		-v t="$(($3 - $2))" -v hz="$clk" -v w="$WARMUP" 'BEGIN {
+		srv = t * 1e6 / hz / (c + w); lg = p / 100 * s * 1e6 / c
+		printf "srv_us=%.1f lg_us=%.1f cpu_us=%.1f", srv, lg, srv + lg
+	}'
+}
 read -ra all <<<"$SERVERS"
 for ((r = 1; r <= rounds; r++)); do
 	for ((k = 0; k < ${#all[@]}; k++)); do
 		s=${all[(k + r - 1) % ${#all[@]}]}
 		kill -0 "${pid[$s]}" 2>/dev/null || die "$s died: $(cat "$tmp/$s.err")"
+		t0=$(ticks "${pid[$s]}")
 		line=$("$loadgen" -c "$CONC" -d "$secs" -w "$WARMUP" 127.0.0.1 "${port[$s]}" 2>"$tmp/lg.err")
 		[[ $line == conns=* ]] || die "loadgen failed: $(cat "$tmp/lg.err")"
+		line="$line $(cpu_per_conn "$line" "$t0" "$(ticks "${pid[$s]}")")"
 		printf 'round %d  %-6s %s\n' "$r" "$s" "$line"
 		printf '%s %s %s\n' "$s" "$CONC" "$line" >>"$results"
 	done
@@ -83,17 +104,26 @@ done
 grep -qv -e ' connect$' -e ' receive message: ' -e ' disconnect: ' "$tmp/rec" &&
 	die "$tmp/rec holds lines that are not records"
 
-declare -A rate=()
-printf '\nmedians of %d rounds of %d s at c=%d\n%-6s %10s %9s %9s %7s\n' "$rounds" "$secs" "$CONC" \
-	server conns/s p50_ms p99_ms errors
+declare -A rate=() cpu=()
+printf '\nmedians of %d rounds of %d s at c=%d (CPU in us per connection: launcher and handlers, loadgen, both)\n' \
+	"$rounds" "$secs" "$CONC"
+printf '%-6s %10s %9s %9s %7s %8s %8s %8s\n' server conns/s p50_ms p99_ms errors srv_us lg_us cpu_us
 for s in $SERVERS; do
 	rate[$s]=$(agg "$s" "$CONC" rate)
-	printf '%-6s %10s %9s %9s %7s\n' "$s" "${rate[$s]}" "$(agg "$s" "$CONC" p50_ms)" \
-		"$(agg "$s" "$CONC" p99_ms)" "$(agg "$s" "$CONC" errors)"
+	cpu[$s]=$(agg "$s" "$CONC" cpu_us)
+	printf '%-6s %10s %9s %9s %7s %8s %8s %8s\n' "$s" "${rate[$s]}" "$(agg "$s" "$CONC" p50_ms)" \
+		"$(agg "$s" "$CONC" p99_ms)" "$(agg "$s" "$CONC" errors)" "$(agg "$s" "$CONC" srv_us)" \
+		"$(agg "$s" "$CONC" lg_us)" "${cpu[$s]}"
 done
 div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 rfile=$(div "${rate[file]}" "${rate[floor]}") rnull=$(div "${rate[null]}" "${rate[floor]}")
-printf '\nratio file/floor: %s\nratio null/floor: %s\n\ntargets\n' "$rfile" "$rnull"
+# where every CPU is busy the rate is the inverse of the CPU a connection
+# takes: the floor's CPU over the handler's is the ratio a machine with no
+# other work would show
+cfile=$(div "${cpu[floor]}" "${cpu[file]}") cnull=$(div "${cpu[floor]}" "${cpu[null]}")
+printf '\nratio file/floor: %s (by CPU per connection: %s)\nratio null/floor: %s (by CPU per connection: %s)\n' \
+	"$rfile" "$cfile" "$rnull" "$cnull"
+printf 'load average now: %s\n\ntargets\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 verdict() { if awk -v r="$1" -v t="$2" 'BEGIN { exit !(r >= t) }'; then echo PASS; else echo MISS; fi; }
 printf '%s  msgd-handler -l FILE >= %s x the floor (%s)\n' "$(verdict "$rfile" "$T_FILE")" "$T_FILE" "$rfile"
 printf '%s  msgd-handler -l /dev/null >= %s x the floor (%s)\n' "$(verdict "$rnull" "$T_NULL")" "$T_NULL" "$rnull"

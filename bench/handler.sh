@@ -16,7 +16,7 @@ export LC_ALL=C
 
 readonly NLINES=1000000 LINELEN=60  # 59 printable bytes + LF
 readonly NBYTES=$((NLINES * LINELEN))
-readonly T_MSGS=5000000 T_RATIO=0.30 T_RSS=512
+readonly T_MSGS=5000000 T_RATIO=0.40 T_RSS=512
 
 me=${0##*/}
 die() { printf '%s: FAIL: %s\n' "$me" "$*" >&2; exit 1; }

@@ -2,33 +2,42 @@
 /* Growing buffers (buf.h): the one place the handler allocates as a
  * connection goes on, and the one answer to running out of memory. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "buf.h"
 #include "util.h"
 
+/* p grown to cap bytes, of which len are in use: on the heap, copied out
+ * of a room the first time */
+static void *
+grow(void *p, int *heap, size_t len, size_t cap)
+{
+	void *q = *heap ? realloc(p, cap) : malloc(cap);
+
+	if (q == NULL)
+		die(1, "out of memory");
+	if (!*heap && len)
+		memcpy(q, p, len);
+	*heap = 1;
+	return q;
+}
+
 void
-buf_need(struct buf *b, size_t more)
+buf_grow(struct buf *b, size_t more)
 {
 	size_t cap = b->cap ? b->cap : BUF_FIRST;
 
-	if (b->len + more <= b->cap)
-		return;
 	while (cap < b->len + more)
 		cap *= 2;
-	b->p = realloc(b->p, cap);
-	if (b->p == NULL)
-		die(1, "out of memory");
+	b->p = grow(b->p, &b->heap, b->len, cap);
 	b->cap = cap;
 }
 
 void
-marks_add(struct marks *m, size_t at)
+marks_grow(struct marks *m)
 {
-	if (m->n == m->cap) {
-		m->cap = m->cap ? 2 * m->cap : BUF_FIRST / sizeof *m->at;
-		m->at = realloc(m->at, m->cap * sizeof *m->at);
-		if (m->at == NULL)
-			die(1, "out of memory");
-	}
-	m->at[m->n++] = at;
+	size_t cap = m->cap ? 2 * m->cap : BUF_FIRST / sizeof *m->at;
+
+	m->at = grow(m->at, &m->heap, m->n * sizeof *m->at, cap * sizeof *m->at);
+	m->cap = cap;
 }

@@ -14,6 +14,7 @@
 struct buf {
 	char *p;
 	size_t len, cap;
+	int heap;	/* p was allocated (else it is a room given by buf_room) */
 };
 
 /* offsets into a buffer, in the order they were taken (where records or
@@ -21,11 +22,30 @@ struct buf {
 struct marks {
 	size_t *at;
 	size_t n, cap;
+	int heap;
 };
 
+/* a buffer may start in a room that needs no allocation (heap 0, cap the
+ * room's size): a short connection then makes no malloc, brk or mmap;
+ * the slow paths of buf_need and marks_add: a larger room on the heap */
+void buf_grow(struct buf *b, size_t more);
+void marks_grow(struct marks *m);
+
 /* room for `more` bytes after len; out of memory ends the process */
-void buf_need(struct buf *b, size_t more);
-void marks_add(struct marks *m, size_t at);
+static inline void
+buf_need(struct buf *b, size_t more)
+{
+	if (b->len + more > b->cap)
+		buf_grow(b, more);
+}
+
+static inline void
+marks_add(struct marks *m, size_t at)
+{
+	if (m->n == m->cap)
+		marks_grow(m);
+	m->at[m->n++] = at;
+}
 
 /* copy n bytes; records are built of short pieces, where an inline word
  * loop beats a call to a memcpy made for long ones */
@@ -56,6 +76,33 @@ put_u64(char *d, unsigned long long v)
 	while (i)
 		*d++ = tmp[--i];
 	return d;
+}
+
+/* a count kept in decimal too, so that numbering a message costs no
+ * division: its n digits end d (n 0: the count is 0, as zeroed) */
+struct decimal {
+	char d[U64_DIGITS];
+	size_t n;
+};
+
+static inline void
+dec_next(struct decimal *x)
+{
+	size_t i = U64_DIGITS, top = U64_DIGITS - x->n;
+
+	while (i > top && x->d[i - 1] == '9')
+		x->d[--i] = '0';
+	if (i > top)
+		x->d[i - 1]++;
+	else if (x->n < U64_DIGITS)
+		x->d[U64_DIGITS - ++x->n] = '1';
+}
+
+/* the count's digits at d */
+static inline char *
+put_dec(char *d, const struct decimal *x)
+{
+	return put(d, x->d + U64_DIGITS - x->n, x->n);
 }
 
 #endif

@@ -70,15 +70,27 @@ conn_sink_init(struct conn *c, const struct sink_opts *o, int maxline_set,
 }
 
 int
+conn_connect(struct conn *c)
+{
+	if (!sink_defers(&c->sink))
+		return rec_single(&c->rec, &c->sink, c->connect);
+	rec_text(&c->rec, c->connect);
+	if (sink_ready(&c->sink) < 0) {
+		sink_failed(&c->sink);
+		return -1;
+	}
+	c->kept = 1;
+	c->kept_until = deadline_in(KEPT_MS);
+	return 0;
+}
+
+void
 conn_announce(struct conn *c)
 {
 	if (!c->unannounced)
-		return 0;
+		return;
 	c->unannounced = 0;
-	if (rec_single(&c->rec, &c->sink, c->connect) == 0)
-		return 0;
-	c->failed = 1;
-	return -1;
+	rec_text(&c->rec, c->connect);
 }
 
 /*
@@ -121,14 +133,14 @@ reply(struct output *out, const char *s, size_t n)
 }
 
 void
-reply_ok(struct output *out, unsigned long long n)
+reply_ok(struct output *out, const struct decimal *n)
 {
 	char *d;
 
 	buf_need(&out->rep, OK_MAX);
 	marks_add(&out->oks, out->rep.len);
 	d = put_lit(out->rep.p + out->rep.len, "ok ");
-	d = put_u64(d, n);
+	d = put_dec(d, n);
 	*d++ = '\n';
 	out->rep.len = (size_t)(d - out->rep.p);
 }

@@ -12,6 +12,8 @@
 #include "wait.h"
 
 #define REPLY_CANNOT "error cannot record message\n"
+/* how long a kept connect record waits for the first line */
+#define KEPT_MS 100
 
 enum endreason { END_EOF, END_TIMEOUT, END_RESET, END_ERROR, END_SHUTDOWN };
 
@@ -38,6 +40,7 @@ struct output {
 /* messages numbered, and the last whose record is written */
 struct counts {
 	unsigned long long seq, durable, bytes;
+	struct decimal seqdec;	/* seq in decimal */
 	unsigned long long acked;	/* oks sent before this batch */
 };
 
@@ -50,6 +53,8 @@ struct conn {
 	int failed;		/* a record could not be written */
 	int unannounced;	/* a relay's check: no connect record yet */
 	const char *connect;	/* the connect record's text */
+	int kept;		/* the connect record waits for the first batch */
+	long long kept_until;	/* and is written alone then (a deadline) */
 };
 
 /* "eof", "timeout" ... as the disconnect record says it */
@@ -61,16 +66,22 @@ int is_reset(int err);
  * asked for more): 0, or -1 said */
 int conn_sink_init(struct conn *c, const struct sink_opts *o,
     int maxline_set, const char *peer, const char *who);
+/* the connect record, before the greeting: written now, or where the
+ * sink defers (a regular file), kept to go out in one write with the
+ * first batch's records, once sink_ready says the file can be written;
+ * a client whose first line is slow to come gets it written alone after
+ * KEPT_MS.  0, or -1 said */
+int conn_connect(struct conn *c);
 /* a relay's health check (v2 LOCAL) is recorded only once it sends a
- * byte: its connect record then, if not written yet.  0, or -1 with
- * c->failed set (said) */
-int conn_announce(struct conn *c);
+ * byte: its connect record then, if not made yet, kept for the write of
+ * the records that follow */
+void conn_announce(struct conn *c);
 /* the connection's output, fd 1; replies wait for a reader at most
  * timeout seconds (0: a default) */
 void output_init(struct output *out, long timeout);
 /* replies: queued, then sent by rep_flush */
 void reply(struct output *out, const char *s, size_t n);
-void reply_ok(struct output *out, unsigned long long n);
+void reply_ok(struct output *out, const struct decimal *n);
 /* keep the replies of this batch up to its `upto`-th ok */
 void rep_keep_oks(struct output *out, unsigned long long upto);
 /* send what is queued; -1 with the reason set on failure */

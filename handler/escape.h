@@ -9,8 +9,6 @@
 /* escaping makes at most this many bytes of one ("\xNN") */
 #define ESCAPE_GROWTH 4
 
-/* once, before the first escape() */
-void escape_init(void);
 /* escape n bytes of s into d, which has room for ESCAPE_GROWTH * n;
  * returns the end */
 char *escape(char *d, const unsigned char *s, size_t n);

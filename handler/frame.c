@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "deadline.h"
 #include "frame.h"
@@ -15,6 +18,26 @@
 #define RECBUF (256 * 1024)
 /* "error line too long (max N bytes)\n" */
 #define TOO_LONG_MAX 64
+
+/* the first LF in p..e, or NULL: sixteen bytes at a time where SSE2 is
+ * (short lines are the common case, and the library's memchr is made
+ * for long ones) */
+static char *
+find_lf(char *p, char *e)
+{
+#ifdef __SSE2__
+	const __m128i lf = _mm_set1_epi8('\n');
+
+	for (; e - p >= 16; p += 16) {
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+		    _mm_loadu_si128((const __m128i *)(void *)p), lf));
+
+		if (m)
+			return p + __builtin_ctz(m);
+	}
+#endif
+	return memchr(p, '\n', (size_t)(e - p));
+}
 
 static void
 reply_too_long(struct conn *c)
@@ -33,6 +56,7 @@ rec_commit(struct conn *c)
 	unsigned long long done;
 	int ret = rec_flush(&c->rec, &c->sink, &done);
 
+	c->kept = 0;	/* a kept connect record went with them */
 	c->count.durable += done;
 	if (ret < 0) {
 		sink_failed(&c->sink);
@@ -50,9 +74,10 @@ message(struct conn *c, const char *line, size_t n)
 		return;
 	}
 	c->count.seq++;
+	dec_next(&c->count.seqdec);
 	c->count.bytes += n;
-	rec_message(&c->rec, c->count.seq, line, n);
-	reply_ok(&c->out, c->count.seq);
+	rec_message(&c->rec, &c->count.seqdec, line, n);
+	reply_ok(&c->out, &c->count.seqdec);
 	/* keep the buffer bounded; the acks still wait for the batch */
 	if (c->rec.pend.len >= RECBUF)
 		rec_commit(c);
@@ -86,8 +111,8 @@ frame(struct conn *c, size_t from)
 		from = 0;
 		in->discarding = 0;
 	}
-	for (q = memchr(p + from, '\n', (size_t)(e - p - from));
-	    q != NULL && !c->failed; q = memchr(p, '\n', (size_t)(e - p))) {
+	for (q = find_lf(p + from, e); q != NULL && !c->failed;
+	    q = find_lf(p, e)) {
 		/* a CR before the LF is dropped (telnet, nc -C) */
 		message(c, p, (size_t)(q - p) - (q > p && q[-1] == '\r'));
 		p = q + 1;
@@ -126,19 +151,34 @@ batch_end(struct conn *c, enum endreason *why)
 	return rep_flush(&c->out, why);
 }
 
+/* the wait for input ends at the idle timeout (from idle_end), or
+ * earlier at the session cap or when a kept connect record is due */
+static long long
+wait_end(const struct conn *c, long long idle_end)
+{
+	long long end = deadline_min(idle_end, c->out.session_end);
+
+	return c->kept ? deadline_min(end, c->kept_until) : end;
+}
+
 enum endreason
 handle_messages(struct conn *c, long timeout)
 {
 	struct input *in = &c->in;
 	enum endreason why = END_EOF;
+	long long idle_end = DEADLINE_NONE;
+	int waited = 0;		/* the wait so far goes on (idle_end stands) */
 
 	for (;;) {
 		size_t from = in->len;
 		ssize_t n;
-		/* the idle timeout, or less when the session cap comes first */
-		int w = input_ready(deadline_min(deadline_in(timeout ?
-		    (long long)timeout * 1000 : -1), c->out.session_end));
+		int w;
 
+		if (!waited)
+			idle_end = deadline_in(timeout ?
+			    (long long)timeout * 1000 : -1);
+		waited = 0;
+		w = input_ready(wait_end(c, idle_end));
 		if (w < 0)
 			return say_end(&c->out, "error server shutting down\n",
 			    END_SHUTDOWN);
@@ -147,6 +187,13 @@ handle_messages(struct conn *c, long timeout)
 		if (deadline_expired(c->out.session_end))
 			return say_end(&c->out, "error session time limit\n",
 			    END_TIMEOUT);
+		if (w == 0 && c->kept && deadline_expired(c->kept_until)) {
+			/* the first line is slow: the connect record goes alone */
+			if (rec_commit(c) < 0)
+				return say_end(&c->out, REPLY_CANNOT, END_ERROR);
+			waited = 1;
+			continue;
+		}
 		if (w == 0)
 			return say_end(&c->out, "error idle timeout\n",
 			    END_TIMEOUT);
@@ -160,11 +207,8 @@ handle_messages(struct conn *c, long timeout)
 			warn("cannot read the connection:");
 			return END_ERROR;
 		}
-		if (n > 0 && conn_announce(c) < 0) {
-			reply(&c->out, REPLY_CANNOT, sizeof REPLY_CANNOT - 1);
-			rep_flush(&c->out, &why);
-			return END_ERROR;
-		}
+		if (n > 0)
+			conn_announce(c);
 		rec_stamp(&c->rec);
 		if (n == 0) {
 			/* a last line without LF is a message too */

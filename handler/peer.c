@@ -52,10 +52,9 @@ cred_peer(char *peer)
 /* fd 0 is no socket but PROTO=IPC: the credentials a UCSPI IPC server
  * passed, all three numbers, else "local".  1 when it applies */
 static int
-ipc_peer(char *peer)
+ipc_peer(char *peer, const char *proto)
 {
-	const char *proto = getenv("PROTO"), *uid = getenv("IPCREMOTEEUID");
-	const char *gid = getenv("IPCREMOTEEGID"), *pid = getenv("IPCREMOTEPID");
+	const char *uid, *gid, *pid;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
 	long u, g, p;
@@ -64,6 +63,9 @@ ipc_peer(char *peer)
 	    getsockname(0, (struct sockaddr *)&ss, &len) == 0 ||
 	    errno != ENOTSOCK)
 		return 0;
+	uid = getenv("IPCREMOTEEUID");
+	gid = getenv("IPCREMOTEEGID");
+	pid = getenv("IPCREMOTEPID");
 	if (uid && gid && pid && parse_num(uid, 0, 4294967295L, &u) == 0 &&
 	    parse_num(gid, 0, 4294967295L, &g) == 0 &&
 	    parse_num(pid, 0, 2147483647L, &p) == 0) {
@@ -92,7 +94,7 @@ peer_init(char *peer)
 	unsigned port;
 	const char *proto = getenv("PROTO");
 
-	if (cred_peer(peer) || ipc_peer(peer))
+	if (cred_peer(peer) || ipc_peer(peer, proto))
 		return PEER_OTHER;
 	if (proto && strcmp(proto, "TCP") == 0 &&
 	    env_peer(peer, "TCPREMOTEIP", "TCPREMOTEPORT"))
@@ -157,8 +159,10 @@ proxy_peer(char *peer, struct tlsid *id, int *check)
 int
 peer_is_check(void)
 {
-	const char *proto = getenv("PROTO"), *check = getenv("PROXYLOCAL");
+	const char *check = getenv("PROXYLOCAL"), *proto;
 
-	return proto && strcmp(proto, "TCP") == 0 && check &&
-	    strcmp(check, "1") == 0;
+	if (check == NULL || strcmp(check, "1") != 0)
+		return 0;
+	proto = getenv("PROTO");
+	return proto && strcmp(proto, "TCP") == 0;
 }

@@ -3,7 +3,6 @@
  * or of a rejected line, and the pending records cut into the pieces the
  * sink takes whole (which the sink says).  Apart from the sink, which
  * knows no format. */
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,8 +12,7 @@
 #include "record.h"
 #include "wait.h"
 
-/* where the head's time ends and its milliseconds start */
-#define STAMP_LEN 24
+/* where the head's milliseconds start */
 #define STAMP_MS 20
 /* syslog's own head (priority, time, ident, pid) at its longest */
 #define SYSLOG_HEAD_MAX (64 + ADDR_PEERLEN + 1)
@@ -34,18 +32,22 @@ void
 rec_head(struct record *r, const struct sink *s, const char *peer,
     const char *who)
 {
-	int n = 0;
+	char *d = r->head;
 
 	r->timed = !sink_stamps(s);
-	if (r->timed)
-		n = snprintf(r->head, sizeof r->head,
-		    "YYYY-MM-DDTHH:MM:SS.mmmZ msgd-handler[%ld]: ",
-		    (long)getpid());
-	n += snprintf(r->head + n, sizeof r->head - n, "%s ", peer);
+	if (r->timed) {
+		d = put_lit(d, "YYYY-MM-DDTHH:MM:SS.mmmZ msgd-handler[");
+		d = put_u64(d, (unsigned long long)getpid());
+		d = put_lit(d, "]: ");
+	}
+	d = put(d, peer, strlen(peer));
+	*d++ = ' ';
 	r->wholen = *who ? strlen(who) + 1 : 0;
-	if (r->wholen)
-		n += snprintf(r->head + n, sizeof r->head - n, "%s ", who);
-	r->headlen = (size_t)n;
+	if (r->wholen) {
+		d = put(d, who, r->wholen - 1);
+		*d++ = ' ';
+	}
+	r->headlen = (size_t)(d - r->head);
 	r->ts_sec = -1;
 }
 
@@ -61,6 +63,15 @@ rec_fits(const struct record *r, const struct sink *s)
 	    FITS(whole, SYSLOG_HEAD_MAX + r->wholen);
 }
 
+/* two digits of v at d */
+static char *
+put2(char *d, int v)
+{
+	d[0] = (char)('0' + v / 10 % 10);
+	d[1] = (char)('0' + v % 10);
+	return d + 2;
+}
+
 void
 rec_stamp(struct record *r)
 {
@@ -72,9 +83,22 @@ rec_stamp(struct record *r)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (now.tv_sec != r->ts_sec) {
+		/* "YYYY-MM-DDTHH:MM:SS." by hand: strftime's locale machinery
+		 * costs more than the rest of a record */
+		char *d = r->head;
+
 		gmtime_r(&now.tv_sec, &tm);
-		strftime(r->head, STAMP_LEN, "%Y-%m-%dT%H:%M:%S.", &tm);
-		r->head[STAMP_LEN - 1] = 'Z';
+		d = put2(put2(d, (tm.tm_year + 1900) / 100), tm.tm_year % 100);
+		*d++ = '-';
+		d = put2(d, tm.tm_mon + 1);
+		*d++ = '-';
+		d = put2(d, tm.tm_mday);
+		*d++ = 'T';
+		d = put2(d, tm.tm_hour);
+		*d++ = ':';
+		d = put2(d, tm.tm_min);
+		*d++ = ':';
+		d = put2(d, tm.tm_sec);
 		r->ts_sec = now.tv_sec;
 	}
 	ms = now.tv_nsec / 1000000;
@@ -99,13 +123,13 @@ rec_end(struct record *r, char *d)
 }
 
 void
-rec_message(struct record *r, unsigned long long seq, const char *line,
+rec_message(struct record *r, const struct decimal *seq, const char *line,
     size_t n)
 {
 	char *d = rec_begin(r, BODY_FIXED + ESCAPE_GROWTH * n);
 
 	*d++ = '#';
-	d = put_u64(d, seq);
+	d = put_dec(d, seq);
 	d = put_lit(d, " receive message: ");
 	rec_end(r, escape(d, (const unsigned char *)line, n));
 	marks_add(&r->msgs, r->pend.len);
@@ -183,14 +207,21 @@ rec_flush(struct record *r, struct sink *s, unsigned long long *msgs)
 	return ret;
 }
 
-int
-rec_single(struct record *r, struct sink *s, const char *text)
+void
+rec_text(struct record *r, const char *text)
 {
 	size_t n = strlen(text);
-	unsigned long long msgs;
 
 	rec_stamp(r);
 	rec_end(r, put(rec_begin(r, n), text, n));
+}
+
+int
+rec_single(struct record *r, struct sink *s, const char *text)
+{
+	unsigned long long msgs;
+
+	rec_text(r, text);
 	if (rec_flush(r, s, &msgs) < 0) {
 		sink_failed(s);
 		return -1;

@@ -45,15 +45,17 @@ size_t rec_fits(const struct record *r, const struct sink *s);
 /* the time, to the millisecond, into the record head */
 void rec_stamp(struct record *r);
 /* "#SEQ receive message: TEXT", TEXT the n bytes of line escaped */
-void rec_message(struct record *r, unsigned long long seq, const char *line,
+void rec_message(struct record *r, const struct decimal *seq, const char *line,
     size_t n);
 /* an over-long line leaves a trace: "#- rejected: line too long (N bytes)" */
 void rec_rejected(struct record *r, unsigned long long n);
 /* write the pending records: 0, or -1 with *msgs set to the messages
  * whose records were written whole (errno says why) */
 int rec_flush(struct record *r, struct sink *s, unsigned long long *msgs);
-/* stamp and write one record on its own (connect, disconnect): 0, or -1
- * said */
+/* stamp one record (connect) and keep it for the next write */
+void rec_text(struct record *r, const char *text);
+/* stamp and write one record with any kept before it (connect,
+ * disconnect): 0, or -1 said */
 int rec_single(struct record *r, struct sink *s, const char *text);
 
 #endif

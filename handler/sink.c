@@ -134,6 +134,18 @@ sink_write(struct sink *s, const char *p, size_t len)
 }
 
 int
+sink_defers(const struct sink *s)
+{
+	return s->reg && !s->sync;
+}
+
+int
+sink_ready(struct sink *s)
+{
+	return s->reg ? append_probe(&s->app, SINK_WAIT_MS) : 0;
+}
+
+int
 sink_sync(struct sink *s)
 {
 	return s->sync && s->reg ? fsync(s->fd) : 0;

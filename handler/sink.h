@@ -47,6 +47,12 @@ const char *sink_what(const struct sink *s);
 int sink_open(struct sink *s, const struct sink_opts *o);
 /* write whole records p..p+len: the bytes written, short with errno set */
 size_t sink_write(struct sink *s, const char *p, size_t len);
+/* whether a record may wait for the next write (a regular file without
+ * -S: sink_ready says beforehand whether it can be written) */
+int sink_defers(const struct sink *s);
+/* could a record be written now (the writers' lock free, or freed within
+ * SINK_WAIT_MS)?  0, or -1 with errno set */
+int sink_ready(struct sink *s);
 /* with -S, what was written is on the disk: 0, or -1 */
 int sink_sync(struct sink *s);
 /* say why a record was not written (errno) */

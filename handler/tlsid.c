@@ -105,14 +105,16 @@ unhex(const struct proxy_text *h, unsigned char *buf)
 static void
 from_launcher(struct tlsid *id)
 {
-	const char *ip = getenv("PROXYREMOTEIP"), *port =
-	    getenv("PROXYREMOTEPORT"), *ssl, *ok;
+	const char *ip = getenv("PROXYREMOTEIP"), *port, *ssl, *ok;
 	struct proxy_text cn, version, sni, hex, uid;
 	unsigned char a[16], buf[PROXY_UNIQUE_ID_MAX];
 	long p;
 	int tls;
 
-	if (ip == NULL || port == NULL || parse_num(port, 0, 65535, &p) < 0 ||
+	if (ip == NULL)
+		return;	/* no relay spoke: the common case, one look */
+	port = getenv("PROXYREMOTEPORT");
+	if (port == NULL || parse_num(port, 0, 65535, &p) < 0 ||
 	    (inet_pton(AF_INET, ip, a) != 1 && inet_pton(AF_INET6, ip, a) != 1))
 		return;
 	ssl = getenv("PROXYSSL");
@@ -219,12 +221,9 @@ void
 tlsid_env(struct tlsid *id, enum peer_source from, int stunnel_verifies)
 {
 	tlsid_none(id);
-	if (from == PEER_UCSPI) {
-		const char *proto = getenv("PROTO");
-
-		if (proto && strcmp(proto, "TCP") == 0)
-			from_launcher(id);
-	} else if (from == PEER_STUNNEL) {
+	if (from == PEER_UCSPI)	/* peer_init saw PROTO=TCP */
+		from_launcher(id);
+	else if (from == PEER_STUNNEL) {
 		const char *dn = getenv("SSL_CLIENT_DN");
 		unsigned char buf[PROXY_TEXT_MAX];
 		struct proxy_text cn = dn_cn(dn, buf);

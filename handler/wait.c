@@ -47,7 +47,10 @@ wait_output(int fd, long long *end)
 size_t
 write_within(int fd, const char *p, size_t len, int ms, enum how how)
 {
-	long long end = deadline_in(ms);
+	/* the clock is read only when a wait may come: a write that takes
+	 * everything at once (the common case) needs no deadline */
+	int bounded = how == HOW_POLLFIRST;
+	long long end = bounded ? deadline_in(ms) : DEADLINE_NONE;
 	size_t done = 0;
 
 	while (done < len) {
@@ -69,9 +72,14 @@ write_within(int fd, const char *p, size_t len, int ms, enum how how)
 			errno = ENOSPC;
 		else if (errno == EINTR)
 			continue;
-		else if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
-		    wait_output(fd, &end))
-			continue;
+		else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if (!bounded) {
+				end = deadline_in(ms);
+				bounded = 1;
+			}
+			if (wait_output(fd, &end))
+				continue;
+		}
 		break;
 	}
 	return done;

@@ -19,12 +19,20 @@
 #ifndef F_OFD_SETLK
 #define F_OFD_SETLK 37
 #endif
+#ifndef F_OFD_GETLK
+#define F_OFD_GETLK 36
+#endif
 
 /* /proc/PID/stat's flags: a kernel thread, which writes no records */
 #define PF_KTHREAD 0x00200000UL
 /* a process that started this long after a record's time did not write it
  * (the clocks' rounding, and a record's time is taken before its write) */
 #define START_SLACK_MS 2000
+
+/* a tail that grew within this long is being written by someone (a
+ * writer that shares read locks with us), looked at this many times */
+#define GROW_NAP_NS 200000
+#define GROW_NAPS 50
 
 /* how the lock is held */
 enum held { HELD_NONE = -1, HELD_SHARED, HELD_WHOLE, HELD_FLOCK };
@@ -132,9 +140,9 @@ ofd_lock(int fd, short type)
 static enum held
 lock_within(struct append *a, int ms)
 {
-	long long end = deadline_in(ms);
+	long long end = DEADLINE_NONE;	/* read the clock only if we wait */
 	struct timespec nap = { 0, 1000000 };
-	int flock_only = 0;
+	int flock_only = 0, waiting = 0;
 
 	for (;;) {
 		if (!flock_only && ofd_lock(a->fd, F_WRLCK) == 0)
@@ -147,9 +155,17 @@ lock_within(struct append *a, int ms)
 			continue;
 		if (errno != EAGAIN && errno != EACCES)
 			return HELD_NONE;
-		if (!flock_only && a->readable && ofd_lock(a->fd, F_RDLCK) == 0)
+		if (!flock_only && a->readable && ofd_lock(a->fd, F_RDLCK) == 0) {
+			/* the write lock's holder may have let go meanwhile:
+			 * then the read lock becomes the write lock */
+			if (ofd_lock(a->fd, F_WRLCK) == 0)
+				return HELD_WHOLE;
 			return HELD_SHARED;
-		if (deadline_expired(end)) {
+		}
+		if (!waiting) {
+			end = deadline_in(ms);
+			waiting = 1;
+		} else if (deadline_expired(end)) {
 			errno = EWOULDBLOCK;
 			return HELD_NONE;
 		}
@@ -290,10 +306,12 @@ end_line(int fd)
  * than a record, seen under the write lock on a description of our own,
  * and its writer gone.  Anything else is ended with an LF, never deleted,
  * and so is what cannot be cut (an append-only file): a record always
- * starts a line.  A file we may not read gets an LF unless we know its end
- * is ours.
+ * starts a line.  A file whose size is where our own last append left it
+ * ends with our LF: it needs no read.  A file we may not read gets an LF
+ * unless we know its end is ours.  Returns the file's size after the
+ * repair, or -1 when it is not known.
  */
-static void
+static off_t
 repair_tail(struct append *a, int may_cut)
 {
 	char b[4096];
@@ -302,15 +320,34 @@ repair_tail(struct append *a, int may_cut)
 	long long ms;
 	long pid;
 
-	if (fstat(a->fd, &st) < 0 || st.st_size == 0)
-		return;
+	if (fstat(a->fd, &st) < 0)
+		return -1;
+	/* empty, or where our own last append left it: whole */
+	if (st.st_size == 0 || st.st_size == a->left)
+		return st.st_size;
 	if (!a->readable) {
-		if (st.st_size != a->left)
-			end_line(a->fd);
-		return;
+		end_line(a->fd);
+		return -1;
 	}
 	if (pread(a->fd, b, 1, st.st_size - 1) == 1 && b[0] == '\n')
-		return;	/* whole */
+		return st.st_size;	/* whole */
+	/* sharing read locks, another writer may be appending this moment
+	 * (a file grows a page at a time): while the tail still grows it is
+	 * that writer's record, which it ends with its own LF */
+	if (!may_cut) {
+		struct timespec nap = { 0, GROW_NAP_NS };
+		struct stat again;
+		int k;
+
+		for (k = 0; k < GROW_NAPS; k++) {
+			nanosleep(&nap, NULL);
+			if (fstat(a->fd, &again) < 0 || again.st_size == st.st_size)
+				break;
+			st = again;
+			if (pread(a->fd, b, 1, st.st_size - 1) == 1 && b[0] == '\n')
+				return st.st_size;	/* its LF came */
+		}
+	}
 	stop = st.st_size > APPEND_TAIL_MAX ? st.st_size - APPEND_TAIL_MAX : 0;
 	for (end = st.st_size; end > stop; end = at) {
 		ssize_t n, i;
@@ -319,12 +356,12 @@ repair_tail(struct append *a, int may_cut)
 		n = pread(a->fd, b, (size_t)(end - at), at);
 		if (n != end - at) {
 			end_line(a->fd);	/* cannot read it */
-			return;
+			return -1;
 		}
 		for (i = n; i > 0 && b[i - 1] != '\n'; i--)
 			;
 		if (i == n && end == st.st_size)
-			return;	/* ends in LF: whole */
+			return st.st_size;	/* ends in LF: whole */
 		if (i > 0) {
 			end = at + i;
 			break;
@@ -334,8 +371,9 @@ repair_tail(struct append *a, int may_cut)
 		may_cut = 0;	/* longer than any record: not ours */
 	if (may_cut && head_at(a->fd, end, &ms, &pid) &&
 	    writer_gone(pid, ms) && ftruncate(a->fd, end) == 0)
-		return;
+		return end;
 	end_line(a->fd);
+	return -1;
 }
 
 size_t
@@ -344,11 +382,12 @@ append_write(struct append *a, const char *p, size_t len, int ms)
 	enum held held = lock_within(a, ms);
 	size_t done = 0;
 	int saved, whole;
+	off_t size;
 
 	if (held == HELD_NONE)
 		return 0;
 	whole = held != HELD_SHARED && a->own;
-	repair_tail(a, whole);
+	size = repair_tail(a, whole);
 	while (done < len) {
 		ssize_t n = write(a->fd, p + done, len - done);
 
@@ -363,8 +402,13 @@ append_write(struct append *a, const char *p, size_t len, int ms)
 		}
 	}
 	saved = errno;
-	if (done == len && !a->readable)
-		a->left = lseek(a->fd, 0, SEEK_CUR);
+	/* where this append left the file, unless a writer that takes no
+	 * lock came in between: then the next append reads the tail */
+	if (done < len)
+		a->left = -1;
+	else
+		a->left = size >= 0 ? size + (off_t)len :
+		    lseek(a->fd, 0, SEEK_CUR);
 	/* failed part-way (disk full, a file size limit): the partial line
 	 * comes back out before anyone appends after it */
 	if (done < len && done > 0 && whole) {
@@ -381,4 +425,27 @@ append_write(struct append *a, const char *p, size_t len, int ms)
 	unlock(a->fd, held);
 	errno = saved;
 	return done;
+}
+
+/*
+ * Could a writer take the lock now?  A read lock says no writer holds it
+ * (a write lock excludes read locks), so one question usually answers;
+ * a write lock held is waited for as append_write would, at most ms.
+ */
+int
+append_probe(struct append *a, int ms)
+{
+	struct flock fl;
+	enum held held;
+
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(a->fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_WRLCK)
+		return 0;
+	held = lock_within(a, ms);
+	if (held == HELD_NONE)
+		return -1;
+	unlock(a->fd, held);
+	return 0;
 }

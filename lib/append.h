@@ -51,5 +51,8 @@ void append_close(struct append *a);
  * errno set.
  */
 size_t append_write(struct append *a, const char *p, size_t len, int ms);
+/* could append_write take the lock?  0 when no writer holds it or one let
+ * go within ms; -1 (EWOULDBLOCK, or why it cannot be taken) otherwise */
+int append_probe(struct append *a, int ms);
 
 #endif

@@ -504,3 +504,72 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout -k 5 20 "${HANDLER_CMD[@]}"
 	[[ $(sed -n 4p "$T/F") == '       msgd-launcher -U '* ]]
 	[ "$(wc -l <"$T/F")" -eq 4 ]
 }
+
+# on_fifo ARGS...: the handler with ARGS in the background, reading the
+# FIFO $T/in that fd 5 writes (stdout $T/out, stderr $T/err); its PID in h
+on_fifo() {
+	mkfifo "$T/in"
+	timeout -k 5 20 "${HANDLER_CMD[@]}" "$@" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
+	h=$!
+	SERVER_PIDS+=("$h")
+	exec 5>"$T/in"
+}
+
+@test "a connect record waits for the first line at most a moment: a client that says nothing yet is in the file already" {
+	local h
+	on_fifo -l "$T/F"
+	wait_grep "$T/out" '^hello$'
+	wait_grep "$T/F" ' local connect$' 5
+	[ "$(wc -l <"$T/F")" -eq 1 ]
+	printf 'hi\n' >&5
+	exec 5>&-
+	wait "$h"
+	file_is "$T/out" 'hello\nok 1\nbye 1\n'
+	records_are "$T/F" 'local connect' 'local #1 receive message: hi' \
+		'local disconnect: 1 message, 2 bytes, eof'
+}
+
+@test "a line another program leaves unfinished between two batches is ended with an LF before the next records" {
+	local h
+	on_fifo -l "$T/F"
+	printf 'a\n' >&5
+	wait_grep "$T/out" '^ok 1$'
+	# the handler's last append ended the file; now it ends elsewhere
+	printf 'a foreign line, no LF' >>"$T/F"
+	printf 'b\n' >&5
+	exec 5>&-
+	wait "$h"
+	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
+	[ "$(sed -n 3p "$T/F")" = 'a foreign line, no LF' ]
+	sed 3d "$T/F" >"$T/F2"
+	records_are "$T/F2" 'local connect' 'local #1 receive message: a' \
+		'local #2 receive message: b' 'local disconnect: 2 messages, 2 bytes, eof'
+}
+
+@test "8 handlers that share a reader's read lock on one file append whole records, and never an empty line for a record still being written" {
+	need python3
+	local i n=8 pids=() failed=0
+	: >"$T/F"
+	python3 -c 'import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, struct.pack("hh4xqqi4x", fcntl.F_RDLCK, 0, 0, 0, 0))
+print("locked", flush=True)
+time.sleep(60)' "$T/F" >"$T/holder" 3>&- &
+	SERVER_PIDS+=("$!")
+	wait_line "$T/holder"
+	# records of 3000 bytes and more: each write grows the file a page at
+	# a time, and the others look at its tail meanwhile
+	head -c 3000 /dev/zero | tr '\0' 'x' >"$T/line"
+	for ((i = 0; i < 200; i++)); do cat "$T/line"; echo; done >"$T/in"
+	for ((i = 1; i <= n; i++)); do
+		timeout -k 5 60 "${HANDLER_CMD[@]}" -l "$T/F" <"$T/in" >"$T/out$i" 2>"$T/err$i" 3>&- &
+		pids+=("$!")
+	done
+	for ((i = 1; i <= n; i++)); do
+		wait "${pids[i - 1]}" || failed=$((failed + 1))
+	done
+	[ "$failed" -eq 0 ]
+	every_line_whole "$T/F"
+	[ "$(record_count "$T/F" ' receive message: x{3000}$')" -eq $((n * 200)) ]
+	[ "$(wc -l <"$T/F")" -eq $((n * 202)) ]
+}
