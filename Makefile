@@ -44,7 +44,7 @@ HANDLEROBJ = $(BUILD)/handler/main.o $(BUILD)/handler/peer.o \
 # the message loop (conn.o) and what it records and replies through: the
 # framer harness links it with frame.o and its own input
 CONNOBJ = $(BUILD)/handler/conn.o $(BUILD)/handler/record.o \
-	$(BUILD)/handler/sink.o $(BUILD)/handler/wait.o \
+	$(BUILD)/handler/sink.o $(BUILD)/handler/sigterm.o $(BUILD)/handler/writes.o \
 	$(BUILD)/handler/escape.o $(BUILD)/handler/buf.o
 LAUNCHEROBJ = $(BUILD)/launcher/main.o $(BUILD)/launcher/loop.o \
 	$(BUILD)/launcher/admit.o $(BUILD)/launcher/children.o \

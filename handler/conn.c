@@ -14,18 +14,19 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "sigterm.h"
 #include "deadline.h"
 #include "util.h"
 
 /* with -t 0 a client that stops reading still gets this long */
-#define SEND_WAIT_DEFAULT 300
+#define SEND_WAIT_DEFAULT_SECS 300
 /* after an early end, unread input is drained this long so that the
  * kernel does not answer it with a reset that destroys our last replies */
 #define LINGER_MS 2000
 #define LINGER_BUF 4096
 /* TCP keepalive: a peer that vanished is found within about two minutes */
-#define KEEPIDLE 60
-#define KEEPINTVL 10
+#define KEEPIDLE_SECS 60
+#define KEEPINTVL_SECS 10
 #define KEEPCNT 6
 /* "ok N\n" at its longest */
 #define OK_MAX (sizeof "ok " - 1 + U64_DIGITS + 1)
@@ -95,7 +96,7 @@ conn_announce(struct conn *c)
 
 /*
  * A socket is written without ever blocking in the call, so that a client
- * that stops reading is bounded by -t (or SEND_WAIT_DEFAULT with -t 0)
+ * that stops reading is bounded by -t (SEND_WAIT_DEFAULT_SECS with -t 0)
  * even with a blocking descriptor.  TCP keeps the replies moving.  A pipe
  * or terminal gets a non-blocking description of our own, so that a
  * reader that takes nothing is waited for in ppoll, where -t and SIGTERM
@@ -120,7 +121,8 @@ output_init(struct output *out, long timeout)
 		else if (!(fcntl(1, F_GETFL) & O_NONBLOCK))
 			out->how = HOW_POLLFIRST;
 	}
-	out->sendwait_ms = (int)(timeout ? timeout : SEND_WAIT_DEFAULT) * 1000;
+	out->sendwait_ms = (int)(timeout ? timeout :
+	    SEND_WAIT_DEFAULT_SECS) * 1000;
 	out->session_end = DEADLINE_NONE;	/* no cap until main() sets -T's */
 }
 
@@ -201,7 +203,7 @@ say_end(struct output *out, const char *line, enum endreason end)
 void
 tcp_options(void)
 {
-	int one = 1, idle = KEEPIDLE, intvl = KEEPINTVL, cnt = KEEPCNT;
+	int one = 1, idle = KEEPIDLE_SECS, intvl = KEEPINTVL_SECS, cnt = KEEPCNT;
 
 	if (setsockopt(0, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
 		return;	/* not TCP (a pipe, a UNIX-domain socket): no error */

@@ -9,7 +9,7 @@
 #include "buf.h"
 #include "record.h"
 #include "sink.h"
-#include "wait.h"
+#include "writes.h"
 
 #define REPLY_CANNOT "error cannot record message\n"
 /* how long a kept connect record waits for the first line */

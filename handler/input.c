@@ -9,7 +9,7 @@
 
 #include "deadline.h"
 #include "input.h"
-#include "wait.h"
+#include "sigterm.h"
 
 int
 input_ready(long long end)

@@ -15,10 +15,11 @@
 #include "util.h"
 #include "peer.h"
 #include "tlsid.h"
-#include "wait.h"
+#include "sigterm.h"
+#include "writes.h"
 
 #define MAXLINE_DEFAULT 4096
-#define TIMEOUT_DEFAULT 300
+#define TIMEOUT_DEFAULT_SECS 300
 /* poll(2) takes milliseconds in an int */
 #define SECS_MAX 2000000
 /* "disconnect: N messages, N bytes, REASON" (1 message) */
@@ -76,7 +77,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 
 	o->greeting = "hello";
 	o->maxline = MAXLINE_DEFAULT;
-	o->timeout = TIMEOUT_DEFAULT;
+	o->timeout = TIMEOUT_DEFAULT_SECS;
 	opt_help(argc, argv, SYNOPSIS, OPTIONS);
 	while ((ch = getopt(argc, argv, ":cg:hl:m:psSt:T:V")) != -1) {
 		switch (ch) {

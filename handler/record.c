@@ -10,7 +10,6 @@
 #include "append.h"
 #include "escape.h"
 #include "record.h"
-#include "wait.h"
 
 /* where the head's milliseconds start */
 #define STAMP_MS 20

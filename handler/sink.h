@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "append.h"
-#include "wait.h"
+#include "writes.h"
 
 /* a sink that takes nothing (a lock held, a pipe nobody reads, a FIFO
  * with no reader) gets this long per record, then the record fails */

@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: ISC */
-/* SIGTERM and the bounded writes (wait.c): SIGTERM is held but while the
- * handler waits, and then only sets term_requested. */
-#ifndef HANDLER_WAIT_H
-#define HANDLER_WAIT_H
+/* Writes bounded in time (writes.c), and a description of our own to make
+ * them on. */
+#ifndef HANDLER_WRITES_H
+#define HANDLER_WRITES_H
 
-#include <signal.h>
 #include <stddef.h>
 
 /* a pipe write up to PIPE_BUF is atomic: whole records, never mixed */
@@ -14,16 +13,6 @@
  * socket); a poll before each write of at most PIPE_ATOMIC (a blocking
  * pipe whose description cannot be made our own) */
 enum how { HOW_WRITE, HOW_SEND, HOW_POLLFIRST };
-
-/* SIGTERM came: finish the batch in hand, then say goodbye */
-extern volatile sig_atomic_t term_requested;
-/* the signal mask while waiting: SIGTERM let in */
-extern sigset_t term_waitmask;
-
-/* SIGPIPE and SIGXFSZ ignored, SIGTERM held and handled as above; at
- * exit a SIGTERM ends the process with the status given here */
-void signals_init(void);
-void exit_status_is(int status);
 
 /* fd (1 or 2, a pipe or terminal) as a description of our own, made
  * non-blocking without changing it for whoever shares fd's: the new

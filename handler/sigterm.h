@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: ISC */
+/* SIGTERM (sigterm.c): held but while the handler waits, and then only
+ * sets term_requested. */
+#ifndef HANDLER_SIGTERM_H
+#define HANDLER_SIGTERM_H
+
+#include <signal.h>
+
+/* SIGTERM came: finish the batch in hand, then say goodbye */
+extern volatile sig_atomic_t term_requested;
+/* the signal mask while waiting: SIGTERM let in */
+extern sigset_t term_waitmask;
+
+/* SIGPIPE and SIGXFSZ ignored, SIGTERM held and handled as above; at
+ * exit a SIGTERM ends the process with the status given here */
+void signals_init(void);
+void exit_status_is(int status);
+
+#endif
