@@ -229,8 +229,9 @@ duplicates() {
 	need_rsyslog
 	start_cluster
 	# one connection, 200 messages 10 ms apart
+	dev_pre "$T/dev"
 	# shellcheck disable=SC2016 # expanded by the inner bash
-	start_server "$T/acks" with_dev "$T/dev" timeout -k 5 60 bash -c '
+	start_server "$T/acks" "${DEV_PRE[@]}" timeout -k 5 60 bash -c '
 		for i in $(seq -w 1 200); do
 			echo "outage $i"
 			sleep 0.01
@@ -793,11 +794,9 @@ STUNNEL_PRE=()
 	start_server "$T/syslog" python3 "$TCP_PY" syslog "$T/dev/log"
 	wait_line "$T/syslog" >/dev/null
 	chmod 666 "$T/dev/log"
-	# with_dev, exec'd all the way, so that the pid is stunnel's
-	: >"$T/dev/null"
-	# shellcheck disable=SC2016 # expanded by the inner sh
-	STUNNEL_PRE=(unshare -m --propagation private sh -c 'mount --bind /dev/null "$1/null" &&
-		mount --rbind "$1" /dev && shift && exec "$@"' sh "$T/dev")
+	# exec'd all the way, so that the pid is stunnel's
+	dev_pre "$T/dev"
+	STUNNEL_PRE=("${DEV_PRE[@]}")
 	stunnel_up exec
 	printf 'hi over TLS\n你好\n' | tls_client "$SPORT" 127.0.0.11 "$T/cport" >"$T/out"
 	me=127.0.0.11:$(cat "$T/cport")

@@ -137,7 +137,8 @@ xinetd_start() {
 	started=$(grep -c 'xinetd\[[0-9]*\]: Started working' "$T/syslog")
 	XLOG_FROM=$(($(wc -l <"$T/syslog") + 1))
 	rm -f "$T/xinetd.pid"
-	start_server "$T/xinetd" with_dev "$T/dev" xinetd -dontfork \
+	dev_pre "$T/dev"
+	start_server "$T/xinetd" "${DEV_PRE[@]}" xinetd -dontfork \
 		-f "$T/xinetd.conf" -pidfile "$T/xinetd.pid"
 	for ((i = 0; i < 200; i++)); do
 		[ "$(grep -c 'xinetd\[[0-9]*\]: Started working' "$T/syslog")" -gt "$started" ] &&

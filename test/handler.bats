@@ -1056,7 +1056,8 @@ time.sleep(60)' "$T/dev/log"
 	mkdir "$T/dev"
 	start_server "$T/syslog" python3 "$TCP_PY" syslog "$T/dev/log"
 	wait_line "$T/syslog"
-	start_server "$T/port" with_dev "$T/dev" python3 "$TCP_PY" \
+	dev_pre "$T/dev"
+	start_server "$T/port" "${DEV_PRE[@]}" python3 "$TCP_PY" \
 		serve-once --fd2 "${HANDLER_CMD[@]}"
 	port=$(wait_line "$T/port")
 	printf 'hi\nthere\n' | timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 \
@@ -1082,7 +1083,8 @@ time.sleep(60)' "$T/dev/log"
 	mkdir "$T/dev"
 	start_server "$T/syslog" python3 "$TCP_PY" syslog "$T/dev/log"
 	wait_line "$T/syslog"
-	start_server "$T/port" with_dev "$T/dev" python3 "$TCP_PY" \
+	dev_pre "$T/dev"
+	start_server "$T/port" "${DEV_PRE[@]}" python3 "$TCP_PY" \
 		serve-once --fd2 "${HANDLER_CMD[@]}" -x
 	port=$(wait_line "$T/port")
 	timeout -k 5 20 python3 "$TCP_PY" client 127.0.0.1 "$port" \
@@ -1113,7 +1115,8 @@ time.sleep(60)' "$T/dev/log"
 	need_mount_ns
 	local port
 	mkdir "$T/dev"
-	start_server "$T/port" with_dev "$T/dev" "$MSGD_BIN/msgd-launcher" -v -1 \
+	dev_pre "$T/dev"
+	start_server "$T/port" "${DEV_PRE[@]}" "$MSGD_BIN/msgd-launcher" -v -1 \
 		127.0.0.1 0 "${HANDLER_CMD[@]}" -s
 	port=$(wait_line "$T/port")
 	[ "$(printf 'hi\n' | timeout -k 5 10 "$MSGD_BIN/msgd-client" 127.0.0.1 "$port")" = 'error cannot record message' ]
@@ -1126,7 +1129,8 @@ time.sleep(60)' "$T/dev/log"
 	need python3
 	local port
 	mkdir "$T/dev"
-	start_server "$T/port" with_dev "$T/dev" python3 "$TCP_PY" \
+	dev_pre "$T/dev"
+	start_server "$T/port" "${DEV_PRE[@]}" python3 "$TCP_PY" \
 		serve-once --fd2 "${HANDLER_CMD[@]}"
 	port=$(wait_line "$T/port")
 	# nothing sent: input left unread would turn the close into an RST

@@ -317,15 +317,24 @@ need_mount_ns() {
 	unshare -m true 2>/dev/null || skip "unshare -m is not permitted here"
 }
 
-# with_dev DIR CMD...: run CMD in a private mount namespace where /dev is
-# DIR plus the real /dev/null: a /dev/log of the test's making, or none
-with_dev() {
-	local dir=$1
-	shift
-	: >"$dir/null"
+# dev_pre DIR: DEV_PRE, the words that run the command after them in a
+# private mount namespace where /dev is DIR plus the real /dev/null (a
+# /dev/log of the test's making, or none), exec'd all the way: a server
+# started as start_server OUT "${DEV_PRE[@]}" CMD... has CMD's own pid, so
+# teardown stops CMD itself
+dev_pre() {
+	: >"$1/null"
 	# shellcheck disable=SC2016 # expanded by the inner sh
-	unshare -m --propagation private sh -c 'mount --bind /dev/null "$1/null" &&
-		mount --rbind "$1" /dev && shift && exec "$@"' sh "$dir" "$@"
+	DEV_PRE=(unshare -m --propagation private sh -c 'mount --bind /dev/null "$1/null" &&
+		mount --rbind "$1" /dev && shift && exec "$@"' sh "$1")
+}
+
+# with_dev DIR CMD...: CMD run in the foreground as dev_pre says
+with_dev() {
+	local DEV_PRE
+	dev_pre "$1"
+	shift
+	"${DEV_PRE[@]}" "$@"
 }
 
 # syslog_drain SOCK FILE: after the handler has ended, send a marker
