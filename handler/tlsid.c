@@ -82,20 +82,11 @@ var(const char *name)
 static struct proxy_text
 unhex(const struct proxy_text *h, unsigned char *buf)
 {
-	static const char digits[] = "0123456789abcdef";
 	struct proxy_text t = { NULL, 0 };
-	size_t i;
 
-	if (h->p == NULL || h->n % 2 || h->n > 2 * PROXY_UNIQUE_ID_MAX)
+	if (h->p == NULL || h->n % 2 || h->n > 2 * PROXY_UNIQUE_ID_MAX ||
+	    hex_decode(buf, (const char *)h->p, h->n / 2) < 0)
 		return t;
-	for (i = 0; i < h->n; i += 2) {
-		const char *a = memchr(digits, h->p[i], 16),
-		    *b = memchr(digits, h->p[i + 1], 16);
-
-		if (h->p[i] == 0 || h->p[i + 1] == 0 || !a || !b)
-			return t;
-		buf[i / 2] = (unsigned char)((a - digits) << 4 | (b - digits));
-	}
 	t.p = buf;
 	t.n = h->n / 2;
 	return t;

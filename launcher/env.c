@@ -180,8 +180,7 @@ static char *
 tls_var(const char **add, size_t *nadd, char *p, const char *name,
     const struct proxy_text *v, int hex)
 {
-	static const char digits[] = "0123456789abcdef";
-	size_t i, n = strlen(name);
+	size_t n = strlen(name);
 
 	if (v->p == NULL)
 		return p;
@@ -189,12 +188,13 @@ tls_var(const char **add, size_t *nadd, char *p, const char *name,
 	memcpy(p, name, n);
 	p += n;
 	*p++ = '=';
-	for (i = 0; i < v->n; i++)
-		if (hex) {
-			*p++ = digits[v->p[i] >> 4];
-			*p++ = digits[v->p[i] & 15];
-		} else
-			*p++ = (char)v->p[i];
+	if (hex) {
+		hex_encode(p, v->p, v->n);
+		p += 2 * v->n;
+	} else {
+		memcpy(p, v->p, v->n);
+		p += v->n;
+	}
 	*p++ = '\0';
 	return p;
 }

@@ -102,31 +102,13 @@ reexec_adopted(void)
 	return adopted;
 }
 
-/* a source's key (SOURCE_KEYLEN bytes) as hex digits and back */
-static void
-hex(char *out, const unsigned char *key)
-{
-	int i;
-
-	for (i = 0; i < SOURCE_KEYLEN; i++)
-		snprintf(out + 2 * i, 3, "%02x", key[i]);
-}
-
+/* a source's key (SOURCE_KEYLEN bytes) from its hex digits in the state */
 static int
-unhex(unsigned char *key, const char *in)
+unhex_key(unsigned char *key, const char *in)
 {
-	int i;
-
 	if (strlen(in) != 2 * SOURCE_KEYLEN)
 		return -1;
-	for (i = 0; i < SOURCE_KEYLEN; i++) {
-		unsigned v;
-
-		if (sscanf(in + 2 * i, "%2x", &v) != 1)
-			return -1;
-		key[i] = (unsigned char)v;
-	}
-	return 0;
+	return hex_decode(key, in, SOURCE_KEYLEN);
 }
 
 /* a child of the image before, in a slot of ours from now on */
@@ -143,7 +125,7 @@ adopt_child(const char *line)
 	if (sscanf(line, "child %ld %ld %u %lu %lu %ld %39s %45s", &pid, &ln,
 	    &s->port, &s->cred.uid, &s->cred.gid, &s->cred.pid, key, ip) != 8 ||
 	    pid < 1 || ln < 0 || ln >= sockets_count() ||
-	    unhex(s->key, key) < 0) {
+	    unhex_key(s->key, key) < 0) {
 		slot_return(s);
 		return -1;
 	}
@@ -245,7 +227,7 @@ state_write(void)
 	for (i = 0; i < slots_used(); i++) {
 		const struct slot *s = slot_used(i);
 
-		hex(key, s->key);
+		hex_encode(key, s->key, SOURCE_KEYLEN);
 		fprintf(f, "child %ld %d %u %lu %lu %ld %s %s\n", (long)s->pid,
 		    s->ln, s->port, s->cred.uid, s->cred.gid, s->cred.pid, key,
 		    s->ip[0] ? s->ip : "-");

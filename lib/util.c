@@ -308,3 +308,34 @@ hex_digit(int c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+static const char hexdigits[] = "0123456789abcdef";
+
+void
+hex_encode(char *out, const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		*out++ = hexdigits[p[i] >> 4];
+		*out++ = hexdigits[p[i] & 15];
+	}
+	*out = '\0';
+}
+
+int
+hex_decode(unsigned char *out, const char *in, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		/* memchr of 16 bytes: a NUL is no digit */
+		const char *a = memchr(hexdigits, in[2 * i], 16),
+		    *b = a ? memchr(hexdigits, in[2 * i + 1], 16) : NULL;
+
+		if (b == NULL)
+			return -1;
+		out[i] = (unsigned char)((a - hexdigits) << 4 | (b - hexdigits));
+	}
+	return 0;
+}

@@ -61,5 +61,10 @@ int writeall(int fd, const void *buf, size_t len);
 int parse_num(const char *s, long min, long max, long *out);
 /* the value of the hex digit c (either case), or -1 */
 int hex_digit(int c);
+/* the n bytes of p as 2n lowercase hex digits at out, then a NUL */
+void hex_encode(char *out, const unsigned char *p, size_t n);
+/* the 2n lowercase hex digits at in as n bytes at out: 0, or -1 when one
+ * of them is not such a digit */
+int hex_decode(unsigned char *out, const char *in, size_t n);
 
 #endif
