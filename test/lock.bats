@@ -9,6 +9,15 @@
 
 load helpers
 
+# kept_then_hi FILE FIRST SECOND: FILE's first two lines are FIRST and
+# SECOND, as they were, and after them come the three records of one "hi"
+kept_then_hi() {
+	[ "$(sed -n 1,2p "$1")" = "$2"$'\n'"$3" ]
+	sed 1,2d "$1" >"$T/F2"
+	records_are "$T/F2" 'local connect' 'local #1 receive message: hi' \
+		'local disconnect: 1 message, 2 bytes, eof'
+}
+
 unset TCPREMOTEIP TCPREMOTEPORT REMOTE_ADDR REMOTE_PORT
 
 # two uids of no user, and a group they share
@@ -184,10 +193,7 @@ all_recorded() {
 	converse "$T/in" -l "$T/F"
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
-	[ "$(sed -n 1,2p "$T/F")" = "whole"$'\n'"$torn" ]
-	sed 1,2d "$T/F" >"$T/F2"
-	records_are "$T/F2" 'local connect' 'local #1 receive message: hi' \
-		'local disconnect: 1 message, 2 bytes, eof'
+	kept_then_hi "$T/F" whole "$torn"
 }
 
 @test "a record file the writer may append to but not read (0622): an unfinished line is ended with an LF" {
@@ -196,10 +202,7 @@ all_recorded() {
 	chmod 0622 "$D/F"
 	printf 'hi\n' | as "$B" "$MSGD_BIN/msgd-handler" -l "$D/F" >"$T/out"
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
-	[ "$(sed -n 1,2p "$D/F")" = $'notes\nno newline at the end' ]
-	sed 1,2d "$D/F" >"$T/F2"
-	records_are "$T/F2" 'local connect' 'local #1 receive message: hi' \
-		'local disconnect: 1 message, 2 bytes, eof'
+	kept_then_hi "$D/F" notes 'no newline at the end'
 }
 
 # ---- 7: the lock belongs to the inode; only a gone writer's tail is cut ----
@@ -223,10 +226,7 @@ all_recorded() {
 	converse "$T/in" -l "$T/F"
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nbye 1\n'
-	[ "$(sed -n 1,2p "$T/F")" = "whole"$'\n'"$torn" ]
-	sed 1,2d "$T/F" >"$T/F2"
-	records_are "$T/F2" 'local connect' 'local #1 receive message: hi' \
-		'local disconnect: 1 message, 2 bytes, eof'
+	kept_then_hi "$T/F" whole "$torn"
 }
 
 @test "a torn record whose writer is gone is cut, and one whose pid now belongs to a later process too" {
