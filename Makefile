@@ -38,7 +38,7 @@ BATS = bats
 
 LIBOBJ = $(BUILD)/lib/util.o $(BUILD)/lib/addr.o $(BUILD)/lib/slog.o \
 	$(BUILD)/lib/proxy.o $(BUILD)/lib/cred.o \
-	$(BUILD)/lib/append.o $(BUILD)/lib/deadline.o
+	$(BUILD)/lib/append.o $(BUILD)/lib/deadline.o $(BUILD)/lib/tcpopts.o
 HANDLEROBJ = $(BUILD)/handler/main.o $(BUILD)/handler/peer.o \
 	$(BUILD)/handler/tlsid.o $(BUILD)/handler/frame.o $(BUILD)/handler/input.o $(CONNOBJ)
 # the message loop (conn.o) and what it records and replies through: the

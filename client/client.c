@@ -508,12 +508,13 @@ succeeded(void)
 int
 main(int argc, char **argv)
 {
+	struct stat st[3];
 	int sock, status;
 
 	progname = "msgd-client";
 	usage_status = 1;	/* as nc: every failure is 1 */
 	signal(SIGPIPE, SIG_IGN);
-	std_fds();	/* else the socket could take fd 1 */
+	std_fds(st);	/* else the socket could take fd 1 */
 	parse_opts(argc, argv);
 	if (!o.unix_path && check_family() < 0)
 		return 1;

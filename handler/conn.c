@@ -4,10 +4,9 @@
  * socket options.  Apart from frame.c, which turns input into messages. */
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -16,6 +15,7 @@
 #include "conn.h"
 #include "sigterm.h"
 #include "deadline.h"
+#include "tcpopts.h"
 #include "util.h"
 
 /* with -t 0 a client that stops reading still gets this long */
@@ -24,10 +24,6 @@
  * kernel does not answer it with a reset that destroys our last replies */
 #define LINGER_MS 2000
 #define LINGER_BUF 4096
-/* TCP keepalive: a peer that vanished is found within about two minutes */
-#define KEEPIDLE_SECS 60
-#define KEEPINTVL_SECS 10
-#define KEEPCNT 6
 /* "ok N\n" at its longest */
 #define OK_MAX (sizeof "ok " - 1 + U64_DIGITS + 1)
 
@@ -104,17 +100,15 @@ conn_announce(struct conn *c)
  * write of at most PIPE_BUF).  A regular file is written as it is.
  */
 void
-output_init(struct output *out, long timeout)
+output_init(struct output *out, long timeout, const struct stat *st1)
 {
-	struct stat st;
-	int fd, known;
+	int fd;
 
 	out->fd = 1;
 	out->how = HOW_WRITE;
-	known = fstat(1, &st) == 0;
-	if (known && S_ISSOCK(st.st_mode))
+	if (S_ISSOCK(st1->st_mode))
 		out->how = HOW_SEND;
-	else if (known && !S_ISREG(st.st_mode)) {
+	else if (!S_ISREG(st1->st_mode)) {
 		fd = reopen_nonblocking(1);
 		if (fd >= 0)
 			out->fd = fd;
@@ -199,18 +193,16 @@ say_end(struct output *out, const char *line, enum endreason end)
 }
 
 /* replies go out at once, and a peer that vanished without a word (no
- * FIN, no RST) is noticed by keepalive even with -t 0 */
+ * FIN, no RST) is noticed by keepalive even with -t 0; msgd-launcher's
+ * listener gave its connections these already when it says so */
 void
-tcp_options(void)
+tcp_options(int tcp)
 {
-	int one = 1, idle = KEEPIDLE_SECS, intvl = KEEPINTVL_SECS, cnt = KEEPCNT;
+	const char *said = getenv(TCPOPTS_VAR);
 
-	if (setsockopt(0, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
-		return;	/* not TCP (a pipe, a UNIX-domain socket): no error */
-	setsockopt(0, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-	setsockopt(0, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-	setsockopt(0, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
-	setsockopt(0, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+	if (!tcp || (said && strcmp(said, TCPOPTS_VALUE) == 0))
+		return;
+	(void)tcpopts_set(0);	/* best effort, as any inetd service's */
 }
 
 /*

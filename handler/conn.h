@@ -5,6 +5,7 @@
 #define HANDLER_CONN_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "buf.h"
 #include "record.h"
@@ -76,9 +77,9 @@ int conn_connect(struct conn *c);
  * byte: its connect record then, if not made yet, kept for the write of
  * the records that follow */
 void conn_announce(struct conn *c);
-/* the connection's output, fd 1; replies wait for a reader at most
- * timeout seconds (0: a default) */
-void output_init(struct output *out, long timeout);
+/* the connection's output, fd 1 (st1: its fstat); replies wait for a
+ * reader at most timeout seconds (0: a default) */
+void output_init(struct output *out, long timeout, const struct stat *st1);
 /* replies: queued, then sent by rep_flush */
 void reply(struct output *out, const char *s, size_t n);
 void reply_ok(struct output *out, const struct decimal *n);
@@ -89,8 +90,8 @@ int rep_flush(struct output *out, enum endreason *why);
 /* a last line for a connection cut short; returns end */
 enum endreason say_end(struct output *out, const char *line,
     enum endreason end);
-/* TCP_NODELAY and keepalive on fd 0 when it is TCP */
-void tcp_options(void);
+/* TCP_NODELAY and keepalive on fd 0 when tcp says it is TCP */
+void tcp_options(int tcp);
 /* after an early end: stop writing, drain input for a moment */
 void linger(void);
 

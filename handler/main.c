@@ -58,16 +58,13 @@ struct opts {
 /* xinetd puts the connection on fd 2 too: then stderr is no place to talk;
  * nor when it was closed */
 static int
-stderr_is_conn(void)
+stderr_is_conn(int closed, const struct stat st[3])
 {
-	struct stat s0, s2;
-
-	if (std_fds() & 4)
+	if (closed & 4)
 		return 1;
 	/* a terminal on both is someone trying it by hand, not xinetd */
-	return fstat(0, &s0) == 0 && fstat(2, &s2) == 0 &&
-	    S_ISSOCK(s2.st_mode) && s0.st_dev == s2.st_dev &&
-	    s0.st_ino == s2.st_ino;
+	return S_ISSOCK(st[2].st_mode) && st[0].st_dev == st[2].st_dev &&
+	    st[0].st_ino == st[2].st_ino;
 }
 
 static void
@@ -149,13 +146,10 @@ refuse(const struct output *out, const char *line)
 static struct conn c;
 static char pend_room[ROOM_PEND], rep_room[ROOM_REP];
 static size_t oks_room[ROOM_MARKS], msgs_room[ROOM_MARKS];
-/* the input: the longest line -m allows, its CR and one read; on x86-64
- * in the large-data section, which comes after all other data, so that
- * it does not spread the small variables over more pages */
-#if defined(__x86_64__) && defined(__ELF__)
-__attribute__((section(".lbss")))
-#endif
-static char input[MAXLINE_LIMIT + 1 + READSZ];
+/* the input: the longest line -m allows, its CR and one read */
+LARGE_BSS static char input[MAXLINE_LIMIT + 1 + READSZ];
+/* the client's TLS identity: its texts are written only when there is one */
+LARGE_BSS static struct tlsid id;
 
 static int
 serve_connection(int argc, char **argv)
@@ -163,14 +157,16 @@ serve_connection(int argc, char **argv)
 	struct opts o = { 0 };
 	enum endreason why;
 	char text[TEXT_MAX], peer[ADDR_PEERLEN];
-	static struct tlsid id;
 	enum peer_source from;
+	struct stat st[3];	/* fds 0, 1 and 2 */
+	int closed, tcp;
 
 	progname = "msgd-handler";
-	diag_shared();
+	closed = std_fds(st);
+	diag_shared(st);
 	signals_init();
 	slog_open(progname);
-	o.sink.conn_on_stderr = stderr_is_conn();
+	o.sink.conn_on_stderr = stderr_is_conn(closed, st);
 	diag_syslog(o.sink.conn_on_stderr);
 	parse_opts(argc, argv, &o);
 
@@ -178,11 +174,11 @@ serve_connection(int argc, char **argv)
 	c.rec.msgs = (struct marks){ msgs_room, 0, ROOM_MARKS, 0 };
 	c.out.rep = (struct buf){ rep_room, 0, sizeof rep_room, 0 };
 	c.out.oks = (struct marks){ oks_room, 0, ROOM_MARKS, 0 };
-	from = peer_init(peer);
+	from = peer_init(peer, &st[0], &tcp);
 	tlsid_env(&id, o.proxy ? PEER_OTHER : from, o.stunnel_verifies);
 	c.in.maxline = (size_t)o.maxline;
-	output_init(&c.out, o.timeout);
-	tcp_options();
+	output_init(&c.out, o.timeout, &st[1]);
+	tcp_options(tcp);
 	if (o.proxy && proxy_peer(peer, &id, &c.unannounced) < 0)
 		return refuse(&c.out, "error bad proxy header\n");
 	if (!o.proxy)

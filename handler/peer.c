@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "cred.h"
 #include "deadline.h"
@@ -33,17 +34,14 @@ env_peer(char *peer, const char *ipvar, const char *portvar)
 	return 1;
 }
 
-/* fd 0 is a UNIX-domain socket: its peer's credentials, the kernel's
- * word, beat any variable.  1 when it is one */
+/* fd 0, a socket of family: a UNIX-domain one's peer credentials, the
+ * kernel's word, beat any variable.  1 when it is one */
 static int
-cred_peer(char *peer)
+cred_peer(char *peer, int family)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
 	struct peer_cred c;
 
-	if (getsockname(0, (struct sockaddr *)&ss, &len) < 0 ||
-	    ss.ss_family != AF_UNIX || peer_cred(0, &c) < 0)
+	if (family != AF_UNIX || peer_cred(0, &c) < 0)
 		return 0;
 	cred_text(peer, &c);
 	return 1;
@@ -52,16 +50,12 @@ cred_peer(char *peer)
 /* fd 0 is no socket but PROTO=IPC: the credentials a UCSPI IPC server
  * passed, all three numbers, else "local".  1 when it applies */
 static int
-ipc_peer(char *peer, const char *proto)
+ipc_peer(char *peer, const char *proto, int family)
 {
 	const char *uid, *gid, *pid;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
 	long u, g, p;
 
-	if (proto == NULL || strcmp(proto, "IPC") != 0 ||
-	    getsockname(0, (struct sockaddr *)&ss, &len) == 0 ||
-	    errno != ENOTSOCK)
+	if (proto == NULL || strcmp(proto, "IPC") != 0 || family != AF_UNSPEC)
 		return 0;
 	uid = getenv("IPCREMOTEEUID");
 	gid = getenv("IPCREMOTEEGID");
@@ -83,18 +77,23 @@ ipc_peer(char *peer, const char *proto)
  * socket; the launcher's word (UCSPI, when PROTO=TCP says it is one),
  * stunnel's exec mode, systemd, the socket's own peer, else "local".  The environment comes first: behind a TLS
  * terminator or a proxy the socket's peer is that relay, not the client.
- * (A PROXY header, with -p, overrides all of these.)
+ * (A PROXY header, with -p, overrides all of these.)  st0: fd 0's fstat.
  */
 enum peer_source
-peer_init(char *peer)
+peer_init(char *peer, const struct stat *st0, int *tcp)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
 	char ip[ADDR_IPLEN];
 	unsigned port;
 	const char *proto = getenv("PROTO");
+	int family = AF_UNSPEC;	/* no socket; -1 a socket of no known family */
 
-	if (cred_peer(peer) || ipc_peer(peer, proto))
+	if (S_ISSOCK(st0->st_mode))
+		family = getsockname(0, (struct sockaddr *)&ss, &len) == 0 ?
+		    ss.ss_family : -1;
+	*tcp = family == AF_INET || family == AF_INET6;
+	if (cred_peer(peer, family) || ipc_peer(peer, proto, family))
 		return PEER_OTHER;
 	if (proto && strcmp(proto, "TCP") == 0 &&
 	    env_peer(peer, "TCPREMOTEIP", "TCPREMOTEPORT"))
@@ -103,7 +102,9 @@ peer_init(char *peer)
 		return PEER_STUNNEL;
 	if (env_peer(peer, "REMOTE_ADDR", "REMOTE_PORT"))
 		return PEER_OTHER;
-	if (getpeername(0, (struct sockaddr *)&ss, &len) == 0 &&
+	len = sizeof ss;
+	if (family != AF_UNSPEC &&
+	    getpeername(0, (struct sockaddr *)&ss, &len) == 0 &&
 	    addr_ip_port((struct sockaddr *)&ss, ip, &port) == 0)
 		addr_peer(peer, ip, port);
 	else

@@ -3,10 +3,13 @@
 #ifndef HANDLER_PEER_H
 #define HANDLER_PEER_H
 
+#include <sys/stat.h>
+
 #include "tlsid.h"
 
-/* the peer from fd 0 and the environment, first that applies: which */
-enum peer_source peer_init(char *peer);
+/* the peer from fd 0 (st0: its fstat) and the environment, first that
+ * applies: which; *tcp set when fd 0 is a TCP socket */
+enum peer_source peer_init(char *peer, const struct stat *st0, int *tcp);
 /* -p: the relay's PROXY header names the client instead, and its TLVs
  * the client's TLS into *id: 0, or -1 said; *check set when it is a v2
  * LOCAL, the relay's own health check */

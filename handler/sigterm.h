@@ -11,8 +11,9 @@ extern volatile sig_atomic_t term_requested;
 /* the signal mask while waiting: SIGTERM let in */
 extern sigset_t term_waitmask;
 
-/* SIGPIPE and SIGXFSZ ignored, SIGTERM held and handled as above; at
- * exit a SIGTERM ends the process with the status given here */
+/* SIGPIPE and SIGXFSZ held for good, SIGTERM held and handled as above;
+ * in a sanitizer's build, where a leak check runs after main, a SIGTERM
+ * at exit ends the process with the status given here */
 void signals_init(void);
 void exit_status_is(int status);
 

@@ -15,8 +15,8 @@
 void
 tlsid_none(struct tlsid *id)
 {
-	id->who[0] = '\0';
-	strcpy(id->connect, "connect");
+	id->who = "";
+	id->connect = "connect";
 }
 
 /* "NAME=" and v escaped as a word, at d: the end */
@@ -47,10 +47,13 @@ make(struct tlsid *id, const struct proxy_text *cn, int verified,
 	char *d;
 
 	tlsid_none(id);
-	if (sent(cn, PROXY_TEXT_MAX) && cn->n > 0)
-		strcpy(word(id->who, "cn", cn), verified ? "(verified)" :
+	if (sent(cn, PROXY_TEXT_MAX) && cn->n > 0) {
+		strcpy(word(id->whobuf, "cn", cn), verified ? "(verified)" :
 		    "(unverified)");
-	d = id->connect + strlen(id->connect);
+		id->who = id->whobuf;
+	}
+	d = put_lit(id->connbuf, "connect");
+	id->connect = id->connbuf;
 	if (sent(version, PROXY_TEXT_MAX))
 		d = word(put_lit(d, " "), "tls", version);
 	if (sent(sni, PROXY_TEXT_MAX))
@@ -92,8 +95,9 @@ unhex(const struct proxy_text *h, unsigned char *buf)
 	return t;
 }
 
-/* the launcher's word: only when it says a trusted relay spoke */
-static void
+/* the launcher's word: only when it says a trusted relay spoke; apart
+ * (not inlined), so that a connection with no TLS word has a short stack */
+static void __attribute__((noinline))
 from_launcher(struct tlsid *id)
 {
 	const char *ip = getenv("PROXYREMOTEIP"), *port, *ssl, *ok;
@@ -208,17 +212,24 @@ dn_cn(const char *dn, unsigned char *buf)
 	return t;
 }
 
+/* stunnel's exec mode: the CN of SSL_CLIENT_DN (its buffer on the stack
+ * only when stunnel is the source, as from_launcher's) */
+static void __attribute__((noinline))
+from_stunnel(struct tlsid *id, int verifies)
+{
+	const char *dn = getenv("SSL_CLIENT_DN");
+	unsigned char buf[PROXY_TEXT_MAX];
+	struct proxy_text cn = dn_cn(dn, buf);
+
+	make(id, &cn, verifies, NULL, NULL, NULL);
+}
+
 void
 tlsid_env(struct tlsid *id, enum peer_source from, int stunnel_verifies)
 {
 	tlsid_none(id);
 	if (from == PEER_UCSPI)	/* peer_init saw PROTO=TCP */
 		from_launcher(id);
-	else if (from == PEER_STUNNEL) {
-		const char *dn = getenv("SSL_CLIENT_DN");
-		unsigned char buf[PROXY_TEXT_MAX];
-		struct proxy_text cn = dn_cn(dn, buf);
-
-		make(id, &cn, stunnel_verifies, NULL, NULL, NULL);
-	}
+	else if (from == PEER_STUNNEL)
+		from_stunnel(id, stunnel_verifies);
 }

@@ -14,8 +14,12 @@
 	4 * PROXY_UNIQUE_ID_MAX + 1)
 
 struct tlsid {
-	char who[TLSID_WHO_MAX];	/* "cn=alice(verified)", or "" */
-	char connect[TLSID_CONNECT_MAX];	/* "connect" and what was sent */
+	const char *who;	/* "cn=alice(verified)", or "" */
+	const char *connect;	/* "connect" and what was sent */
+	/* where they are written when a relay or stunnel spoke: a client
+	 * with no TLS word costs these pages nothing */
+	char whobuf[TLSID_WHO_MAX];
+	char connbuf[TLSID_CONNECT_MAX];
 };
 
 /* where the peer came from (peer_init): who may speak of its TLS */

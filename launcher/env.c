@@ -13,15 +13,16 @@
 #include "rules.h"
 #include "slots.h"
 #include "sockets.h"
+#include "tcpopts.h"
 
 extern char **environ;
 
 /* "NAMEIP=ip" and the like: the longest, PROXYREMOTEIP= and an IPv6
  * address, with room to spare */
 #define UCSPI_VAR_LEN (ADDR_IPLEN + 20)
-/* PROTO, three pairs (TCPLOCAL, TCPREMOTE, PROXYREMOTE) and PROXYLOCAL
- * at most */
-#define UCSPI_VARS 8
+/* PROTO, three pairs (TCPLOCAL, TCPREMOTE, PROXYREMOTE), PROXYLOCAL and
+ * MSGDTCPOPTS at most */
+#define UCSPI_VARS 9
 /* a relay's TLS word (tls_env): PROXYSSL, PROXYSSLVERIFIED, five texts of
  * PP2_TYPE_SSL, PROXYAUTHORITY and PROXYUNIQUEID (hex), the longest name
  * 16 bytes, each text at most PROXY_TEXT_MAX */
@@ -33,13 +34,15 @@ extern char **environ;
 static char **base_env;
 static size_t base_env_n;
 
-/* UCSPI's, and every PROXY* one: a child believes those only from us */
+/* UCSPI's, every PROXY* one and MSGDTCPOPTS: a child believes those only
+ * from us */
 static int
 is_ucspi(const char *e)
 {
 	static const char *const names[] = { "PROTO=", "TCPLOCALIP=",
 	    "TCPLOCALPORT=", "TCPLOCALHOST=", "TCPREMOTEIP=", "TCPREMOTEPORT=",
-	    "TCPREMOTEHOST=", "TCPREMOTEINFO=", "PROXY", NULL };
+	    "TCPREMOTEHOST=", "TCPREMOTEINFO=", "PROXY", TCPOPTS_VAR "=",
+	    NULL };
 	int i;
 
 	for (i = 0; names[i]; i++)
@@ -171,6 +174,8 @@ tcp_env(const char **add, char ucspi[3][2][UCSPI_VAR_LEN],
 	/* the relay's own connection, no client's: a handler records none */
 	if (proxy && s->check)
 		add[nadd++] = "PROXYLOCAL=1";
+	if (l->tcpopts)
+		add[nadd++] = TCPOPTS_ENV;
 	return nadd;
 }
 

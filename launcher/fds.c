@@ -54,16 +54,14 @@ fds_close_but(int (*keep)(int fd), int also)
 			close(fd);
 }
 
-/* descriptors we inherited must not reach the children, nor a closed
- * 0, 1 or 2 be taken by a socket that a child would then see there; the
- * soft limit goes up to the hard one, so that a low one cannot stop us
+/* descriptors we inherited must not reach the children (a closed 0, 1
+ * or 2 was opened on /dev/null at start: see main); the soft limit goes up to the hard one, so that a low one cannot stop us
  * taking clients */
 void
 fds_init(void)
 {
 	struct rlimit rl;
 
-	std_fds();
 	fds_from(3, -1, -1, 0);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;

@@ -352,13 +352,16 @@ int
 main(int argc, char **argv)
 {
 	struct ids id;
+	struct stat st[3];
 	struct ruleset *rules, *proxies;
 	sigset_t child_reset;
 	int ready = -1, status;
 
 	progname = "msgd-launcher";
 	reexec_init(argv);
-	diag_shared();
+	/* no socket of ours may take a closed 0, 1 or 2 */
+	std_fds(st);
+	diag_shared(st);
 	slog_open(progname);
 	parse_opts(argc, argv);
 	/* a SIGTERM right after the -1 port line must still end us with 0:

@@ -16,6 +16,7 @@
 #include "listen.h"
 #include "opts.h"
 #include "sockets.h"
+#include "tcpopts.h"
 #include "unix.h"
 
 /* systemd's first: SD_LISTEN_FDS_START */
@@ -103,6 +104,9 @@ tcp_add(struct listener *l, int relays)
 	 * behind a relay, whose header names what was reached */
 	l->fixed = strcmp(ip, "0.0.0.0") != 0 && strcmp(ip, "::") != 0 &&
 	    !relays;
+	/* set once here, not by each handler: Linux copies a listener's
+	 * options to every connection it accepts */
+	l->tcpopts = tcpopts_set(l->fd) == 0;
 	return 0;
 }
 

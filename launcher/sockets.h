@@ -21,6 +21,8 @@ struct listener {
 	unsigned local_port;
 	int fixed;
 	char local_env[2][ADDR_IPLEN + 20];
+	/* every connection inherits lib/tcpopts.h's options: say so */
+	int tcpopts;
 	/* IPC: "IPCLOCALPATH=PATH" */
 	char local_path[sizeof "IPCLOCALPATH=" + 108];
 };

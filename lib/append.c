@@ -38,13 +38,12 @@
 enum held { HELD_NONE = -1, HELD_SHARED, HELD_WHOLE, HELD_FLOCK };
 
 void
-append_handed(void)
+append_handed(const struct stat st[3])
 {
-	struct stat st;
 	int fd, fl;
 
 	for (fd = 1; fd <= 2; fd++) {
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		if (!S_ISREG(st[fd].st_mode))
 			continue;
 		fl = fcntl(fd, F_GETFL);
 		if (fl >= 0 && !(fl & O_APPEND))
@@ -298,39 +297,16 @@ end_line(int fd)
 	(void)!write(fd, "\n", 1);
 }
 
-/*
- * A file that does not end in LF holds the start of a line whose writer
- * failed or was killed mid-write, or is writing it now without our lock.
- * It is cut back to the last LF only when it is proven a torn record of
- * ours that nobody may have acknowledged: our whole record head, no longer
- * than a record, seen under the write lock on a description of our own,
- * and its writer gone.  Anything else is ended with an LF, never deleted,
- * and so is what cannot be cut (an append-only file): a record always
- * starts a line.  A file whose size is where our own last append left it
- * ends with our LF: it needs no read.  A file we may not read gets an LF
- * unless we know its end is ours.  Returns the file's size after the
- * repair, or -1 when it is not known.
- */
-static off_t
-repair_tail(struct append *a, int may_cut)
+/* the file as fstat saw it (st) does not end in LF: repair_tail's slow
+ * part, apart so that its buffer is no part of every append's stack */
+static off_t __attribute__((noinline))
+repair_torn(struct append *a, struct stat st, int may_cut)
 {
 	char b[4096];
-	struct stat st;
 	off_t end, at, stop;
 	long long ms;
 	long pid;
 
-	if (fstat(a->fd, &st) < 0)
-		return -1;
-	/* empty, or where our own last append left it: whole */
-	if (st.st_size == 0 || st.st_size == a->left)
-		return st.st_size;
-	if (!a->readable) {
-		end_line(a->fd);
-		return -1;
-	}
-	if (pread(a->fd, b, 1, st.st_size - 1) == 1 && b[0] == '\n')
-		return st.st_size;	/* whole */
 	/* sharing read locks, another writer may be appending this moment
 	 * (a file grows a page at a time): while the tail still grows it is
 	 * that writer's record, which it ends with its own LF */
@@ -374,6 +350,39 @@ repair_tail(struct append *a, int may_cut)
 		return end;
 	end_line(a->fd);
 	return -1;
+}
+
+/*
+ * A file that does not end in LF holds the start of a line whose writer
+ * failed or was killed mid-write, or is writing it now without our lock.
+ * It is cut back to the last LF only when it is proven a torn record of
+ * ours that nobody may have acknowledged: our whole record head, no longer
+ * than a record, seen under the write lock on a description of our own,
+ * and its writer gone.  Anything else is ended with an LF, never deleted,
+ * and so is what cannot be cut (an append-only file): a record always
+ * starts a line.  A file whose size is where our own last append left it
+ * ends with our LF: it needs no read.  A file we may not read gets an LF
+ * unless we know its end is ours.  Returns the file's size after the
+ * repair, or -1 when it is not known.
+ */
+static off_t
+repair_tail(struct append *a, int may_cut)
+{
+	struct stat st;
+	char last;
+
+	if (fstat(a->fd, &st) < 0)
+		return -1;
+	/* empty, or where our own last append left it: whole */
+	if (st.st_size == 0 || st.st_size == a->left)
+		return st.st_size;
+	if (!a->readable) {
+		end_line(a->fd);
+		return -1;
+	}
+	if (pread(a->fd, &last, 1, st.st_size - 1) == 1 && last == '\n')
+		return st.st_size;	/* whole */
+	return repair_torn(a, st, may_cut);
 }
 
 size_t

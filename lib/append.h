@@ -6,6 +6,7 @@
 #define MSGD_APPEND_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* no record is longer (msgd-handler's 1 MiB line limit escaped to four
@@ -25,9 +26,10 @@ struct append {
  * Descriptions we were handed: fd 1 and fd 2, when they are regular files,
  * are made O_APPEND, for everyone who shares them (a shell's > log 2>&1,
  * tcpserver's 2> log), so that their writes and ours all land at the end
- * and none overwrites another's.  Call it before anything is written.
+ * and none overwrites another's.  Call it before anything is written,
+ * with what std_fds() said of fds 0 to 2.
  */
-void append_handed(void);
+void append_handed(const struct stat st[3]);
 
 /*
  * Make a for the regular file open on fd: an O_APPEND description of our

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "proxy.h"
+#include "util.h"
 
 static const unsigned char v2sig[12] = "\r\n\r\n\0\r\nQUIT\n";
 static const char v1sig[] = "PROXY ";
@@ -201,7 +202,7 @@ enum {
 unsigned long
 proxy_crc32c(unsigned long crc, const unsigned char *p, size_t n)
 {
-	static unsigned long table[256];
+	LARGE_BSS static unsigned long table[256];
 	size_t i;
 
 	if (table[1] == 0) {

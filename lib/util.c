@@ -41,10 +41,10 @@ diag_syslog(int on)
 }
 
 void
-diag_shared(void)
+diag_shared(const struct stat st[3])
 {
 	shared = 1;
-	append_handed();
+	append_handed(st);
 }
 
 /* a line on a stderr that is a regular file: appended as records are, for
@@ -249,13 +249,14 @@ port_check(const char *port, long min, const char *synopsis)
 }
 
 int
-std_fds(void)
+std_fds(struct stat st[3])
 {
 	int fd, closed = 0;
 
 	for (fd = 0; fd <= 2; fd++)
-		if (fcntl(fd, F_GETFD) < 0) {
-			if (open("/dev/null", O_RDWR) != fd)
+		if (fstat(fd, &st[fd]) < 0) {
+			if (open("/dev/null", O_RDWR) != fd ||
+			    fstat(fd, &st[fd]) < 0)
 				die(1, "cannot open /dev/null:");
 			closed |= 1 << fd;
 		}

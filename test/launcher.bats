@@ -110,6 +110,53 @@ TCPREMOTEPORT=$cport" ]
 	[ "$(printf '%s\n' "${lines[@]}" | grep -c '^MSGD_KEPT=yes$')" -eq 1 ]
 }
 
+# what a child's fd 0 has set, as "NAME=VALUE" lines, and its MSGDTCPOPTS
+SOCKOPTS_PY='import os, socket as s
+c = s.socket(fileno=0)
+for name, level, opt in (("nodelay", s.IPPROTO_TCP, s.TCP_NODELAY),
+        ("keepalive", s.SOL_SOCKET, s.SO_KEEPALIVE),
+        ("keepidle", s.IPPROTO_TCP, s.TCP_KEEPIDLE),
+        ("keepintvl", s.IPPROTO_TCP, s.TCP_KEEPINTVL),
+        ("keepcnt", s.IPPROTO_TCP, s.TCP_KEEPCNT)):
+    print("%s=%d" % (name, c.getsockopt(level, opt)), flush=True)
+print("MSGDTCPOPTS=%s" % os.environ.get("MSGDTCPOPTS", "(none)"), flush=True)
+c.detach()'
+
+@test "a TCP child's connection has TCP_NODELAY and keepalive (60 s, 10 s, 6) from the listener, and MSGDTCPOPTS says so, whatever the launcher inherited" {
+	PRE=(env MSGDTCPOPTS=nodelay,keepalive,60,10,6 PROXYLOCAL=1)
+	launch l 127.0.0.1 0 "${CLIENT[0]}" -c "$SOCKOPTS_PY"
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
+	[ "$status" -eq 0 ]
+	[ "$output" = "nodelay=1
+keepalive=1
+keepidle=60
+keepintvl=10
+keepcnt=6
+MSGDTCPOPTS=nodelay,keepalive,60,10,6" ]
+	# an inherited one is dropped, ours given once
+	PRE=(env MSGDTCPOPTS=evil)
+	launch l2 127.0.0.1 0 env
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "${lines[@]}" | grep '^MSGDTCPOPTS=')" = \
+		"MSGDTCPOPTS=nodelay,keepalive,60,10,6" ]
+}
+
+@test "msgd-handler under msgd-launcher sets no socket option: its connection has them from the listener" {
+	need strace
+	# getsockname (who the peer is) shows that the trace saw the handler
+	launch l 127.0.0.1 0 strace -f -qq -o "$T/trace" \
+		-e trace=setsockopt,getsockname "$H" -l "$T/rec"
+	run "${CLIENT[@]}" 127.0.0.1 "$PORT" send:'hi\n' shut eof
+	[ "$status" -eq 0 ]
+	[ "$output" = "hello
+ok 1
+bye 1" ]
+	wait_grep "$T/rec" ' disconnect: 1 message, 2 bytes, eof$'
+	grep -q 'getsockname(0, ' "$T/trace"
+	[ "$(grep -c 'setsockopt(' "$T/trace")" -eq 0 ]
+}
+
 @test "on a wildcard listener TCPLOCALIP is the address each client connected to" {
 	launch l 0 0 env
 	run "${CLIENT[@]}" -s 127.0.0.3 127.0.0.2 "$PORT" port eof

@@ -176,10 +176,13 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout -k 5 20 "${HANDLER_CMD[@]}"
 		skip "LeakSanitizer's own tracer cannot attach under strace"
 	local hp
 	printf 'a\n' >"$T/in"
-	# every rt_sigaction returns half a second late: the last one, at
-	# exit, is where the SIGTERM lands
-	timeout -k 5 30 strace -f -qq -o /dev/null -e trace=rt_sigaction \
+	# exit_group starts half a second late, and so does every
+	# rt_sigaction return (a sanitizer's build sets SIGTERM up again at
+	# exit): the SIGTERM lands there, after the disconnect record
+	timeout -k 5 30 strace -f -qq -o /dev/null \
+		-e trace=rt_sigaction,exit_group \
 		-e inject=rt_sigaction:delay_exit=500000 \
+		-e inject=exit_group:delay_enter=500000 \
 		"$MSGD_BIN/msgd-handler" -l "$T/F" <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
 	SERVER_PIDS+=("$!")
 	wait_grep "$T/F" ' disconnect: 1 message, 1 bytes, eof$'

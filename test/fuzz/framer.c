@@ -223,6 +223,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct conn c;
+	struct stat st1;
 	struct sink_opts o;
 	struct line *l;
 	size_t maxline, k, hdr;
@@ -249,8 +250,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&o, 0, sizeof o);
 	o.logpath = recpath;
 	c.in.maxline = maxline;
-	CHECK(dup2(outfd, 1) == 1, "dup2: %s", strerror(errno));
-	output_init(&c.out, 0);
+	CHECK(dup2(outfd, 1) == 1 && fstat(1, &st1) == 0, "dup2: %s",
+	    strerror(errno));
+	output_init(&c.out, 0, &st1);
 	CHECK(conn_sink_init(&c, &o, 1, "fuzz", "") == 0, "conn_sink_init");
 	c.in.cap = c.in.maxline + 1 + READSZ;
 	c.in.p = malloc(c.in.cap);
