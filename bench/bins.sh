@@ -10,9 +10,10 @@
 # own in build/: loadgen, execcost, floor, refspawn, and tmp: a new
 # directory NAME.XXXXXX (default msgd-bench) in TMPDIR.  Without
 # --if-missing: a relative MSGD_BIN is taken from the repo, which is the
-# current directory from then on; runs `make -s all TARGET...` (only the
-# TARGETs, the build/ ones the script needs, when MSGD_BIN is given), then
-# dies unless msgd-launcher, msgd-handler and every TARGET are executable.
+# current directory from then on; the TARGETs are the build/ programs the
+# script needs: runs `make -s all TARGET...` (with MSGD_BIN, only the TARGETs,
+# if any), then dies unless msgd-launcher, msgd-handler and every TARGET are
+# executable.
 # With --if-missing the TARGETs are msgd programs: a relative MSGD_BIN is
 # taken from the current directory, which stays; when one is missing they
 # are built into bindir (make BIN=), and it dies when one is still missing.
