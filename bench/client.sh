@@ -33,18 +33,11 @@ done
 [[ $bytes =~ ^[1-9][0-9]*$ ]] || { printf '%s: BYTES must be a positive integer, not "%s"\n' "$me" "$bytes" >&2; exit 2; }
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) || die "cannot find the script's directory"
-repo=$(dirname "$here")
-bindir=${MSGD_BIN:-$repo/bin}
-[[ $bindir == /* ]] || bindir=$PWD/$bindir
-client=$bindir/msgd-client launcher=$bindir/msgd-launcher
-if [[ ! -x $client || ! -x $launcher ]]; then
-	printf 'building %s (make -s)\n' "$bindir"
-	make -s -C "$repo" BIN="$bindir" "$client" "$launcher" || die "make failed"
-fi
 nc=$(command -v nc.openbsd) || die "needs nc.openbsd (Debian package netcat-openbsd)"
 [[ -n ${EPOCHREALTIME:-} ]] || die "needs bash 5 (\$EPOCHREALTIME)"
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/msgd-bench.XXXXXX") || die "mktemp -d failed"
+# client and launcher, built into their MSGD_BIN only when missing, and tmp
+# shellcheck source=bench/bins.sh
+. "$here/bins.sh" --if-missing msgd-client msgd-launcher
 LPID=
 cleanup() {
 	if [[ -n $LPID ]]; then

@@ -26,12 +26,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) || die "cannot find the scrip
 . "$here/rounds.sh" "$@"
 command -v haproxy >/dev/null 2>&1 || die "haproxy is not installed (Debian: apt-get install haproxy)"
 
-repo=$(dirname "$here")
-cd "$repo" || die "cannot cd to $repo"
-make -s all build/loadgen || die "make failed"
-launcher=$repo/bin/msgd-launcher handler=$repo/bin/msgd-handler loadgen=$repo/build/loadgen
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/msgd-cluster.XXXXXX") || die "mktemp -d failed"
+# repo, launcher, handler and loadgen (built and checked), and tmp; the
+# programs of bin/ of this repo, whatever MSGD_BIN says
+unset MSGD_BIN
+# shellcheck source=bench/bins.sh
+. "$here/bins.sh" --tmp msgd-cluster build/loadgen
 pids=()
 # shellcheck disable=SC2317  # runs from the EXIT trap
 cleanup() {

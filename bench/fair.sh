@@ -21,7 +21,6 @@ export LC_ALL=C
 me=${0##*/}
 die() { printf '%s: %s\n' "$me" "$*" >&2; exit 1; }
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) || die "cannot find the script's directory"
-repo=$(dirname "$here")
 PREFIXES=${PREFIXES:-100000} ADDRS=${ADDRS:-100000} IDLE=${IDLE:-5}
 
 # once, in a network namespace of our own
@@ -32,13 +31,10 @@ fi
 { ip link set lo up && ip -6 route add local 2001:db8::/32 dev lo; } ||
 	die "cannot route 2001:db8::/32 to lo"
 
-cd "$repo" || die "cannot cd to $repo"
-bindir=${MSGD_BIN:-$repo/bin}
-[[ $bindir == /* ]] || bindir=$repo/$bindir
-[[ -n ${MSGD_BIN:-} ]] || make -s all || die "make failed"
-launcher=$bindir/msgd-launcher handler=$bindir/msgd-handler
+# repo, launcher and handler (built and checked), and tmp
+# shellcheck source=bench/bins.sh
+. "$here/bins.sh"
 fair=("${PYTHON:-python3}" "$repo/test/fair.py")
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/msgd-bench.XXXXXX") || die "mktemp -d failed"
 lpid=
 cleanup() {
 	[[ -z $lpid ]] || { kill "$lpid" 2>/dev/null; wait "$lpid" 2>/dev/null; }

@@ -34,17 +34,9 @@ done
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { printf '%s: ROUNDS must be a positive integer, not "%s"\n' "$me" "$rounds" >&2; exit 2; }
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) || die "cannot find the script's directory"
-repo=$(dirname "$here")
-bindir=${MSGD_BIN:-$repo/bin}
-[[ $bindir == /* ]] || bindir=$PWD/$bindir
-handler=$bindir/msgd-handler
-if [[ ! -x $handler ]]; then
-	printf 'building %s (make -s)\n' "$handler"
-	make -s -C "$repo" BIN="$bindir" "$handler" || die "make failed"
-	[[ -x $handler ]] || die "$handler still missing after make"
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/msgd-bench.XXXXXX") || die "mktemp -d failed"
+# handler, built into its MSGD_BIN only when missing, and tmp
+# shellcheck source=bench/bins.sh
+. "$here/bins.sh" --if-missing msgd-handler
 CLOCK_PID=
 cleanup() {
 	[[ -n ${CLOCK_PID:-} ]] && kill "$CLOCK_PID" 2>/dev/null

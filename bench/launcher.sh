@@ -38,22 +38,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) || die "cannot find the scrip
 command -v tcpserver >/dev/null 2>&1 ||
 	die "tcpserver is not installed (Debian: apt-get install ucspi-tcp); nothing to compare with"
 
-repo=$(dirname "$here")
-cd "$repo" || die "cannot cd to $repo"
-bindir=${MSGD_BIN:-$repo/bin}
-[[ $bindir == /* ]] || bindir=$repo/$bindir
-if [[ -z ${MSGD_BIN:-} ]]; then
-	make -s all build/loadgen build/refspawn build/execcost || die "make failed"
-else
-	make -s build/loadgen build/refspawn build/execcost || die "make failed"
-fi
-launcher=$bindir/msgd-launcher handler=$bindir/msgd-handler loadgen=$repo/build/loadgen
-refspawn=$repo/build/refspawn execcost=$repo/build/execcost
-for f in "$launcher" "$handler" "$loadgen" "$refspawn" "$execcost"; do
-	[[ -x $f ]] || die "$f is missing"
-done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/msgd-bench.XXXXXX") || die "mktemp -d failed"
+# repo, bindir, launcher, handler, loadgen... (built and checked) and tmp
+# shellcheck source=bench/bins.sh
+. "$here/bins.sh" build/loadgen build/refspawn build/execcost
 declare -A pid=() port=() lgflags=([msgd-p]=-P)
 
 # start NAME COMMAND..., stop PID, and on exit every server of pid and $tmp

@@ -23,21 +23,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) || die "cannot find the scrip
 # shellcheck source=bench/rounds.sh
 . "$here/rounds.sh" "$@"
 
-repo=$(dirname "$here")
-cd "$repo" || die "cannot cd to $repo"
-bindir=${MSGD_BIN:-$repo/bin}
-[[ $bindir == /* ]] || bindir=$repo/$bindir
-if [[ -z ${MSGD_BIN:-} ]]; then
-	make -s all build/loadgen || die "make failed"
-else
-	make -s build/loadgen || die "make failed"
-fi
-launcher=$bindir/msgd-launcher handler=$bindir/msgd-handler loadgen=$repo/build/loadgen
-for f in "$launcher" "$handler" "$loadgen"; do
-	[[ -x $f ]] || die "$f is missing"
-done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/msgd-bench.XXXXXX") || die "mktemp -d failed"
+# repo, bindir, launcher, handler, loadgen... (built and checked) and tmp
+# shellcheck source=bench/bins.sh
+. "$here/bins.sh" build/loadgen
 declare -A pid=() port=()
 # start NAME COMMAND..., stop PID, and on exit every server of pid and $tmp
 # shellcheck source=bench/servers.sh

@@ -48,14 +48,11 @@ read -ra conc_list <<<"$concs"
 for c in "${conc_list[@]}"; do [[ $c =~ ^[1-9][0-9]*$ ]] || bad "CONCS: \"$c\" is not a positive integer"; done
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) || die "cannot find the script's directory"
-repo=$(dirname "$here")
-cd "$repo" || die "cannot cd to $repo"
-make -s build/loadgen build/refspawn build/execcost all || die "make failed"
-launcher=$repo/bin/msgd-launcher handler=$repo/bin/msgd-handler
-loadgen=$repo/build/loadgen refspawn=$repo/build/refspawn execcost=$repo/build/execcost
-for f in "$launcher" "$handler" "$loadgen" "$refspawn" "$execcost"; do [[ -x $f ]] || die "$f is missing"; done
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/msgd-sweep.XXXXXX") || die "mktemp -d failed"
+# repo, launcher, handler, loadgen, refspawn and execcost (built and
+# checked), and tmp; the programs of bin/ of this repo, whatever MSGD_BIN says
+unset MSGD_BIN
+# shellcheck source=bench/bins.sh
+. "$here/bins.sh" --tmp msgd-sweep build/loadgen build/refspawn build/execcost
 declare -A pid=() port=()
 servers=()	# the ones that started, in order
 
