@@ -45,7 +45,7 @@ HANDLEROBJ = $(BUILD)/handler/main.o $(BUILD)/handler/peer.o \
 # framer harness links it with frame.o and its own input
 CONNOBJ = $(BUILD)/handler/conn.o $(BUILD)/handler/record.o \
 	$(BUILD)/handler/sink.o $(BUILD)/handler/sigterm.o $(BUILD)/handler/writes.o \
-	$(BUILD)/handler/escape.o $(BUILD)/handler/buf.o
+	$(BUILD)/handler/escape.o $(BUILD)/handler/buf.o $(BUILD)/handler/env.o
 LAUNCHEROBJ = $(BUILD)/launcher/main.o $(BUILD)/launcher/loop.o \
 	$(BUILD)/launcher/admit.o $(BUILD)/launcher/children.o \
 	$(BUILD)/launcher/slots.o $(BUILD)/launcher/env.o \

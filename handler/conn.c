@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "env.h"
 #include "conn.h"
 #include "sigterm.h"
 #include "deadline.h"
@@ -198,7 +199,7 @@ say_end(struct output *out, const char *line, enum endreason end)
 void
 tcp_options(int tcp)
 {
-	const char *said = getenv(TCPOPTS_VAR);
+	const char *said = env_get(TCPOPTS_VAR);
 
 	if (!tcp || (said && strcmp(said, TCPOPTS_VALUE) == 0))
 		return;

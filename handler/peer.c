@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "env.h"
 #include "cred.h"
 #include "deadline.h"
 #include "addr.h"
@@ -22,7 +23,7 @@
 static int
 env_peer(char *peer, const char *ipvar, const char *portvar)
 {
-	const char *ip = getenv(ipvar), *port = getenv(portvar);
+	const char *ip = env_get(ipvar), *port = env_get(portvar);
 	unsigned char a[16];
 	long p;
 
@@ -57,9 +58,9 @@ ipc_peer(char *peer, const char *proto, int family)
 
 	if (proto == NULL || strcmp(proto, "IPC") != 0 || family != AF_UNSPEC)
 		return 0;
-	uid = getenv("IPCREMOTEEUID");
-	gid = getenv("IPCREMOTEEGID");
-	pid = getenv("IPCREMOTEPID");
+	uid = env_get("IPCREMOTEEUID");
+	gid = env_get("IPCREMOTEEGID");
+	pid = env_get("IPCREMOTEPID");
 	if (uid && gid && pid && parse_num(uid, 0, 4294967295L, &u) == 0 &&
 	    parse_num(gid, 0, 4294967295L, &g) == 0 &&
 	    parse_num(pid, 0, 2147483647L, &p) == 0) {
@@ -86,7 +87,7 @@ peer_init(char *peer, const struct stat *st0, int *tcp)
 	socklen_t len = sizeof ss;
 	char ip[ADDR_IPLEN];
 	unsigned port;
-	const char *proto = getenv("PROTO");
+	const char *proto = env_get("PROTO");
 	int family = AF_UNSPEC;	/* no socket; -1 a socket of no known family */
 
 	if (S_ISSOCK(st0->st_mode))
@@ -160,10 +161,10 @@ proxy_peer(char *peer, struct tlsid *id, int *check)
 int
 peer_is_check(void)
 {
-	const char *check = getenv("PROXYLOCAL"), *proto;
+	const char *check = env_get("PROXYLOCAL"), *proto;
 
 	if (check == NULL || strcmp(check, "1") != 0)
 		return 0;
-	proto = getenv("PROTO");
+	proto = env_get("PROTO");
 	return proto && strcmp(proto, "TCP") == 0;
 }

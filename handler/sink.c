@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,9 +19,10 @@
 /* how often an open retries a FIFO with no reader yet */
 #define FIFO_NAP_NS 10000000
 
-/* -l FILE, *readable set when it may be read.  A regular file (or none
- * yet) is opened for reading too, to see a torn last record, so it needs
- * no second description; anything else (a FIFO) write-only, O_NONBLOCK:
+/* -l FILE, *readable set when it may be read (on entry: stat(2) says it
+ * is a regular file, or that there is none yet).  A regular file is
+ * opened for reading too, to see a torn last record, so it needs no
+ * second description; anything else (a FIFO) write-only, O_NONBLOCK:
  * with no reader the open fails at once (ENXIO) instead of blocking in
  * it, and gets SINK_WAIT_MS to find one.  No O_CLOEXEC: the handler runs
  * nothing. */
@@ -29,10 +31,8 @@ open_file(const char *path, int *readable)
 {
 	long long end = deadline_in(SINK_WAIT_MS);
 	struct timespec nap = { 0, FIFO_NAP_NS };
-	struct stat st;
 	int fd, flags = O_APPEND | O_CREAT | O_NOCTTY | O_NONBLOCK;
 
-	*readable = stat(path, &st) == 0 ? S_ISREG(st.st_mode) : errno == ENOENT;
 	if (*readable) {
 		fd = open(path, flags | O_RDWR, 0640);
 		if (fd >= 0 || errno != EACCES)
@@ -65,9 +65,18 @@ reopen_stderr(void)
 	return fd >= 0 ? fd : 2;
 }
 
+/* the null device (Linux's 1,3, by any name): it takes every record and
+ * keeps none, so nothing is opened and nothing written */
+static int
+null_device(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(1, 3);
+}
+
 int
 sink_open(struct sink *s, const struct sink_opts *o)
 {
+	struct stat st;
 	int readable;
 
 	s->sync = o->sync;
@@ -80,14 +89,23 @@ sink_open(struct sink *s, const struct sink_opts *o)
 		s->reg = append_open(&s->app, 2, 0) == 0;
 		s->fd = s->reg ? s->app.fd : reopen_stderr();
 	} else {
-		s->kind = SINK_FILE;
 		s->name = o->logpath;
+		if (stat(o->logpath, &st) == 0) {
+			if (null_device(&st)) {
+				s->kind = SINK_NULL;
+				return 0;
+			}
+			readable = S_ISREG(st.st_mode);
+		} else
+			readable = errno == ENOENT;
+		s->kind = SINK_FILE;
 		s->fd = open_file(o->logpath, &readable);
 		if (s->fd < 0)
 			return -1;
 		s->reg = append_adopt(&s->app, s->fd, readable) == 0;
+		s->how = HOW_WRITE;	/* not regular: we opened it O_NONBLOCK */
 	}
-	if (s->kind != SINK_SYSLOG && !s->reg) {
+	if (s->kind == SINK_STDERR && !s->reg) {
 		s->how = (fcntl(s->fd, F_GETFL) & O_NONBLOCK) ? HOW_WRITE :
 		    HOW_POLLFIRST;
 	}
@@ -100,7 +118,7 @@ sink_whole(const struct sink *s, int *one)
 	*one = s->kind == SINK_SYSLOG;
 	if (*one)
 		return SYSLOG_MAX;
-	return s->reg ? 0 : PIPE_ATOMIC;
+	return s->reg || s->kind == SINK_NULL ? 0 : PIPE_ATOMIC;
 }
 
 int
@@ -128,6 +146,8 @@ sink_write(struct sink *s, const char *p, size_t len)
 {
 	if (s->kind == SINK_SYSLOG)
 		return slog_send(SLOG_INFO, p, len - 1) < 0 ? 0 : len;
+	if (s->kind == SINK_NULL)
+		return len;
 	if (!s->reg)
 		return write_within(s->fd, p, len, SINK_WAIT_MS, s->how);
 	return append_write(&s->app, p, len, SINK_WAIT_MS);

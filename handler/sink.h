@@ -15,7 +15,9 @@
 /* what syslog daemons carry whole by default (rsyslog's maxMessageSize) */
 #define SYSLOG_MAX 8192
 
-enum sinkkind { SINK_FILE, SINK_STDERR, SINK_SYSLOG };
+/* SINK_NULL: -l names the null device, which keeps nothing: nothing is
+ * opened or written, and every record is taken */
+enum sinkkind { SINK_FILE, SINK_STDERR, SINK_SYSLOG, SINK_NULL };
 
 /* what the options say of the sink */
 struct sink_opts {

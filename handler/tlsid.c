@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "env.h"
 #include "buf.h"
 #include "escape.h"
 #include "util.h"
@@ -74,7 +75,7 @@ tlsid_proxy(struct tlsid *id, const struct proxy_tls *t)
 static struct proxy_text
 var(const char *name)
 {
-	const char *v = getenv(name);
+	const char *v = env_get(name);
 	struct proxy_text t = { (const unsigned char *)v, v ? strlen(v) : 0 };
 
 	return t;
@@ -100,7 +101,7 @@ unhex(const struct proxy_text *h, unsigned char *buf)
 static void __attribute__((noinline))
 from_launcher(struct tlsid *id)
 {
-	const char *ip = getenv("PROXYREMOTEIP"), *port, *ssl, *ok;
+	const char *ip = env_get("PROXYREMOTEIP"), *port, *ssl, *ok;
 	struct proxy_text cn, version, sni, hex, uid;
 	unsigned char a[16], buf[PROXY_UNIQUE_ID_MAX];
 	long p;
@@ -108,12 +109,12 @@ from_launcher(struct tlsid *id)
 
 	if (ip == NULL)
 		return;	/* no relay spoke: the common case, one look */
-	port = getenv("PROXYREMOTEPORT");
+	port = env_get("PROXYREMOTEPORT");
 	if (port == NULL || parse_num(port, 0, 65535, &p) < 0 ||
 	    (inet_pton(AF_INET, ip, a) != 1 && inet_pton(AF_INET6, ip, a) != 1))
 		return;
-	ssl = getenv("PROXYSSL");
-	ok = getenv("PROXYSSLVERIFIED");
+	ssl = env_get("PROXYSSL");
+	ok = env_get("PROXYSSLVERIFIED");
 	tls = ssl && strcmp(ssl, "1") == 0;
 	cn = var("PROXYSSLCN");
 	version = var("PROXYSSLVERSION");
@@ -217,7 +218,7 @@ dn_cn(const char *dn, unsigned char *buf)
 static void __attribute__((noinline))
 from_stunnel(struct tlsid *id, int verifies)
 {
-	const char *dn = getenv("SSL_CLIENT_DN");
+	const char *dn = env_get("SSL_CLIENT_DN");
 	unsigned char buf[PROXY_TEXT_MAX];
 	struct proxy_text cn = dn_cn(dn, buf);
 
