@@ -35,17 +35,8 @@ setup() {
 	in_ns ip -6 route add local 2001:db8::/32 dev lo
 }
 
-# launch_unix ARG...: "msgd-launcher ARG..." with its log in $T/l.err, up
-# and listening; no -1 (a usage error with -U), so no PORT
-launch_unix() {
-	start_server "$T/l" "$L" "$@"
-	PID=${SERVER_PIDS[-1]}
-	wait_grep "$T/l.err" '^msgd-launcher: listening on '
-}
-
 teardown() {
-	servers_stop
-	[ -z "${D:-}" ] || rm -rf "$D"
+	open_dir_teardown
 }
 
 in_ns() {
@@ -230,11 +221,10 @@ hup() {
 
 @test "uid: and gid: rules carry limits for local clients; other uids keep the command line's" {
 	need setpriv
-	# a socket nobody may reach (the bats temp dir may be closed to others)
-	D=$(mktemp -d /tmp/msgd-fair.XXXXXX)
-	chmod 755 "$D"
+	# a socket nobody may reach
+	open_dir fair
 	printf 'uid:0 allow -C3\n' >"$T/rules"
-	launch_unix -C 1 -x "$T/rules" -U "$D/s" "${HOLD[@]}"
+	launch_unix -C 1 -x "$T/rules" "$S" "${HOLD[@]}"
 	# shellcheck disable=SC2016 # python code
 	local burst='import socket, sys
 conns = []
@@ -245,19 +235,19 @@ for _ in range(int(sys.argv[2])):
     conns.append(s)
 for s in conns:
     print(s.recv(100).decode().strip() or "eof")'
-	run python3 -c "$burst" "$D/s" 5
+	run python3 -c "$burst" "$S" 5
 	echo "$output" >&2
 	[ "$(served)" -eq 3 ]
 	[ "$(refused)" -eq 2 ]
 	# the system's python: a python of root's own may be closed to nobody
 	[ -x /usr/bin/python3 ] || skip "needs /usr/bin/python3 for nobody"
-	run setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 -c "$burst" "$D/s" 3
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 -c "$burst" "$S" 3
 	echo "$output" >&2
 	[ "$(served)" -eq 1 ]
 	wait_grep "$T/l.err" '^msgd-launcher: deny uid=65534,gid=[0-9]+,pid=[0-9]+ per-source limit$'
 	printf 'gid:0 allow -C2\n' >"$T/rules"
 	hup l
-	run python3 -c "$burst" "$D/s" 4
+	run python3 -c "$burst" "$S" 4
 	[ "$(served)" -eq 2 ]
 }
 

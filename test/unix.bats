@@ -12,33 +12,20 @@ H=$MSGD_BIN/msgd-handler
 C=$MSGD_BIN/msgd-client
 NOBODY=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
 
-# D: a directory nobody may enter (the bats temp dir may be closed to
-# others); S: the socket's path in it
+# D: a directory the user nobody may enter (open_dir); S: the socket's path in it
 setup() {
 	common_setup
-	D=$(mktemp -d /tmp/msgd-unix.XXXXXX)
-	chmod 755 "$D"
-	S=$D/sock
+	open_dir unix
 }
 
 teardown() {
-	servers_stop
-	rm -rf "$D"
+	open_dir_teardown
 }
 
 # need_nobody: skip unless we may act as nobody
 need_nobody() {
 	need_root "to run clients as nobody"
 	need setpriv
-}
-
-# launch_unix ARG...: start "msgd-launcher -U ARG..." with its log in
-# $T/l.err, wait until it listens; PID is the launcher's.  Unlike launch, no
-# -1 and no PORT: -1 is a usage error with -U.
-launch_unix() {
-	start_server "$T/l" "$L" -U "$@"
-	PID=${SERVER_PIDS[-1]}
-	wait_grep "$T/l.err" '^msgd-launcher: listening on '
 }
 
 # "${WITH_PID[@]}" FILE CMD...: CMD, its pid first written to FILE (the
