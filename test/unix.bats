@@ -50,6 +50,13 @@ one_client_records() {
 		"$2 disconnect: 1 message, 2 bytes, eof"
 }
 
+# root_refused WHY: root's msgd-client -U gets "error too many connections", logged as WHY
+root_refused() {
+	run timeout -k 5 10 "$C" -U "$S" </dev/null
+	[ "$output" = "error too many connections" ] || return 1
+	wait_grep "$T/l.err" "^msgd-launcher: deny uid=0,gid=0,pid=[0-9]+ $1\$"
+}
+
 # ---- the launcher ----
 
 @test "the launcher on a UNIX socket serves nc -U, socat and msgd-client -U, each recorded by uid, gid and pid" {
@@ -79,10 +86,9 @@ one_client_records() {
 @test "the child sees PROTO=IPC and the IPC variables, and no TCP, PROXY or inherited IPC variable" {
 	need_nobody
 	need nc.openbsd
-	start_server "$T/l" env TCPREMOTEIP=192.0.2.1 TCPREMOTEPORT=9 TCPLOCALIP=192.0.2.2 \
+	TCPREMOTEIP=192.0.2.1 TCPREMOTEPORT=9 TCPLOCALIP=192.0.2.2 \
 		PROXYREMOTEIP=192.0.2.3 IPCREMOTEEUID=4242 IPCREMOTEPATH=/x IPCOTHER=1 \
-		KEEP=me "$L" -U "$S" /usr/bin/env
-	wait_grep "$T/l.err" '^msgd-launcher: listening on '
+		KEEP=me launch_unix "$S" /usr/bin/env
 	run timeout -k 5 10 "${WITH_PID[@]}" "$T/p" "${NOBODY[@]}" nc.openbsd -N -U "$S" </dev/null
 	[ "$status" -eq 0 ]
 	diff <(printf '%s\n' "$output" | grep -E '^(PROTO|TCP|PROXY|IPC|KEEP)' | sort) \
@@ -111,9 +117,7 @@ one_client_records() {
 	launch_unix -C 1 "$S" "$H" -l "$T/rec"
 	start_server "$T/c1" nc.openbsd -U "$S" </dev/null
 	wait_grep "$T/rec" ' connect$'
-	run timeout -k 5 10 "$C" -U "$S" </dev/null
-	[ "$output" = "error too many connections" ]
-	wait_grep "$T/l.err" '^msgd-launcher: deny uid=0,gid=0,pid=[0-9]+ per-source limit$'
+	root_refused 'per-source limit'
 	exchange "${NOBODY[@]}" "$C" -U "$S"
 }
 
@@ -121,9 +125,7 @@ one_client_records() {
 	need_nobody
 	launch_unix -R 1 "$S" "$H" -l "$T/rec"
 	exchange "$C" -U "$S"
-	run timeout -k 5 10 "$C" -U "$S" </dev/null
-	[ "$output" = "error too many connections" ]
-	wait_grep "$T/l.err" '^msgd-launcher: deny uid=0,gid=0,pid=[0-9]+ rate limit$'
+	root_refused 'rate limit'
 	exchange "${NOBODY[@]}" "$C" -U "$S"
 }
 
@@ -143,8 +145,7 @@ one_client_records() {
 
 @test "a uid: or gid: rule never matches a TCP client, and may share a file with IP rules" {
 	printf '%s\n' 'uid:0 deny' 'gid:0 deny' '127.0.0.1 allow ZONE=lo' >"$T/rules"
-	start_server "$T/t" "$L" -1 -x "$T/rules" 127.0.0.1 0 /usr/bin/env
-	PORT=$(wait_line "$T/t")
+	launch t -x "$T/rules" 127.0.0.1 0 /usr/bin/env
 	run timeout -k 5 10 "$C" 127.0.0.1 "$PORT" </dev/null
 	[ "$status" -eq 0 ]
 	grep -qx 'ZONE=lo' <<<"$output"
