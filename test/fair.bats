@@ -35,17 +35,8 @@ setup() {
 	in_ns ip -6 route add local 2001:db8::/32 dev lo
 }
 
-# launch_unix ARG...: "msgd-launcher ARG..." with its log in $T/l.err, up
-# and listening; no -1 (a usage error with -U), so no PORT
-launch_unix() {
-	start_server "$T/l" "$L" "$@"
-	PID=${SERVER_PIDS[-1]}
-	wait_grep "$T/l.err" '^msgd-launcher: listening on '
-}
-
 teardown() {
-	servers_stop
-	[ -z "${D:-}" ] || rm -rf "$D"
+	open_dir_teardown
 }
 
 in_ns() {
@@ -74,6 +65,16 @@ rss() {
 	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
 
+# per_source NAME N K PREFIX: of N, K served, the rest refused (NAME logs PREFIX); N+1st served
+per_source() {
+	local n=$2 k=$3
+	[ "$(head -n "$n" <<<"$output" | grep -cx served)" -eq "$k" ] || return 1
+	[ "$(refused)" -eq $((n - k)) ] || return 1
+	[ "${lines[n]}" = served ] || return 1
+	wait_count "$T/$1.err" 'per-source limit$' $((n - k)) || return 1
+	[ "$(log_count "$1" "^msgd-launcher: deny $4 per-source limit\$")" -eq $((n - k)) ]
+}
+
 # hup NAME: SIGHUP to launcher NAME ($PID); wait for its reload line
 hup() {
 	local before
@@ -88,11 +89,7 @@ hup() {
 	echo "$output" >&2
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 9 ]
-	[ "$(head -n 8 <<<"$output" | grep -cx served)" -eq 3 ]
-	[ "$(refused)" -eq 5 ]
-	[ "${lines[8]}" = served ]
-	wait_count "$T/l.err" 'per-source limit$' 5
-	[ "$(log_count l '^msgd-launcher: deny 2001:db8:1::/64 per-source limit$')" -eq 5 ]
+	per_source l 8 3 2001:db8:1::/64
 	[ "$(log_count l 'deny 2001:db8:1::[0-9a-f]+ ')" -eq 0 ]
 }
 
@@ -115,11 +112,7 @@ hup() {
 	launch l -N 6:56 -C 2 :: 0 "${HOLD[@]}"
 	run fair burst "$PORT" 6 '2001:db8:1:{i:x}::1' 1 '2001:db8:1:100::1'
 	echo "$output" >&2
-	[ "$(head -n 6 <<<"$output" | grep -cx served)" -eq 2 ]
-	[ "$(refused)" -eq 4 ]
-	[ "${lines[6]}" = served ]
-	wait_count "$T/l.err" 'per-source limit$' 4
-	[ "$(log_count l '^msgd-launcher: deny 2001:db8:1::/56 per-source limit$')" -eq 4 ]
+	per_source l 6 2 2001:db8:1::/56
 	kill "$PID"
 	launch m -N 6:56 -R 2 :: 0 echo served
 	run fair burst "$PORT" 6 '2001:db8:1:{i:x}::1' 1 '2001:db8:1:100::1'
@@ -139,11 +132,7 @@ hup() {
 	launch m -N 6:56,4:24 -C 2 :: 0 "${HOLD[@]}"
 	run fair burst -d 127.0.0.1 "$PORT" 5 '127.0.9.{i}' 1 '127.0.10.1'
 	echo "$output" >&2
-	[ "$(head -n 5 <<<"$output" | grep -cx served)" -eq 2 ]
-	[ "$(refused)" -eq 3 ]
-	[ "${lines[5]}" = served ]
-	wait_count "$T/m.err" 'per-source limit$' 3
-	[ "$(log_count m '^msgd-launcher: deny 127\.0\.9\.0/24 per-source limit$')" -eq 3 ]
+	per_source m 5 2 '127\.0\.9\.0/24'
 	# the last -N of a family wins; IPv6 back to single addresses
 	kill "$PID"
 	launch n -N 6:56 -N 6:128 -C 1 :: 0 "${HOLD[@]}"
@@ -230,11 +219,10 @@ hup() {
 
 @test "uid: and gid: rules carry limits for local clients; other uids keep the command line's" {
 	need setpriv
-	# a socket nobody may reach (the bats temp dir may be closed to others)
-	D=$(mktemp -d /tmp/msgd-fair.XXXXXX)
-	chmod 755 "$D"
+	# a socket nobody may reach
+	open_dir fair
 	printf 'uid:0 allow -C3\n' >"$T/rules"
-	launch_unix -C 1 -x "$T/rules" -U "$D/s" "${HOLD[@]}"
+	launch_unix -C 1 -x "$T/rules" "$S" "${HOLD[@]}"
 	# shellcheck disable=SC2016 # python code
 	local burst='import socket, sys
 conns = []
@@ -245,19 +233,19 @@ for _ in range(int(sys.argv[2])):
     conns.append(s)
 for s in conns:
     print(s.recv(100).decode().strip() or "eof")'
-	run python3 -c "$burst" "$D/s" 5
+	run python3 -c "$burst" "$S" 5
 	echo "$output" >&2
 	[ "$(served)" -eq 3 ]
 	[ "$(refused)" -eq 2 ]
 	# the system's python: a python of root's own may be closed to nobody
 	[ -x /usr/bin/python3 ] || skip "needs /usr/bin/python3 for nobody"
-	run setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 -c "$burst" "$D/s" 3
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 -c "$burst" "$S" 3
 	echo "$output" >&2
 	[ "$(served)" -eq 1 ]
 	wait_grep "$T/l.err" '^msgd-launcher: deny uid=65534,gid=[0-9]+,pid=[0-9]+ per-source limit$'
 	printf 'gid:0 allow -C2\n' >"$T/rules"
 	hup l
-	run python3 -c "$burst" "$D/s" 4
+	run python3 -c "$burst" "$S" 4
 	[ "$(served)" -eq 2 ]
 }
 

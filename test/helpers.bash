@@ -77,6 +77,28 @@ launch() {
 	fi
 }
 
+# launch_unix ARG...: "$L -U ARG..." (no PRE, no -1) logging to $T/l.err, listening; PID set
+# shellcheck disable=SC2034 # PID is for the caller
+launch_unix() {
+	start_server "$T/l" "$L" -U "$@"
+	PID=${SERVER_PIDS[-1]}
+	wait_grep "$T/l.err" '^msgd-launcher: listening on '
+}
+
+# open_dir NAME: D, a new /tmp/msgd-NAME.* anyone may enter (unlike $T), S a socket path in it
+# shellcheck disable=SC2034 # S is for the caller
+open_dir() {
+	D=$(mktemp -d "/tmp/msgd-$1.XXXXXX")
+	chmod 755 "$D"
+	S=$D/sock
+}
+
+# open_dir_teardown: servers_stop, then remove open_dir's D if there is one
+open_dir_teardown() {
+	servers_stop
+	[ -z "${D:-}" ] || rm -rf "$D"
+}
+
 # daemon ARG...: "msgd-launcher -f -1 ARG..." ($L, after PRE) from $T, in
 # the foreground; DSTATUS is its status, DPORT the port it printed
 # shellcheck disable=SC2034 # DSTATUS and DPORT are for the caller

@@ -37,11 +37,17 @@ said() {
 		"$2 #2 receive message: ho" "$2 disconnect: 2 messages, 4 bytes, eof"
 }
 
+# hi_ho FILE HEADER...: what HEADER... prints, then "hi" and "ho", by talk to handler -p -l FILE
+hi_ho() {
+	local f=$1
+	shift
+	{ "$@"; printf 'hi\nho\n'; } >"$T/in"
+	talk "$T/in" -- -p -l "$f"
+}
+
 # bad_tlvs HEX: a TCP4 header with these TLVs is refused by the handler
 bad_tlvs() {
-	{ proxy_v2 0x21 0x11 192.0.2.10 192.0.2.20 40000 9100 "$1"
-		printf 'hi\nho\n'; } >"$T/in"
-	talk "$T/in" -- -p -l "$T/F"
+	hi_ho "$T/F" proxy_v2 0x21 0x11 192.0.2.10 192.0.2.20 40000 9100 "$1"
 	[ "$status" -eq 1 ] || { echo "status $status for $1"; return 1; }
 	file_is "$T/out" 'error bad proxy header\n'
 	file_is "$T/port.err" "msgd-handler: bad proxy header from 127.0.0.1:$cport\n"
@@ -49,9 +55,7 @@ bad_tlvs() {
 }
 
 @test "with -p a verified certificate's CN is in every record, and the connect record has TLS version, SNI and unique id" {
-	proxy_v2_crc 192.0.2.10 192.0.2.20 40000 9100 "$(alice_tlvs | tr -d '\n')" >"$T/in"
-	printf 'hi\nho\n' >>"$T/in"
-	talk "$T/in" -- -p -l "$T/F"
+	hi_ho "$T/F" proxy_v2_crc 192.0.2.10 192.0.2.20 40000 9100 "$(alice_tlvs | tr -d '\n')"
 	[ "$status" -eq 0 ]
 	file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
 	said "$T/F" '192.0.2.10:40000 cn=alice(verified)' \
@@ -59,35 +63,27 @@ bad_tlvs() {
 }
 
 @test "a certificate the relay did not verify is recorded as unverified, and no certificate names no one" {
-	proxy_v2 0x21 0x11 192.0.2.10 192.0.2.20 40000 9100 \
-		"$(ssl_tlv 0x07 20 "$(tlv 0x21 TLSv1.2)" "$(tlv 0x22 mallory)")" >"$T/in"
-	printf 'hi\nho\n' >>"$T/in"
-	talk "$T/in" -- -p -l "$T/F"
+	hi_ho "$T/F" proxy_v2 0x21 0x11 192.0.2.10 192.0.2.20 40000 9100 \
+		"$(ssl_tlv 0x07 20 "$(tlv 0x21 TLSv1.2)" "$(tlv 0x22 mallory)")"
 	[ "$status" -eq 0 ]
 	said "$T/F" '192.0.2.10:40000 cn=mallory(unverified)' ' tls=TLSv1.2'
 
 	# verify 0 but no certificate flag: HAProxy's word for "none shown"
-	proxy_v2 0x21 0x11 192.0.2.10 192.0.2.20 40000 9100 \
-		"$(ssl_tlv 0x01 0 "$(tlv 0x21 TLSv1.3)" "$(tlv 0x22 alice)")" >"$T/in"
-	printf 'hi\nho\n' >>"$T/in"
-	talk "$T/in" -- -p -l "$T/G"
+	hi_ho "$T/G" proxy_v2 0x21 0x11 192.0.2.10 192.0.2.20 40000 9100 \
+		"$(ssl_tlv 0x01 0 "$(tlv 0x21 TLSv1.3)" "$(tlv 0x22 alice)")"
 	[ "$status" -eq 0 ]
 	said "$T/G" '192.0.2.10:40000' ' tls=TLSv1.3'
 
 	# no PP2_CLIENT_SSL: not TLS at all, its sub-TLVs believed in nothing
-	proxy_v2 0x21 0x11 192.0.2.10 192.0.2.20 40000 9100 \
-		"$(ssl_tlv 0x06 0 "$(tlv 0x22 alice)")" >"$T/in"
-	printf 'hi\nho\n' >>"$T/in"
-	talk "$T/in" -- -p -l "$T/H"
+	hi_ho "$T/H" proxy_v2 0x21 0x11 192.0.2.10 192.0.2.20 40000 9100 \
+		"$(ssl_tlv 0x06 0 "$(tlv 0x22 alice)")"
 	[ "$status" -eq 0 ]
 	said "$T/H" '192.0.2.10:40000'
 }
 
 @test "a CN with spaces, parentheses, a backslash, control bytes and invisible characters stays one word that cannot fake the mark" {
-	proxy_v2 0x21 0x11 192.0.2.10 192.0.2.20 40000 9100 \
-		"$(ssl_tlv 0x05 1 "$(tlv 0x22 'eve(verified) #1 a\\b\x01\xc2\xa0张')")" >"$T/in"
-	printf 'hi\nho\n' >>"$T/in"
-	talk "$T/in" -- -p -l "$T/F"
+	hi_ho "$T/F" proxy_v2 0x21 0x11 192.0.2.10 192.0.2.20 40000 9100 \
+		"$(ssl_tlv 0x05 1 "$(tlv 0x22 'eve(verified) #1 a\\b\x01\xc2\xa0张')")"
 	[ "$status" -eq 0 ]
 	said "$T/F" '192.0.2.10:40000 cn=eve\x28verified\x29\x20#1\x20a\\b\x01\xc2\xa0张(unverified)'
 }
@@ -96,9 +92,7 @@ bad_tlvs() {
 	local ok cut
 	ok=$(alice_tlvs | tr -d '\n')
 	# the same TLVs with a good CRC32C are taken (the case above); a bad one
-	proxy_v2_crc 192.0.2.10 192.0.2.20 40000 9100 "$ok" bad >"$T/in"
-	printf 'hi\nho\n' >>"$T/in"
-	talk "$T/in" -- -p -l "$T/F"
+	hi_ho "$T/F" proxy_v2_crc 192.0.2.10 192.0.2.20 40000 9100 "$ok" bad
 	[ "$status" -eq 1 ]
 	file_is "$T/out" 'error bad proxy header\n'
 	[ ! -e "$T/F" ]
@@ -125,20 +119,16 @@ bad_tlvs() {
 	local cn uid
 	cn=$(printf 'a%.0s' $(seq 255))
 	uid="\\0$(printf 'u%.0s' $(seq 127))"
-	proxy_v2_crc 192.0.2.10 192.0.2.20 40000 9100 \
-		"$(ssl_tlv 0x07 0 "$(tlv 0x22 "$cn")")$(tlv 0x05 "$uid")" >"$T/in"
-	printf 'hi\nho\n' >>"$T/in"
-	talk "$T/in" -- -p -l "$T/F"
+	hi_ho "$T/F" proxy_v2_crc 192.0.2.10 192.0.2.20 40000 9100 \
+		"$(ssl_tlv 0x07 0 "$(tlv 0x22 "$cn")")$(tlv 0x05 "$uid")"
 	[ "$status" -eq 0 ]
 	said "$T/F" "192.0.2.10:40000 cn=$cn(verified)" \
 		" unique-id=\\x00${uid:2}"
 }
 
 @test "unknown TLVs and sub-TLVs and NOOPs are skipped" {
-	proxy_v2_crc 192.0.2.10 192.0.2.20 40000 9100 \
-		"$(tlv 0xe0 custom)$(tlv 0x04 '\0\0')$(ssl_tlv 0x07 0 "$(tlv 0x2f x)" "$(tlv 0x22 alice)")$(tlv 0x30 netns)" >"$T/in"
-	printf 'hi\nho\n' >>"$T/in"
-	talk "$T/in" -- -p -l "$T/F"
+	hi_ho "$T/F" proxy_v2_crc 192.0.2.10 192.0.2.20 40000 9100 \
+		"$(tlv 0xe0 custom)$(tlv 0x04 '\0\0')$(ssl_tlv 0x07 0 "$(tlv 0x2f x)" "$(tlv 0x22 alice)")$(tlv 0x30 netns)"
 	[ "$status" -eq 0 ]
 	said "$T/F" '192.0.2.10:40000 cn=alice(verified)'
 }
@@ -147,9 +137,7 @@ bad_tlvs() {
 	local big
 	big=$(python3 -c 'print("04ea60" + "00" * 60000)')
 	proxy_v2_crc 192.0.2.10 127.0.0.1 40000 9100 "$big$(alice_tlvs | tr -d '\n')" >"$T/h"
-	cp "$T/h" "$T/in"
-	printf 'hi\nho\n' >>"$T/in"
-	talk "$T/in" -- -p -l "$T/F"
+	hi_ho "$T/F" cat "$T/h"
 	[ "$status" -eq 0 ]
 	said "$T/F" '192.0.2.10:40000 cn=alice(verified)' \
 		' tls=TLSv1.3 sni=msgd.test unique-id=u-1'

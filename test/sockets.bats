@@ -11,16 +11,14 @@ L=$MSGD_BIN/msgd-launcher
 H=$MSGD_BIN/msgd-handler
 C=$MSGD_BIN/msgd-client
 
+# D: a directory anyone may enter (open_dir); S: the socket's path in it
 setup() {
 	common_setup
-	D=$(mktemp -d /tmp/msgd-sockets.XXXXXX)
-	chmod 755 "$D"
-	S=$D/sock
+	open_dir sockets
 }
 
 teardown() {
-	servers_stop
-	rm -rf "$D"
+	open_dir_teardown
 }
 
 # activate_both ARG...: "systemd-socket-activate -l 127.0.0.1:PORT -l $S

@@ -12,33 +12,20 @@ H=$MSGD_BIN/msgd-handler
 C=$MSGD_BIN/msgd-client
 NOBODY=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
 
-# D: a directory nobody may enter (the bats temp dir may be closed to
-# others); S: the socket's path in it
+# D: a directory the user nobody may enter (open_dir); S: the socket's path in it
 setup() {
 	common_setup
-	D=$(mktemp -d /tmp/msgd-unix.XXXXXX)
-	chmod 755 "$D"
-	S=$D/sock
+	open_dir unix
 }
 
 teardown() {
-	servers_stop
-	rm -rf "$D"
+	open_dir_teardown
 }
 
 # need_nobody: skip unless we may act as nobody
 need_nobody() {
 	need_root "to run clients as nobody"
 	need setpriv
-}
-
-# launch_unix ARG...: start "msgd-launcher -U ARG..." with its log in
-# $T/l.err, wait until it listens; PID is the launcher's.  Unlike launch, no
-# -1 and no PORT: -1 is a usage error with -U.
-launch_unix() {
-	start_server "$T/l" "$L" -U "$@"
-	PID=${SERVER_PIDS[-1]}
-	wait_grep "$T/l.err" '^msgd-launcher: listening on '
 }
 
 # "${WITH_PID[@]}" FILE CMD...: CMD, its pid first written to FILE (the
@@ -61,6 +48,13 @@ one_client_records() {
 	wait_grep "$1" " disconnect: "
 	records_are "$1" "$2 connect" "$2 #1 receive message: hi" \
 		"$2 disconnect: 1 message, 2 bytes, eof"
+}
+
+# root_refused WHY: root's msgd-client -U gets "error too many connections", logged as WHY
+root_refused() {
+	run timeout -k 5 10 "$C" -U "$S" </dev/null
+	[ "$output" = "error too many connections" ] || return 1
+	wait_grep "$T/l.err" "^msgd-launcher: deny uid=0,gid=0,pid=[0-9]+ $1\$"
 }
 
 # ---- the launcher ----
@@ -92,10 +86,9 @@ one_client_records() {
 @test "the child sees PROTO=IPC and the IPC variables, and no TCP, PROXY or inherited IPC variable" {
 	need_nobody
 	need nc.openbsd
-	start_server "$T/l" env TCPREMOTEIP=192.0.2.1 TCPREMOTEPORT=9 TCPLOCALIP=192.0.2.2 \
+	TCPREMOTEIP=192.0.2.1 TCPREMOTEPORT=9 TCPLOCALIP=192.0.2.2 \
 		PROXYREMOTEIP=192.0.2.3 IPCREMOTEEUID=4242 IPCREMOTEPATH=/x IPCOTHER=1 \
-		KEEP=me "$L" -U "$S" /usr/bin/env
-	wait_grep "$T/l.err" '^msgd-launcher: listening on '
+		KEEP=me launch_unix "$S" /usr/bin/env
 	run timeout -k 5 10 "${WITH_PID[@]}" "$T/p" "${NOBODY[@]}" nc.openbsd -N -U "$S" </dev/null
 	[ "$status" -eq 0 ]
 	diff <(printf '%s\n' "$output" | grep -E '^(PROTO|TCP|PROXY|IPC|KEEP)' | sort) \
@@ -124,9 +117,7 @@ one_client_records() {
 	launch_unix -C 1 "$S" "$H" -l "$T/rec"
 	start_server "$T/c1" nc.openbsd -U "$S" </dev/null
 	wait_grep "$T/rec" ' connect$'
-	run timeout -k 5 10 "$C" -U "$S" </dev/null
-	[ "$output" = "error too many connections" ]
-	wait_grep "$T/l.err" '^msgd-launcher: deny uid=0,gid=0,pid=[0-9]+ per-source limit$'
+	root_refused 'per-source limit'
 	exchange "${NOBODY[@]}" "$C" -U "$S"
 }
 
@@ -134,9 +125,7 @@ one_client_records() {
 	need_nobody
 	launch_unix -R 1 "$S" "$H" -l "$T/rec"
 	exchange "$C" -U "$S"
-	run timeout -k 5 10 "$C" -U "$S" </dev/null
-	[ "$output" = "error too many connections" ]
-	wait_grep "$T/l.err" '^msgd-launcher: deny uid=0,gid=0,pid=[0-9]+ rate limit$'
+	root_refused 'rate limit'
 	exchange "${NOBODY[@]}" "$C" -U "$S"
 }
 
@@ -156,8 +145,7 @@ one_client_records() {
 
 @test "a uid: or gid: rule never matches a TCP client, and may share a file with IP rules" {
 	printf '%s\n' 'uid:0 deny' 'gid:0 deny' '127.0.0.1 allow ZONE=lo' >"$T/rules"
-	start_server "$T/t" "$L" -1 -x "$T/rules" 127.0.0.1 0 /usr/bin/env
-	PORT=$(wait_line "$T/t")
+	launch t -x "$T/rules" 127.0.0.1 0 /usr/bin/env
 	run timeout -k 5 10 "$C" 127.0.0.1 "$PORT" </dev/null
 	[ "$status" -eq 0 ]
 	grep -qx 'ZONE=lo' <<<"$output"
