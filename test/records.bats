@@ -379,6 +379,33 @@ os.execvp(sys.argv[2], sys.argv[2:])' "$T/F" timeout -k 5 20 "${HANDLER_CMD[@]}"
 	done
 }
 
+@test "-l naming the null device, by any name, keeps no record: nothing is opened or written but the replies" {
+	need strace
+	printf 'a\nb\n' >"$T/in"
+	ln -s /dev/null "$T/nothing"
+	for f in /dev/null "$T/nothing"; do
+		status=0
+		ASAN_OPTIONS=$LSAN_OFF timeout -k 5 20 strace -f -qq -o "$T/trace" \
+			-e trace=open,openat,write "${HANDLER_CMD[@]}" -l "$f" \
+			<"$T/in" >"$T/out" 2>"$T/err" || status=$?
+		[ "$status" -eq 0 ]
+		file_is "$T/out" 'hello\nok 1\nok 2\nbye 2\n'
+		file_is "$T/err" ''
+		! grep -E 'open(at)?\(' "$T/trace" | grep -v -e '/proc/self/fd/1"' \
+			-e '/usr/lib' -e '/etc/ld.so' -e '"/lib' -e '/dev/urandom'
+		! grep -E '^([0-9]+ +)?write\([^1],' "$T/trace"
+	done
+}
+
+@test "-l /dev/full is no null device: its connect record cannot be written, so no greeting: error cannot record message, exit 1" {
+	[ -c /dev/full ] || skip "no /dev/full"
+	printf 'a\n' >"$T/in"
+	converse "$T/in" -l /dev/full
+	[ "$status" -eq 1 ]
+	file_is "$T/out" 'error cannot record message\n'
+	grep -q '^msgd-handler: cannot write record to /dev/full: ' "$T/err"
+}
+
 @test "-l FIFO with no reader fails within seconds instead of blocking in open" {
 	mkfifo "$T/fifo"
 	printf 'hi\n' >"$T/in"
