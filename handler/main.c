@@ -162,6 +162,7 @@ serve_connection(int argc, char **argv)
 	int closed, tcp;
 
 	progname = "msgd-handler";
+	clock_by_syscall();	/* one connection's few reads: see deadline.h */
 	closed = std_fds(st);
 	diag_shared(st);
 	signals_init();

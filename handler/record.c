@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "append.h"
 #include "escape.h"
 #include "record.h"
@@ -80,7 +81,7 @@ rec_stamp(struct record *r)
 
 	if (!r->timed)
 		return;
-	clock_gettime(CLOCK_REALTIME, &now);
+	clock_read(CLOCK_REALTIME, &now);
 	if (now.tv_sec != r->ts_sec) {
 		/* "YYYY-MM-DDTHH:MM:SS." by hand: strftime's locale machinery
 		 * costs more than the rest of a record */

@@ -34,6 +34,14 @@
 #define GROW_NAP_NS 200000
 #define GROW_NAPS 50
 
+/* a writer finds the lock taken: it looks again after this long, then
+ * twice as long each time up to LOCK_NAP_MAX_NS.  A writer holds it for a
+ * few system calls (an fstat, perhaps a read of the last byte, the write),
+ * so the first look is soon; one preempted while holding it (many writers
+ * on few CPUs) is waited for at a falling rate. */
+#define LOCK_NAP_NS 50000
+#define LOCK_NAP_MAX_NS 64000000
+
 /* how the lock is held */
 enum held { HELD_NONE = -1, HELD_SHARED, HELD_WHOLE, HELD_FLOCK };
 
@@ -140,7 +148,7 @@ static enum held
 lock_within(struct append *a, int ms)
 {
 	long long end = DEADLINE_NONE;	/* read the clock only if we wait */
-	struct timespec nap = { 0, 1000000 };
+	struct timespec nap = { 0, LOCK_NAP_NS };
 	int flock_only = 0, waiting = 0;
 
 	for (;;) {
@@ -169,7 +177,7 @@ lock_within(struct append *a, int ms)
 			return HELD_NONE;
 		}
 		nanosleep(&nap, NULL);
-		if (nap.tv_nsec < 64000000)
+		if (nap.tv_nsec < LOCK_NAP_MAX_NS)
 			nap.tv_nsec *= 2;
 	}
 }
@@ -258,9 +266,8 @@ started_ms(long pid, int *gone)
 		return -1;
 	if (flags & PF_KTHREAD)
 		*gone = 1;
-	if (clock_gettime(CLOCK_REALTIME, &real) < 0 ||
-	    clock_gettime(CLOCK_BOOTTIME, &boot) < 0)
-		return -1;
+	clock_read(CLOCK_REALTIME, &real);
+	clock_read(CLOCK_BOOTTIME, &boot);
 	return (long long)real.tv_sec * 1000 + real.tv_nsec / 1000000 -
 	    ((long long)boot.tv_sec * 1000 + boot.tv_nsec / 1000000) +
 	    (long long)(start * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
