@@ -2,7 +2,6 @@
 /* Socket addresses as text, numeric only: no resolver is ever asked. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "addr.h"
@@ -32,11 +31,26 @@ addr_ip_port(const struct sockaddr *sa, char *ip, unsigned *port)
 	return -1;
 }
 
+/* by hand: printf's machinery is most of what a handler's start-up
+ * would run, for one line */
 void
 addr_peer(char *buf, const char *ip, unsigned port)
 {
-	if (strchr(ip, ':'))
-		snprintf(buf, ADDR_PEERLEN, "[%s]:%u", ip, port);
-	else
-		snprintf(buf, ADDR_PEERLEN, "%s:%u", ip, port);
+	size_t n = strnlen(ip, ADDR_IPLEN - 1);
+	int v6 = memchr(ip, ':', n) != NULL, k = 0;
+	char digits[10], *d = buf;
+
+	if (v6)
+		*d++ = '[';
+	memcpy(d, ip, n);
+	d += n;
+	if (v6)
+		*d++ = ']';
+	*d++ = ':';
+	do
+		digits[k++] = (char)('0' + port % 10);
+	while ((port /= 10) != 0);
+	while (k > 0)
+		*d++ = digits[--k];
+	*d = '\0';
 }
