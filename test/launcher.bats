@@ -123,7 +123,7 @@ print("MSGDTCPOPTS=%s" % os.environ.get("MSGDTCPOPTS", "(none)"), flush=True)
 c.detach()'
 
 @test "a TCP child's connection has TCP_NODELAY and keepalive (60 s, 10 s, 6) from the listener, and MSGDTCPOPTS says so, whatever the launcher inherited" {
-	PRE=(env MSGDTCPOPTS=nodelay,keepalive,60,10,6 PROXYLOCAL=1)
+	PRE=(env 'MSGDTCPOPTS=nodelay,keepalive,60,10,6' PROXYLOCAL=1)
 	launch l 127.0.0.1 0 "${CLIENT[0]}" -c "$SOCKOPTS_PY"
 	run "${CLIENT[@]}" 127.0.0.1 "$PORT" eof
 	[ "$status" -eq 0 ]
