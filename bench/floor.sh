@@ -110,6 +110,17 @@ rfile=$(div "${rate[file]}" "${rate[floor]}") rnull=$(div "${rate[null]}" "${rat
 cfile=$(div "${cpu[floor]}" "${cpu[file]}") cnull=$(div "${cpu[floor]}" "${cpu[null]}")
 printf '\nratio file/floor: %s (by CPU per connection: %s)\nratio null/floor: %s (by CPU per connection: %s)\n' \
 	"$rfile" "$cfile" "$rnull" "$cnull"
+# each round's own ratio (its runs a few seconds apart), and their median:
+# a machine whose speed drifts over a run moves a round's runs together
+round_ratio() {
+	awk -v want="$1" -v n="${#all[@]}" '{
+		for (i = 3; i <= NF; i++) if ($i ~ /^rate=/) rate[int((NR - 1) / n), $1] = substr($i, 6)
+	} END {
+		for (k = 0; k < NR / n; k++) if (rate[k, "floor"] > 0) print rate[k, want] / rate[k, "floor"]
+	}' "$results" | median %.2f
+}
+printf "median of each round's own ratio: file/floor %s, null/floor %s\n" \
+	"$(round_ratio file)" "$(round_ratio null)"
 printf 'load average now: %s\n\ntargets\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 verdict() { if awk -v r="$1" -v t="$2" 'BEGIN { exit !(r >= t) }'; then echo PASS; else echo MISS; fi; }
 printf '%s  msgd-handler -l FILE >= %s x the floor (%s)\n' "$(verdict "$rfile" "$T_FILE")" "$T_FILE" "$rfile"

@@ -12,8 +12,6 @@ load helpers
 unset PROTO TCPREMOTEIP TCPREMOTEPORT REMOTE_HOST REMOTE_ADDR REMOTE_PORT
 
 USAGE='usage: msgd-handler [-chVpsS] [-g TEXT] [-l FILE] [-m BYTES] [-t SECS] [-T SECS]'
-# LeakSanitizer cannot run under ptrace: off for the handlers strace runs
-LSAN_OFF=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 
 
 # peer_is PEER [NAME=VALUE...]: on a pipe, with only this environment for

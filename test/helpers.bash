@@ -223,6 +223,9 @@ export TS_RE
 # tcp.py serve-once): "${HANDLER_CMD[@]}" ARGS...
 # shellcheck disable=SC2034,SC2206 # used by the .bats files; MSGD_WRAP is a command line
 HANDLER_CMD=($MSGD_WRAP "$MSGD_BIN/msgd-handler")
+# LeakSanitizer cannot run under ptrace: off for the handlers strace runs
+# shellcheck disable=SC2034 # used by the .bats files
+LSAN_OFF=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 # the python test peer (see its docstring)
 # shellcheck disable=SC2034 # used by the .bats files
 TCP_PY=$BATS_TEST_DIRNAME/tcp.py

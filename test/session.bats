@@ -10,8 +10,6 @@ unset PROTO TCPREMOTEIP TCPREMOTEPORT REMOTE_HOST REMOTE_ADDR REMOTE_PORT
 
 # shellcheck disable=SC2034 # read by handler_usage_error (helpers.bash)
 USAGE='usage: msgd-handler [-chVpsS] [-g TEXT] [-l FILE] [-m BYTES] [-t SECS] [-T SECS]'
-# LeakSanitizer cannot run under ptrace: off for the handlers strace runs
-LSAN_OFF=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 
 # ---- -T: the whole connection's time ----
 

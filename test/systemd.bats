@@ -218,6 +218,8 @@ listeners() {
 	forget "$load"
 	cat "$T/load" "$T/load.err" >&2
 	echo "# reload and restart under load: $(cat "$T/load") $(cat "$T/load.err")" >&3
+	# what the launchers and handlers said of any refusal or failure
+	ct journalctl -o cat --no-pager -u msgd | grep -E 'deny|cannot|error|status [1-9]' >&2 || true
 	# four restarts, each a new launcher
 	[ "$(printf '%s\n' "${pids[@]}" | sort -u | wc -l)" -eq 5 ]
 	# served throughout, and not one connection refused or failed
