@@ -207,13 +207,16 @@ handle_messages(struct conn *c, long timeout)
 			warn("cannot read the connection:");
 			return END_ERROR;
 		}
-		if (n > 0)
+		if (n > 0) {
 			conn_announce(c);
-		rec_stamp(&c->rec);
+			rec_stamp(&c->rec);
+		}
 		if (n == 0) {
 			/* a last line without LF is a message too */
-			if (in->len && !in->discarding)
+			if (in->len && !in->discarding) {
+				rec_stamp(&c->rec);
 				message(c, in->p, in->len);
+			}
 			if (batch_end(c, &why) < 0)
 				return why;
 			return END_EOF;

@@ -29,7 +29,7 @@
 static int
 open_file(const char *path, int *readable)
 {
-	long long end = deadline_in(SINK_WAIT_MS);
+	long long end = DEADLINE_NONE;	/* the clock read only for a FIFO */
 	struct timespec nap = { 0, FIFO_NAP_NS };
 	int fd, flags = O_APPEND | O_CREAT | O_NOCTTY | O_NONBLOCK;
 
@@ -40,8 +40,13 @@ open_file(const char *path, int *readable)
 		*readable = 0;	/* may append, may not read (0622) */
 	}
 	while ((fd = open(path, flags | O_WRONLY, 0640)) < 0 &&
-	    errno == ENXIO && !deadline_expired(end))
+	    errno == ENXIO) {
+		if (end == DEADLINE_NONE)
+			end = deadline_in(SINK_WAIT_MS);
+		else if (deadline_expired(end))
+			break;
 		nanosleep(&nap, NULL);
+	}
 opened:
 	if (fd < 0 && errno == ENXIO)
 		warn("cannot open record file %s: no reader for %d s", path,
