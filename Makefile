@@ -111,6 +111,11 @@ $(BUILD)/execcost: bench/execcost.c
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/execcost.c
 
+# what one connection costs the program serving it: bench/README.md
+$(BUILD)/conncost: bench/conncost.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ bench/conncost.c
+
 # the PROXY header parser's table of cases, run by test/proxy.bats
 $(BUILD)/proxy-unit: test/proxy-unit.c lib/proxy.h $(BUILD)/libmsgd.a
 	@mkdir -p $(BUILD)
