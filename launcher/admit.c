@@ -9,6 +9,7 @@
 #include "addr.h"
 #include "util.h"
 #include "admit.h"
+#include "children.h"
 #include "opts.h"
 #include "rules.h"
 #include "rules_cn.h"
@@ -104,6 +105,11 @@ admit(struct slot *s, int cfd, int ln, const struct sockaddr *client,
 		    "rate table full" : "rate limit");
 		return refused(s);
 	}
+	/* a child of this source that has ended but is not reaped yet
+	 * (its SIGCHLD came after this wakeup's poll) counts no more: its
+	 * client, which saw the connection end, may be this one again */
+	if (persource && slots_from_source(s->key) >= persource)
+		reap();
 	if (persource && slots_from_source(s->key) >= persource) {
 		deny(cfd, source(s, src), "per-source limit");
 		return refused(s);

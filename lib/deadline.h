@@ -7,11 +7,12 @@
 
 #include <time.h>
 
-/* Reading a clock: clock_gettime(3), or with clock_by_syscall() the system
- * call itself.  The vDSO that spares a long-lived process the system call
- * costs a process its first use: two page faults and a symbol lookup, a
- * few microseconds, more than the handful of reads a handler's connection
- * makes.  A handler says so first thing; a launcher does not. */
+/* Reading a clock: clock_gettime(3), or after clock_by_syscall() the system
+ * call itself for the first few reads.  The vDSO that spares a long-lived
+ * process the system call costs a process its first use: two page faults
+ * and a symbol lookup, a few microseconds, more than the handful of reads a
+ * handler's short connection makes (a long one goes on with the vDSO).  A
+ * handler says so first thing; a launcher does not. */
 void clock_by_syscall(void);
 void clock_read(clockid_t id, struct timespec *ts);
 
