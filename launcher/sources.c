@@ -9,14 +9,15 @@
  * taken whole, so memory is the same for ten sources or ten million.  A
  * set is chosen by SipHash with a key drawn at start, so that no one can
  * aim many sources at one set.  Only a bucket that carries no information
- * is ever given to another source: a free one, or one that is full again
- * (a full bucket is what a new source gets, so forgetting it resets
- * nothing).  A bucket is full again at most a second after its last token
- * was taken, so sources fill a set only by more than RATE_WAYS takes a
- * second of sources hashed there; a new source that finds its set full of
- * buckets still refilling is refused (RATE_FULL), never given another's
- * place: an attacker cannot flush a client's bucket to reset its limit,
- * nor his own by flooding other sources. */
+ * is ever given to another source: a free one, or one whose source has
+ * taken nothing for a second (its bucket is full again, whatever its rate:
+ * a full bucket is what a new source gets, so forgetting it resets
+ * nothing).  A client that comes back within the second keeps its place,
+ * however fast its bucket refills: sources fill a set only by more than
+ * RATE_WAYS of them taking within one second; a new source that finds its
+ * set so full is refused (RATE_FULL), never given another's place: an
+ * attacker cannot flush a client's bucket to reset its limit, nor his own
+ * by flooding other sources, nor push out a client that keeps coming. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -216,8 +217,8 @@ level(const struct bucket *b, long long now)
 }
 
 /* the bucket of key in its set: the one it has, else a free one or one
- * full again (the longest idle), made its own with a full burst; NULL
- * when every other bucket of the set still carries a debt */
+ * idle a second (the longest idle), made its own with a full burst; NULL
+ * when every other source of the set took within the last second */
 static struct bucket *
 bucket_of(const unsigned char *key, long rate, long long now)
 {
@@ -235,9 +236,8 @@ bucket_of(const unsigned char *key, long rate, long long now)
 		}
 		if (memcmp(b->key, key, SOURCE_KEYLEN) == 0)
 			return b;
-		if (level(b, now) >= (long long)b->rate * MILLI &&
-		    (victim == NULL || (victim->rate != 0 &&
-		    b->last < victim->last)))
+		if (now - b->last >= MILLI && (victim == NULL ||
+		    (victim->rate != 0 && b->last < victim->last)))
 			victim = b;
 	}
 	if (victim == NULL)
