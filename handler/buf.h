@@ -5,6 +5,7 @@
 #define HANDLER_BUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 /* a buffer's first size, and the room one short reply ("ok N\n") needs */
@@ -47,16 +48,34 @@ marks_add(struct marks *m, size_t at)
 	m->at[m->n++] = at;
 }
 
-/* copy n bytes; records are built of short pieces, where an inline word
- * loop beats a call to a memcpy made for long ones */
+/* copy n bytes (d and s apart); records are built of short pieces, where
+ * an inline word loop beats a call to a memcpy made for long ones.  The
+ * bytes past the last whole word go as the last word, overlapping the one
+ * before: a byte loop there was a third of a bulk stream's instructions */
 static inline char *
 put(char *d, const char *s, size_t n)
 {
-	for (; n >= 8; n -= 8, d += 8, s += 8)
-		memcpy(d, s, 8);
-	while (n--)
-		*d++ = *s++;
-	return d;
+	size_t i;
+
+	if (n >= 8) {
+		for (i = 0; i + 8 <= n; i += 8)
+			memcpy(d + i, s + i, 8);
+		if (i < n)
+			memcpy(d + n - 8, s + n - 8, 8);
+	} else if (n >= 4) {
+		uint32_t a, b;
+
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		memcpy(d, &a, 4);
+		memcpy(d + n - 4, &b, 4);
+	} else if (n > 0) {
+		/* 1 to 3 bytes: the first, the middle and the last */
+		d[0] = s[0];
+		d[n / 2] = s[n / 2];
+		d[n - 1] = s[n - 1];
+	}
+	return d + n;
 }
 
 /* a string literal, its length counted by the compiler */
