@@ -4,7 +4,6 @@
  * believed only from the source that named the peer; written as record
  * words with the record escaper.  Apart because it runs once, at start. */
 #include <arpa/inet.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "env.h"

@@ -55,8 +55,8 @@ fds_close_but(int (*keep)(int fd), int also)
 }
 
 /* descriptors we inherited must not reach the children (a closed 0, 1
- * or 2 was opened on /dev/null at start: see main); the soft limit goes up to the hard one, so that a low one cannot stop us
- * taking clients */
+ * or 2 was opened on /dev/null at start: see main); the soft limit goes
+ * up to the hard one, so that a low one cannot stop us taking clients */
 void
 fds_init(void)
 {
