@@ -35,7 +35,7 @@ declare -A pid=() port=()
 # field, median, agg
 # shellcheck source=bench/stats.sh
 . "$here/stats.sh"
-# machine_id, noop_build
+# machine_line (machine_id, noop_build)
 # shellcheck source=bench/machine.sh
 . "$here/machine.sh"
 results=$tmp/results
@@ -46,12 +46,7 @@ start file "$launcher" -q -c "$MAXCONN" -b "$BACKLOG" -1 127.0.0.1 0 \
 start null "$launcher" -q -c "$MAXCONN" -b "$BACKLOG" -1 127.0.0.1 0 \
 	"$handler" -l /dev/null
 
-machine_id
-noop_build "$tmp" || die "cannot build a no-op program with musl-gcc or cc"
-: >"$tmp/empty"
-noop_cost=$("$execcost" 500 "$tmp/empty" "$noop") || die "the no-op program failed"
-printf 'machine: %s, %s CPUs; a no-op (%s) costs %s from exec to exit (build/execcost, medians of 500 runs)\n' \
-	"$machine" "$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')" "$noop_how" "$noop_cost"
+machine_line "$execcost" "$tmp" || die "$machine_err"
 printf 'one msgd-launcher -q each for: floor (bench/floor.c), file (msgd-handler -l FILE), null (msgd-handler -l /dev/null)\n'
 printf 'loadgen: %s rounds of %s s at concurrency %s, in rotating order, warm-up %s connections\n' \
 	"$rounds" "$secs" "$CONC" "$WARMUP"

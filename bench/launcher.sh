@@ -75,7 +75,7 @@ hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 # field, median, agg
 # shellcheck source=bench/stats.sh
 . "$here/stats.sh"
-# machine_id, noop_build
+# machine_line (machine_id, noop_build)
 # shellcheck source=bench/machine.sh
 . "$here/machine.sh"
 
@@ -109,12 +109,7 @@ done
 
 ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')
 # a ratio means little without the machine: what a process costs here
-machine_id
-noop_build "$tmp" || die "cannot build a no-op program with musl-gcc or cc"
-: >"$tmp/empty"
-noop_cost=$("$execcost" 500 "$tmp/empty" "$noop") || die "the no-op program failed"
-printf 'machine: %s, %s CPUs; a no-op (%s) costs %s from exec to exit (build/execcost, medians of 500 runs)\n' \
-	"$machine" "$ncpu" "$noop_how" "$noop_cost"
+machine_line "$execcost" "$tmp" || die "$machine_err"
 printf 'msgd-launcher (pid %s), tcpserver (pid %s), msgd-launcher -x %s rules (pid %s), -p (pid %s); -c %s -b %s, %s CPUs\n' \
 	"${pid[msgd]}" "${pid[tcpserver]}" "$NRULES" "${pid[msgd-x]}" "${pid[msgd-p]}" "$MAXCONN" "$BACKLOG" "$ncpu"
 printf 'bare reference spawners (bench/refspawn.c): %s\n' "$REFS"

@@ -42,12 +42,7 @@ cp "$bindir/msgd-launcher" "$launcher" || die "cannot copy the launcher"
 start msgd "$launcher" -c "$MAXCONN" -1 127.0.0.1 0 "$handler" -l /dev/null
 lpid=${pid[msgd]}
 
-machine_id
-noop_build "$tmp" || die "cannot build a no-op program with musl-gcc or cc"
-: >"$tmp/empty"
-noop_cost=$("$execcost" 500 "$tmp/empty" "$noop") || die "the no-op program failed"
-printf 'machine: %s, %s CPUs; a no-op (%s) costs %s from exec to exit (build/execcost, medians of 500 runs)\n' \
-	"$machine" "$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')" "$noop_how" "$noop_cost"
+machine_line "$execcost" "$tmp" || die "$machine_err"
 printf 'msgd-launcher (pid %s) -c %s on 127.0.0.1 port %s; loadgen -c %s, %s rounds of %s s, warm-up %s connections\n' \
 	"$lpid" "$MAXCONN" "${port[msgd]}" "$CONC" "$rounds" "$secs" "$WARMUP"
 read -r load1 _ </proc/loadavg
