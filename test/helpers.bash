@@ -574,6 +574,18 @@ os.set_inheritable(fd, True)
 os.execvp(sys.argv[2], sys.argv[2:])' "$@"
 }
 
+# hold_read_lock FILE SECS: a reader's lock on FILE (an open file
+# description read lock on the whole file, waited for), held SECS seconds;
+# "locked" on stdout once it is held
+hold_read_lock() {
+	need python3
+	python3 -c 'import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, struct.pack("hh4xqqi4x", fcntl.F_RDLCK, 0, 0, 0, 0))
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))' "$@"
+}
+
 # wait_locked FILE: wait (at most 10 s) until someone holds the writers'
 # lock on FILE (as /proc/locks lists it: an OFDLCK on its inode)
 wait_locked() {

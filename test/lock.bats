@@ -9,11 +9,13 @@
 
 load helpers
 
-# kept_then_hi FILE FIRST SECOND: FILE's first two lines are FIRST and
-# SECOND, as they were, and after them come the three records of one "hi"
+# kept_then_hi FILE LINE...: FILE's first lines are the LINEs, as they
+# were, and after them come the three records of one "hi"
 kept_then_hi() {
-	[ "$(sed -n 1,2p "$1")" = "$2"$'\n'"$3" ]
-	sed 1,2d "$1" >"$T/F2"
+	local f=$1 n=$(($# - 1))
+	shift
+	[ "$(sed -n "1,${n}p" "$f")" = "$(printf '%s\n' "$@")" ]
+	sed "1,${n}d" "$f" >"$T/F2"
 	records_are "$T/F2" 'local connect' 'local #1 receive message: hi' \
 		'local disconnect: 1 message, 2 bytes, eof'
 }
@@ -238,10 +240,7 @@ all_recorded() {
 	printf 'hi\n' >"$T/in"
 	converse "$T/in" -l "$T/F"
 	[ "$status" -eq 0 ]
-	[ "$(head -n 1 "$T/F")" = whole ]
-	sed 1d "$T/F" >"$T/F2"
-	records_are "$T/F2" 'local connect' 'local #1 receive message: hi' \
-		'local disconnect: 1 message, 2 bytes, eof'
+	kept_then_hi "$T/F" whole
 	# a live process that started after the torn record's time did not write it
 	sleep 30 3>&- &
 	late=$!
@@ -249,21 +248,14 @@ all_recorded() {
 	printf 'whole\n2026-11-26T10:00:00.001Z msgd-handler[%d]: local #1 rece' "$late" >"$T/F"
 	converse "$T/in" -l "$T/F"
 	[ "$status" -eq 0 ]
-	[ "$(head -n 1 "$T/F")" = whole ]
-	sed 1d "$T/F" >"$T/F2"
-	records_are "$T/F2" 'local connect' 'local #1 receive message: hi' \
-		'local disconnect: 1 message, 2 bytes, eof'
+	kept_then_hi "$T/F" whole
 }
 
 @test "a reader's fcntl read lock on the record file neither delays nor stops recording" {
 	need python3
 	local holder
 	: >"$T/F"
-	python3 -c 'import fcntl, os, struct, sys, time
-fd = os.open(sys.argv[1], os.O_RDONLY)
-fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, struct.pack("hh4xqqi4x", fcntl.F_RDLCK, 0, 0, 0, 0))
-print("locked", flush=True)
-time.sleep(30)' "$T/F" >"$T/holder" 3>&- &
+	hold_read_lock "$T/F" 30 >"$T/holder" 3>&- &
 	holder=$!
 	SERVER_PIDS+=("$holder")
 	wait_line "$T/holder"

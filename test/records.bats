@@ -580,11 +580,7 @@ on_fifo() {
 	need python3
 	local i n=8 pids=() failed=0
 	: >"$T/F"
-	python3 -c 'import fcntl, os, struct, sys, time
-fd = os.open(sys.argv[1], os.O_RDONLY)
-fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, struct.pack("hh4xqqi4x", fcntl.F_RDLCK, 0, 0, 0, 0))
-print("locked", flush=True)
-time.sleep(60)' "$T/F" >"$T/holder" 3>&- &
+	hold_read_lock "$T/F" 60 >"$T/holder" 3>&- &
 	SERVER_PIDS+=("$!")
 	wait_line "$T/holder"
 	# records of 3000 bytes and more: each write grows the file a page at
