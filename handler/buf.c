@@ -7,37 +7,22 @@
 #include "buf.h"
 #include "util.h"
 
-/* p grown to cap bytes, of which len are in use: on the heap, copied out
- * of a room the first time */
-static void *
-grow(void *p, int *heap, size_t len, size_t cap)
-{
-	void *q = *heap ? realloc(p, cap) : malloc(cap);
-
-	if (q == NULL)
-		die(1, "out of memory");
-	if (!*heap && len)
-		memcpy(q, p, len);
-	*heap = 1;
-	return q;
-}
-
+/* b grown to hold `more` bytes after len: on the heap, copied out of its
+ * room the first time */
 void
 buf_grow(struct buf *b, size_t more)
 {
 	size_t cap = b->cap ? b->cap : BUF_FIRST;
+	char *q;
 
 	while (cap < b->len + more)
 		cap *= 2;
-	b->p = grow(b->p, &b->heap, b->len, cap);
+	q = b->heap ? realloc(b->p, cap) : malloc(cap);
+	if (q == NULL)
+		die(1, "out of memory");
+	if (!b->heap && b->len)
+		memcpy(q, b->p, b->len);
+	b->heap = 1;
+	b->p = q;
 	b->cap = cap;
-}
-
-void
-marks_grow(struct marks *m)
-{
-	size_t cap = m->cap ? 2 * m->cap : BUF_FIRST / sizeof *m->at;
-
-	m->at = grow(m->at, &m->heap, m->n * sizeof *m->at, cap * sizeof *m->at);
-	m->cap = cap;
 }

@@ -18,19 +18,10 @@ struct buf {
 	int heap;	/* p was allocated (else it is a room given by buf_room) */
 };
 
-/* offsets into a buffer, in the order they were taken (where records or
- * replies end), so nobody has to parse back what was just written */
-struct marks {
-	size_t *at;
-	size_t n, cap;
-	int heap;
-};
-
 /* a buffer may start in a room that needs no allocation (heap 0, cap the
  * room's size): a short connection then makes no malloc, brk or mmap;
- * the slow paths of buf_need and marks_add: a larger room on the heap */
+ * the slow path of buf_need: a larger room on the heap */
 void buf_grow(struct buf *b, size_t more);
-void marks_grow(struct marks *m);
 
 /* room for `more` bytes after len; out of memory ends the process */
 static inline void
@@ -38,14 +29,6 @@ buf_need(struct buf *b, size_t more)
 {
 	if (b->len + more > b->cap)
 		buf_grow(b, more);
-}
-
-static inline void
-marks_add(struct marks *m, size_t at)
-{
-	if (m->n == m->cap)
-		marks_grow(m);
-	m->at[m->n++] = at;
 }
 
 /* copy n bytes (d and s apart); records are built of short pieces, where
@@ -104,8 +87,17 @@ struct decimal {
 	size_t n;
 };
 
+/* the last eight digits, d[DEC_LOW..], as one word; the last digit's
+ * place in that word */
+#define DEC_LOW (U64_DIGITS - 8)
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define DEC_LAST_SHIFT 0
+#else
+#define DEC_LAST_SHIFT 56
+#endif
+
 static inline void
-dec_next(struct decimal *x)
+dec_next_carry(struct decimal *x)
 {
 	size_t i = U64_DIGITS, top = U64_DIGITS - x->n;
 
@@ -115,6 +107,27 @@ dec_next(struct decimal *x)
 		x->d[i - 1]++;
 	else if (x->n < U64_DIGITS)
 		x->d[U64_DIGITS - ++x->n] = '1';
+}
+
+/*
+ * The last digit goes up in the word it is read with: a byte stored and
+ * then read back within a wider load (put_dec's) is a store-forwarding
+ * stall, twice a message.  A carry (one count in ten) goes byte by byte,
+ * and the word is then read and stored again, so the stall is paid once.
+ */
+static inline void
+dec_next(struct decimal *x)
+{
+	uint64_t w;
+
+	memcpy(&w, x->d + DEC_LOW, 8);
+	if (x->n > 0 && (unsigned char)(w >> DEC_LAST_SHIFT) != '9') {
+		w += (uint64_t)1 << DEC_LAST_SHIFT;
+	} else {
+		dec_next_carry(x);
+		memcpy(&w, x->d + DEC_LOW, 8);
+	}
+	memcpy(x->d + DEC_LOW, &w, 8);
 }
 
 /* the count's digits at d */

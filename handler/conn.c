@@ -134,18 +134,28 @@ reply_ok(struct output *out, const struct decimal *n)
 	char *d;
 
 	buf_need(&out->rep, OK_MAX);
-	marks_add(&out->oks, out->rep.len);
 	d = put_lit(out->rep.p + out->rep.len, "ok ");
 	d = put_dec(d, n);
 	*d++ = '\n';
 	out->rep.len = (size_t)(d - out->rep.p);
 }
 
+/* asked only when a record could not be written: the batch's replies
+ * are read back (its other replies are errors) */
 void
 rep_keep_oks(struct output *out, unsigned long long upto)
 {
-	if (upto < out->oks.n)
-		out->rep.len = out->oks.at[upto];
+	const char *p = out->rep.p, *e = out->rep.p + out->rep.len, *nl;
+
+	for (; p < e; p = nl + 1) {
+		if (e - p > 3 && memcmp(p, "ok ", 3) == 0 && upto-- == 0) {
+			out->rep.len = (size_t)(p - out->rep.p);
+			return;
+		}
+		nl = memchr(p, '\n', (size_t)(e - p));
+		if (nl == NULL)
+			return;
+	}
 }
 
 /* how long replies may wait for a client that reads nothing: the -t
@@ -178,7 +188,6 @@ rep_flush(struct output *out, enum endreason *why)
 		ret = -1;
 	}
 	out->rep.len = 0;
-	out->oks.n = 0;
 	return ret;
 }
 

@@ -142,10 +142,8 @@ refuse(const struct output *out, const char *line)
  * together on few pages, each of which costs a fault when first touched */
 #define ROOM_PEND 1024
 #define ROOM_REP 256
-#define ROOM_MARKS 32
 static struct conn c;
 static char pend_room[ROOM_PEND], rep_room[ROOM_REP];
-static size_t oks_room[ROOM_MARKS], msgs_room[ROOM_MARKS];
 /* the input: the longest line -m allows, its CR and one read */
 LARGE_BSS static char input[MAXLINE_LIMIT + 1 + READSZ];
 /* the client's TLS identity: its texts are written only when there is one */
@@ -172,9 +170,7 @@ serve_connection(int argc, char **argv)
 	parse_opts(argc, argv, &o);
 
 	c.rec.pend = (struct buf){ pend_room, 0, sizeof pend_room, 0 };
-	c.rec.msgs = (struct marks){ msgs_room, 0, ROOM_MARKS, 0 };
 	c.out.rep = (struct buf){ rep_room, 0, sizeof rep_room, 0 };
-	c.out.oks = (struct marks){ oks_room, 0, ROOM_MARKS, 0 };
 	from = peer_init(peer, &st[0], &tcp);
 	tlsid_env(&id, o.proxy ? PEER_OTHER : from, o.stunnel_verifies);
 	c.in.maxline = (size_t)o.maxline;

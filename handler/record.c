@@ -132,7 +132,7 @@ rec_message(struct record *r, const struct decimal *seq, const char *line,
 	d = put_dec(d, seq);
 	d = put_lit(d, " receive message: ");
 	rec_end(r, escape(d, (const unsigned char *)line, n));
-	marks_add(&r->msgs, r->pend.len);
+	r->nmsgs++;
 }
 
 void
@@ -170,6 +170,22 @@ piece_end(const struct sink *s, const char *p, const char *e)
 	return q;
 }
 
+/* the messages whose records are whole in p..e, the start of pend: the
+ * lines with "#" and a digit after the head (a rejected line's record has
+ * "#-", a connect record no "#"); asked only when a write fell short */
+static unsigned long long
+rec_count_msgs(const struct record *r, const char *p, const char *e)
+{
+	unsigned long long k = 0;
+	const char *nl;
+
+	for (; (nl = memchr(p, '\n', (size_t)(e - p))) != NULL; p = nl + 1)
+		if ((size_t)(nl - p) > r->headlen + 1 && p[r->headlen] == '#' &&
+		    p[r->headlen + 1] >= '0' && p[r->headlen + 1] <= '9')
+			k++;
+	return k;
+}
+
 /*
  * A regular file gets the records in one append, so handlers sharing the
  * file never interleave; a pipe or terminal gets whole records in writes
@@ -179,26 +195,22 @@ int
 rec_flush(struct record *r, struct sink *s, unsigned long long *msgs)
 {
 	const char *p = r->pend.p, *e = r->pend.p + r->pend.len;
-	size_t m = 0;
 	int ret = 0;
 
-	*msgs = 0;
+	*msgs = r->nmsgs;
 	while (p < e) {
 		const char *q = piece_end(s, p, e);
 		size_t n = sink_write(s, p, (size_t)(q - p));
-		size_t upto = (size_t)(p - r->pend.p) + n;
 
-		/* the messages whose record ends within what was written */
-		for (; m < r->msgs.n && r->msgs.at[m] <= upto; m++)
-			++*msgs;
 		if (n < (size_t)(q - p)) {
+			*msgs = rec_count_msgs(r, r->pend.p, p + n);
 			ret = -1;
 			break;
 		}
 		p = q;
 	}
 	r->pend.len = 0;
-	r->msgs.n = 0;
+	r->nmsgs = 0;
 	/* with -S a record counts only once it is on the disk */
 	if (ret == 0 && sink_sync(s) < 0) {
 		*msgs = 0;

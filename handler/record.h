@@ -32,7 +32,7 @@ struct record {
 	int timed;		/* the head has a time to stamp */
 	time_t ts_sec;		/* the second the head's time is of */
 	struct buf pend;	/* records made, not yet written */
-	struct marks msgs;	/* where each message's record ends in pend */
+	unsigned long long nmsgs;	/* message records in pend */
 };
 
 /* the head for records to sink s of the client peer, known by who (its
