@@ -166,11 +166,13 @@ memcheck:
 FUZZ_SECS = 20
 FUZZCC = clang
 FUZZFLAGS = -g -fsanitize=address,undefined -fno-sanitize-recover=all
+# batches small enough for a fuzzer's short inputs (handler/frame.c)
+FUZZBATCH = -DRECBUF=512 -DSTREAM_READ=16
 FUZZERS != ls test/fuzz/*.c 2>/dev/null | sed -e 's|^test/|build/|' -e 's|\.c$$||'
 FUZZSRC != ls test/fuzz/*.c test/fuzz/*.h 2>/dev/null
 fuzz:
 	$(MAKE) BUILD=build/fuzz/obj TOOLCHAIN=cc CC=$(FUZZCC) OPT=-O1 \
-		XCFLAGS="$(FUZZFLAGS) -fsanitize=fuzzer-no-link" fuzzers
+		XCFLAGS="$(FUZZFLAGS) $(FUZZBATCH) -fsanitize=fuzzer-no-link" fuzzers
 	FUZZ_SECS=$(FUZZ_SECS) test/fuzz/run $(FUZZERS)
 
 # only through make fuzz, which sets CC and the flags; FUZZOBJ_NAME are

@@ -6,8 +6,9 @@
 #
 # Feeds the same 1,000,000 lines of 60 bytes to `cat in | msgd-handler -l rec`
 # and, alternating with it, to the baseline `cat in | cat`, ROUNDS times (default 5),
-# checks every handler run, measures the handler's peak RSS once, and prints the
-# medians against the targets. Exits 0 when a target is missed (it is a benchmark),
+# each run after a sync of the temp dir's file system; checks every handler run,
+# measures the handler's peak RSS once (VmHWM), and prints the medians against
+# the targets. Exits 0 when a target is missed (it is a benchmark),
 # 1 when a handler run is wrong or a step fails, 2 on bad usage.
 # MSGD_BIN: directory of msgd-handler (default: bin/ of this repo); built with
 # `make -s` when missing. See bench/README.md.
@@ -96,6 +97,13 @@ check_run() {
 	((n == NLINES + 2)) || die "record file has $n lines, not $((NLINES + 2))"
 }
 
+# settle: no dirty pages of an earlier run left for the kernel to write back
+# while the next one is timed (each run leaves 60 to 150 MB of them, and on a
+# small machine their writeback takes a CPU from whichever run comes next)
+settle() {
+	sync -f "$tmp" 2>/dev/null || sync
+}
+
 printf 'msgd-handler benchmark: %s\n' "$handler"
 printf 'host: %s CPUs, load average %s; temp dir %s\n' "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$tmp"
 printf 'input: %d lines x %d bytes = %d bytes (generated in %.2f s)\n' \
@@ -108,6 +116,7 @@ for ((r = 1; r <= rounds; r++)); do
 	# (a) the handler; rec and acks removed first so that the file starts empty
 	# and no truncation of last round's files is timed
 	rm -f "$rec" "$acks"
+	settle
 	now t0
 	# the handler reads a pipe, as from a socket: cat is not useless (SC2002)
 	# shellcheck disable=SC2002
@@ -117,6 +126,7 @@ for ((r = 1; r <= rounds; r++)); do
 	check_run "$st"
 	# (b) the baseline: the same pipe in, a plain copy out
 	rm -f "$out"
+	settle
 	now t2
 	# shellcheck disable=SC2002
 	cat "$in" | cat >"$out"
@@ -133,20 +143,33 @@ for ((r = 1; r <= rounds; r++)); do
 done
 rm -f "$out"
 
-# Peak RSS of the handler process alone, once, outside the timed rounds.
+# Peak RSS of the handler process alone, once, outside the timed rounds: its
+# VmHWM, read while it still runs. It is fed through a FIFO that is held open
+# until its last ok is out. (/usr/bin/time -f %M is no use here: it reports
+# the peak of the forked child, whose image before the exec is a copy of time
+# itself, 440 KiB or more, whatever the handler's own peak.)
 rss=
-if [[ -x /usr/bin/time ]]; then
+if [[ -r /proc/self/status ]]; then
 	rm -f "$rec" "$acks"
-	# shellcheck disable=SC2002
-	cat "$in" | /usr/bin/time -f %M -o "$tmp/rss" "$handler" -l "$rec" >"$acks"
-	st="${PIPESTATUS[*]}"
-	check_run "$st"
-	rss=$(tail -n 1 "$tmp/rss")
-	[[ $rss =~ ^[0-9]+$ ]] || die "cannot read the peak RSS from /usr/bin/time: $(cat "$tmp/rss")"
-	rss_note="$rss KiB (/usr/bin/time -f %M, handler process alone)"
+	mkfifo "$tmp/fifo" || die "cannot make a FIFO in $tmp"
+	"$handler" -l "$rec" <"$tmp/fifo" >"$acks" &
+	hpid=$!
+	exec {feed}>"$tmp/fifo"
+	cat "$in" >&"$feed"
+	for ((i = 0; i < 600; i++)); do
+		[[ $(tail -c 12 "$acks") == *"ok $NLINES" ]] && break
+		sleep 0.05
+	done
+	rss=$(awk '/^VmHWM:/ { print $2 }' "/proc/$hpid/status" 2>/dev/null)
+	exec {feed}>&-
+	st=0
+	wait "$hpid" || st=$?
+	check_run 0 "$st"
+	[[ $rss =~ ^[0-9]+$ ]] || die "cannot read the handler's VmHWM from /proc/$hpid/status"
+	rss_note="$rss KiB (VmHWM of the handler process)"
 else
-	rss_note="skipped: /usr/bin/time is missing (Debian package: time)"
-	printf '\n%s: /usr/bin/time is missing: peak RSS not measured\n' "$me" >&2
+	rss_note="skipped: no /proc/PID/status"
+	printf '\n%s: no /proc/PID/status: peak RSS not measured\n' "$me" >&2
 fi
 rm -f "$rec" "$acks"
 

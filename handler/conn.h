@@ -34,8 +34,7 @@ struct output {
 	enum how how;
 	int sendwait_ms;
 	long long session_end;	/* -T: when the connection ends (a deadline) */
-	struct buf rep;		/* replies not yet sent */
-	struct marks oks;	/* where each "ok" of this batch starts in rep */
+	struct buf rep;		/* replies not yet sent: this batch's */
 };
 
 /* messages numbered, and the last whose record is written */
@@ -54,6 +53,8 @@ struct conn {
 	int failed;		/* a record could not be written */
 	int unannounced;	/* a relay's check: no connect record yet */
 	const char *connect;	/* the connect record's text */
+	size_t batch_read;	/* input the batch in hand has read */
+	int batch_split;	/* its records were written before its end */
 	int kept;		/* the connect record waits for the first batch */
 	long long kept_until;	/* and is written alone then (a deadline) */
 };

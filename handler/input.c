@@ -26,6 +26,15 @@ input_ready(long long end)
 	return r != 0;	/* an error shows up again in read() */
 }
 
+int
+input_waiting(void)
+{
+	struct pollfd pfd = { .fd = 0, .events = POLLIN };
+	struct timespec ts = { 0, 0 };
+
+	return ppoll(&pfd, 1, &ts, &term_waitmask) > 0 && !term_requested;
+}
+
 ssize_t
 input_read(void *buf, size_t n)
 {
