@@ -66,6 +66,7 @@ utf8_forged(const unsigned char *s, size_t k)
 	return s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9;
 }
 
+#ifndef __SSE2__
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 
@@ -80,16 +81,22 @@ word_escapes(unsigned long long w)
 	    (((w ^ 0x5c * ONES) - ONES) & ~(w ^ 0x5c * ONES))) & HIGHS) != 0;
 }
 
-#ifdef __SSE2__
-/* which of these 16 bytes need escaping, a bit each?  Signed, the bytes
- * from 0x80 are below 0x20 too */
-static unsigned
-block_escapes(const unsigned char *s)
+#else
+/* sixteen bytes of s, and which of them need escaping, a bit each: each
+ * plus one, signed, the controls (1 to 0x20), DEL and the bytes from 0x80
+ * (all negative but 0xff, which is 0) are those below 0x21 */
+static __m128i
+block_at(const unsigned char *s)
 {
-	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
-	__m128i m = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
-	    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)),
-	    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+	return _mm_loadu_si128((const __m128i *)(const void *)s);
+}
+
+static unsigned
+block_escapes(__m128i v)
+{
+	__m128i m = _mm_or_si128(_mm_cmplt_epi8(_mm_add_epi8(v,
+	    _mm_set1_epi8(1)), _mm_set1_epi8(0x21)),
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
 
 	return (unsigned)_mm_movemask_epi8(m);
 }
@@ -97,63 +104,96 @@ block_escapes(const unsigned char *s)
 
 static const char hex[] = "0123456789abcdef";
 
+/* a backslash doubled, any other byte as \xNN */
+static char *
+escape_ascii(char *d, unsigned char c)
+{
+	if (c == '\\') {
+		d[0] = '\\';
+		d[1] = '\\';
+		return d + 2;
+	}
+	d[0] = '\\';
+	d[1] = 'x';
+	d[2] = hex[c >> 4];
+	d[3] = hex[c & 15];
+	return d + 4;
+}
+
 char *
 escape(char *d, const unsigned char *s, size_t n)
 {
-	size_t i = 0, k;
-	unsigned long long w;
+	size_t i = 0, from = 0, k;	/* s[from..i) went to d as it is */
 
 	while (i < n) {
 #ifdef __SSE2__
 		/* sixteen bytes at a time (d has room for four times n): all
 		 * copied, and d moved on past the clean ones */
 		unsigned m = 0;
+		__m128i v;
 
-		for (; i + 16 <= n; i += 16, d += 16) {
-			memcpy(d, s + i, 16);
-			if ((m = block_escapes(s + i)) != 0)
-				break;
+		while (i + 16 <= n) {
+			v = block_at(s + i);
+			_mm_storeu_si128((__m128i *)(void *)d, v);
+			if ((m = block_escapes(v)) == 0) {
+				i += 16;
+				d += 16;
+				continue;
+			}
+			k = (size_t)__builtin_ctz(m);
+			if (s[i + k] >= 0x80)
+				break;	/* perhaps UTF-8: below */
+			/* a backslash or a control: escaped here, and the next
+			 * sixteen start after it */
+			d = escape_ascii(d + k, s[i + k]);
+			i += k + 1;
+			from = i;
+			m = 0;
 		}
 		if (m == 0 && i < n && n >= 16) {
-			/* the rest, seen as the bits of the last sixteen */
-			m = block_escapes(s + n - 16) >> (16 - (n - i));
+			/* the rest, seen as the end of the last sixteen bytes:
+			 * these laid over output that is their input as it is,
+			 * or else its clean start copied */
+			v = block_at(s + n - 16);
+			m = block_escapes(v) >> (16 - (n - i));
 			k = m ? (size_t)__builtin_ctz(m) : n - i;
-			d = put(d, (const char *)s + i, k);
+			if (n - from >= 16)
+				_mm_storeu_si128((__m128i *)(void *)
+				    (d + (n - i) - 16), v);
+			else
+				put(d, (const char *)s + i, k);
 			i += k;
-		} else if (m) {
+			d += k;
+		} else if (m != 0) {
 			k = (size_t)__builtin_ctz(m);
 			i += k;
 			d += k;
 		}
-		if (i == n)
-			break;
-#endif
-		/* the fast path for clean text: eight plain bytes at a time */
+#else
+		/* clean text eight bytes at a time */
+		unsigned long long w;
+
 		for (; i + 8 <= n; i += 8, d += 8) {
 			memcpy(&w, s + i, 8);
 			if (word_escapes(w))
 				break;
 			memcpy(d, &w, 8);
 		}
+#endif
 		if (i == n)
 			break;
 		if (plain(s[i])) {
-			*d++ = (char)s[i++];
-		} else if (s[i] == '\\') {
-			*d++ = '\\';
-			*d++ = '\\';
-			i++;
-		} else if (s[i] >= 0x80 && (k = utf8_seq(s + i, n - i)) &&
+			*d++ = (char)s[i++];	/* a short rest, byte by byte */
+			continue;
+		}
+		if (s[i] >= 0x80 && (k = utf8_seq(s + i, n - i)) &&
 		    !utf8_forged(s + i, k)) {
 			d = put(d, (const char *)s + i, k);
 			i += k;
-		} else {
-			*d++ = '\\';
-			*d++ = 'x';
-			*d++ = hex[s[i] >> 4];
-			*d++ = hex[s[i] & 15];
-			i++;
+			continue;	/* it went as it is */
 		}
+		d = escape_ascii(d, s[i++]);
+		from = i;
 	}
 	return d;
 }
@@ -187,12 +227,8 @@ escape_word(char *d, const unsigned char *s, size_t n)
 			continue;
 		}
 		d = escape(d, s + start, i - start);
-		for (; k > 0; k--, i++) {
-			*d++ = '\\';
-			*d++ = 'x';
-			*d++ = hex[s[i] >> 4];
-			*d++ = hex[s[i] & 15];
-		}
+		for (; k > 0; k--, i++)
+			d = escape_ascii(d, s[i]);	/* never a backslash */
 		start = i;
 	}
 	return escape(d, s + start, n - start);
