@@ -61,6 +61,21 @@ put(char *d, const char *s, size_t n)
 	return d + n;
 }
 
+/* copy n bytes as whole sixteen-byte pieces, for a long piece copied
+ * often (a record's head): up to 15 bytes past s + n are read and past
+ * d + n written, so both must have that room */
+#define PUT16_SLACK 15
+
+static inline char *
+put16(char *d, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i += 16)
+		memcpy(d + i, s + i, 16);
+	return d + n;
+}
+
 /* a string literal, its length counted by the compiler */
 #define put_lit(d, lit) put((d), (lit), sizeof(lit) - 1)
 

@@ -108,11 +108,11 @@ rec_stamp(struct record *r)
 }
 
 /* start a record of at most `body` more bytes; returns where the body goes */
-static char *
+static inline char *
 rec_begin(struct record *r, size_t body)
 {
-	buf_need(&r->pend, r->headlen + body + 1);
-	return put(r->pend.p + r->pend.len, r->head, r->headlen);
+	buf_need(&r->pend, r->headlen + PUT16_SLACK + body + 1);
+	return put16(r->pend.p + r->pend.len, r->head, r->headlen);
 }
 
 static void

@@ -26,7 +26,7 @@ struct record {
 	/* what every record starts with: "TIME msgd-handler[PID]: PEER ",
 	 * or just "PEER " for syslog, which adds time and ident itself;
 	 * "WHO " after PEER when the client's certificate is known */
-	char head[HEAD_MAX];
+	char head[HEAD_MAX + PUT16_SLACK];	/* copied by put16 */
 	size_t headlen;
 	size_t wholen;		/* of that "WHO ", or 0 */
 	int timed;		/* the head has a time to stamp */
