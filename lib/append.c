@@ -314,9 +314,17 @@ repair_torn(struct append *a, struct stat st, int may_cut)
 	long long ms;
 	long pid;
 
-	/* sharing read locks, another writer may be appending this moment
-	 * (a file grows a page at a time): while the tail still grows it is
-	 * that writer's record, which it ends with its own LF */
+	/* another writer may be appending this moment (one sharing read
+	 * locks, or one that takes no lock), and the file grows a page at a
+	 * time meanwhile.  On Linux's local file systems a write holds the
+	 * file's inode lock to its end: a write of nothing waits for it, and
+	 * then its LF is there */
+	if (write(a->fd, "", 0) == 0 && fstat(a->fd, &st) == 0 &&
+	    (st.st_size == 0 || (pread(a->fd, b, 1, st.st_size - 1) == 1 &&
+	    b[0] == '\n')))
+		return st.st_size;
+	/* elsewhere: while the tail still grows it is that writer's record,
+	 * which it ends with its own LF */
 	if (!may_cut) {
 		struct timespec nap = { 0, GROW_NAP_NS };
 		struct stat again;
