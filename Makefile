@@ -176,13 +176,15 @@ fuzz:
 	FUZZ_SECS=$(FUZZ_SECS) test/fuzz/run $(FUZZERS)
 
 # only through make fuzz, which sets CC and the flags; FUZZOBJ_NAME are
-# the program objects harness NAME links (the framer brings its own input)
+# the program objects harness NAME links (the framer brings its own input,
+# escape_words includes the escaper's source)
 FUZZOBJ_escape = $(BUILD)/handler/escape.o
 FUZZOBJ_framer = $(BUILD)/handler/frame.o $(CONNOBJ)
 fuzzers: $(FUZZERS)
 # the objects a harness tests, linked beside it
 FUZZOBJ_rules = $(BUILD)/launcher/rules.o $(BUILD)/launcher/rules_cn.o
 build/fuzz/escape: $(FUZZOBJ_escape)
+build/fuzz/escape_words: handler/escape.c
 build/fuzz/framer: $(FUZZOBJ_framer)
 build/fuzz/rules: $(FUZZOBJ_rules)
 $(FUZZERS): $(BUILD)/libmsgd.a $(FUZZSRC) lib/util.c

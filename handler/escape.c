@@ -123,7 +123,10 @@ escape_ascii(char *d, unsigned char c)
 char *
 escape(char *d, const unsigned char *s, size_t n)
 {
-	size_t i = 0, from = 0, k;	/* s[from..i) went to d as it is */
+	size_t i = 0, k;
+#ifdef __SSE2__
+	size_t from = 0;	/* s[from..i) went to d as it is */
+#endif
 
 	while (i < n) {
 #ifdef __SSE2__
@@ -193,7 +196,9 @@ escape(char *d, const unsigned char *s, size_t n)
 			continue;	/* it went as it is */
 		}
 		d = escape_ascii(d, s[i++]);
+#ifdef __SSE2__
 		from = i;
+#endif
 	}
 	return d;
 }

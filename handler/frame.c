@@ -12,6 +12,7 @@
 #include "deadline.h"
 #include "frame.h"
 #include "input.h"
+#include "sigterm.h"
 #include "util.h"
 
 /* records are written once this many are pending, even mid-batch; a
@@ -21,6 +22,7 @@
 #define RECBUF (256 * 1024)
 #endif
 #define BATCH_AIM (RECBUF - RECBUF / 8)
+#define BATCH_READ_MAX RECBUF
 /* a read this large says the client streams: the batch may go on */
 #ifndef STREAM_READ
 #define STREAM_READ (16 * 1024)
@@ -170,8 +172,11 @@ batch_end(struct conn *c, enum endreason *why)
  * its input made so far; 0: the batch ends.  A client that streams has
  * its records written in few large appends, which cost the page cache
  * much less per byte than many small ones, and its oks in fewer writes.
- * The batch ends once its records were written mid-batch: its oks wait
- * for its end, so it stays bounded.
+ * The batch ends once its records were written mid-batch, or it has read
+ * BATCH_READ_MAX (a line over the limit being skipped makes no record):
+ * its oks wait for its end, and the waits' checks (the session cap, a
+ * kept connect record) come between batches.  A SIGTERM ends it too: a
+ * client whose input never pauses keeps every wait from letting one in.
  */
 static size_t
 batch_more(struct conn *c, size_t last)
@@ -179,8 +184,9 @@ batch_more(struct conn *c, size_t last)
 	size_t have = c->rec.pend.len, want;
 
 	c->batch_read += last;
-	if (c->failed || c->batch_split || last < STREAM_READ ||
-	    have >= BATCH_AIM)
+	if (last < STREAM_READ || term_pending() || c->failed ||
+	    c->batch_split || have >= BATCH_AIM ||
+	    c->batch_read >= BATCH_READ_MAX)
 		return 0;
 	want = have ? (size_t)((unsigned long long)(BATCH_AIM - have) *
 	    c->batch_read / have) : READSZ;

@@ -15,6 +15,9 @@ extern sigset_t term_waitmask;
  * in a sanitizer's build, where a leak check runs after main, a SIGTERM
  * at exit ends the process with the status given here */
 void signals_init(void);
+/* a SIGTERM held while no wait let it in (a wait that found input at once
+ * leaves it pending): term_requested set, and 1 */
+int term_pending(void);
 void exit_status_is(int status);
 
 #endif

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: ISC
 # msgd-handler and a client that streams: a batch takes the input already
 # waiting, so its records go out in few large appends, and still no ok
-# leaves before its record is in the file, nor after a record that failed.
+# leaves before its record is in the file, nor after a record that failed;
+# a client whose input never pauses is still bounded by -T and SIGTERM.
 
 load helpers
 
@@ -112,4 +113,38 @@ prefix_of() {
 		sed '1i local connect' >"$T/want"
 	records "$T/F" >"$T/got"
 	prefix_of "$T/got" "$T/want"
+}
+
+# endless_line_records FILE WHY: the records of a client that sent one endless line
+# of NULs and was ended for WHY: connect, the line's refusal, disconnect
+endless_line_records() {
+	records "$1" | sed -E 's/\(([0-9]+) bytes\)$/(N bytes)/' >"$T/got"
+	printf '%s\n' 'local connect' 'local #- rejected: line too long (N bytes)' \
+		"local disconnect: 0 messages, 0 bytes, $2" >"$T/want"
+	diff -u "$T/want" "$T/got"
+}
+
+@test "a client whose input never pauses and makes no record (one endless line) still ends at -T" {
+	status=0
+	timeout -k 2 10 "${HANDLER_CMD[@]}" -T 1 -l "$T/F" </dev/zero >"$T/out" 2>"$T/err" ||
+		status=$?
+	[ "$status" -eq 1 ]
+	file_is "$T/out" 'hello\nerror line too long (max 4096 bytes)\nerror session time limit\n'
+	file_is "$T/err" ''
+	endless_line_records "$T/F" timeout
+}
+
+@test "SIGTERM ends a client whose input never pauses: the batch in hand finishes, error server shutting down, exit 0" {
+	local pid
+	timeout -k 2 10 "${HANDLER_CMD[@]}" -l "$T/F" </dev/zero >"$T/out" 2>"$T/err" 3>&- &
+	pid=$!
+	# its first batch is written: the connect record is in the file
+	wait_grep "$T/F" ' connect$'
+	kill -TERM "$pid"
+	status=0
+	wait "$pid" || status=$?
+	[ "$status" -eq 0 ]
+	file_is "$T/out" 'hello\nerror line too long (max 4096 bytes)\nerror server shutting down\n'
+	file_is "$T/err" ''
+	endless_line_records "$T/F" shutdown
 }
