@@ -140,10 +140,8 @@ endless_line_records() {
 	pid=$!
 	# its first batch is written: the connect record is in the file
 	wait_grep "$T/F" ' connect$'
-	kill -TERM "$pid"
-	status=0
-	wait "$pid" || status=$?
-	[ "$status" -eq 0 ]
+	stop_pid "$pid"
+	[ "$EXIT" -eq 0 ]
 	file_is "$T/out" 'hello\nerror line too long (max 4096 bytes)\nerror server shutting down\n'
 	file_is "$T/err" ''
 	endless_line_records "$T/F" shutdown
