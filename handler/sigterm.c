@@ -80,17 +80,6 @@ exit_status_is(int status)
  * size limit, fails (EPIPE, EFBIG) and kills nothing, and the signal stays
  * pending until exit, for nothing here ever lets it in.
  */
-int
-term_pending(void)
-{
-	sigset_t set;
-
-	if (!term_requested && sigpending(&set) == 0 &&
-	    sigismember(&set, SIGTERM))
-		term_requested = 1;
-	return term_requested;
-}
-
 void
 signals_init(void)
 {
@@ -113,4 +102,15 @@ signals_init(void)
 #ifdef AFTER_MAIN
 	atexit(term_at_exit);	/* before any registered earlier */
 #endif
+}
+
+int
+term_pending(void)
+{
+	sigset_t set;
+
+	if (!term_requested && sigpending(&set) == 0 &&
+	    sigismember(&set, SIGTERM))
+		term_requested = 1;
+	return term_requested;
 }
