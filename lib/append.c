@@ -316,9 +316,10 @@ repair_torn(struct append *a, struct stat st, int may_cut)
 
 	/* another writer may be appending this moment (one sharing read
 	 * locks, or one that takes no lock), and the file grows a page at a
-	 * time meanwhile.  On Linux's local file systems a write holds the
-	 * file's inode lock to its end: a write of nothing waits for it, and
-	 * then its LF is there */
+	 * time meanwhile.  On ext4 and tmpfs a write holds the file's inode
+	 * lock to its end, and a write of nothing takes that lock too: it
+	 * waits for the write, and then that write's LF is there (XFS
+	 * returns at once) */
 	if (write(a->fd, "", 0) == 0 && fstat(a->fd, &st) == 0 &&
 	    (st.st_size == 0 || (pread(a->fd, b, 1, st.st_size - 1) == 1 &&
 	    b[0] == '\n')))
